@@ -1,0 +1,46 @@
+"""The demo data that `make run` loads: projects, lessons and actions written for it.
+
+Loading goes through the services like any other capture, in one transaction,
+and skips projects that are already there, so loading twice adds nothing.
+"""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lessons.models import Project
+from lessons.services import create_action, create_lesson, create_project
+
+DEMO_FILE = Path(__file__).with_name("demo_data.json")
+
+
+@dataclass
+class DemoResult:
+    projects: int = 0
+    lessons: int = 0
+    actions: int = 0
+
+
+def load_demo(session: Session, path: Path = DEMO_FILE) -> DemoResult:
+    """Create every demo project not yet present, with its lessons and actions."""
+    result = DemoResult()
+    existing = set(session.scalars(select(Project.name)))
+    for entry in json.loads(path.read_text(encoding="utf-8"))["projects"]:
+        if entry["name"] in existing:
+            continue
+        lessons = entry.pop("lessons")
+        project = create_project(session, entry)
+        result.projects += 1
+        for data in lessons:
+            actions = data.pop("actions", [])
+            lesson = create_lesson(
+                session, {**data, "project_id": project.id}, actor=data.get("author") or "demo"
+            )
+            result.lessons += 1
+            for action in actions:
+                create_action(session, {**action, "lesson_id": lesson.id})
+                result.actions += 1
+    return result

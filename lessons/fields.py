@@ -1,0 +1,115 @@
+"""The fields of projects, lessons and actions: types, limits and allowed values.
+
+One table per entity drives input validation (`lessons.validation`), the forms
+and the OpenAPI document, so each rule is written once.
+"""
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Mapping
+
+KINDS = {"went_wrong": "Went wrong", "went_well": "Went well", "risk": "Risk"}
+SEVERITIES = {"low": "Low", "medium": "Medium", "high": "High", "critical": "Critical"}
+PHASES = {
+    "initiation": "Initiation",
+    "planning": "Planning",
+    "execution": "Execution",
+    "monitoring": "Monitoring & control",
+    "closure": "Closure",
+}
+PROJECT_STATUSES = {
+    "proposed": "Proposed",
+    "active": "Active",
+    "on_hold": "On hold",
+    "completed": "Completed",
+    "cancelled": "Cancelled",
+}
+ACTION_STATUSES = {"open": "Open", "done": "Done", "dropped": "Dropped"}
+DEFAULT_CATEGORIES = (
+    "requirements",
+    "scope",
+    "schedule",
+    "cost",
+    "vendor & procurement",
+    "resourcing",
+    "communication",
+    "stakeholders",
+    "quality & testing",
+    "technical",
+    "risk",
+    "governance",
+    "change management",
+)
+
+# The configured list (LESSONS_CATEGORIES) replaces these where it is passed in.
+CATEGORY_CHOICES = {name: name.capitalize() for name in DEFAULT_CATEGORIES}
+
+# Dates outside this range are typing mistakes, not history or plans.
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2100, 12, 31)
+LONG_TEXT = 100_000  # the longest NASA lesson field is about 31,000 characters
+MAX_TAGS = 30
+MAX_TAG_LENGTH = 50
+
+
+@dataclass(frozen=True)
+class Field:
+    """One input field: its type, whether it is required, and its limits."""
+
+    name: str
+    label: str
+    type: str  # string | text | date | integer | money | choice | tags | ref
+    required: bool = False
+    max_length: int | None = None
+    choices: Mapping[str, str] | None = None
+    maximum: int | None = None
+    default: object = None
+    help: str = ""
+
+
+PROJECT_FIELDS = (
+    Field("name", "Name", "string", required=True, max_length=200),
+    Field("description", "Description", "text", max_length=LONG_TEXT,
+          help="The charter: goals, scope, vendors, technologies, constraints."),
+    Field("sponsor", "Sponsor", "string", max_length=200),
+    Field("business_unit", "Business unit", "string", max_length=200),
+    Field("phase", "Phase", "choice", choices=PHASES, default="initiation"),
+    Field("status", "Status", "choice", choices=PROJECT_STATUSES, default="active"),
+    Field("start_date", "Start date", "date"),
+    Field("end_date", "End date", "date"),
+    Field("tags", "Tags", "tags", help="Comma-separated."),
+)
+
+LESSON_FIELDS = (
+    Field("title", "Title", "string", required=True, max_length=500),
+    Field("project_id", "Project", "ref"),
+    Field("what_happened", "What happened", "text", required=True, max_length=LONG_TEXT),
+    Field("root_cause", "Root cause", "text", max_length=LONG_TEXT),
+    Field("impact", "Impact", "text", max_length=LONG_TEXT),
+    Field("impact_cost", "Cost impact", "money", maximum=10**12,
+          help="Extra cost caused, in your currency."),
+    Field("impact_days", "Schedule slip (days)", "integer", maximum=36_500),
+    Field("recommendation", "Recommendation", "text", max_length=LONG_TEXT),
+    Field("category", "Category", "choice", choices=CATEGORY_CHOICES),
+    Field("phase", "Phase", "choice", choices=PHASES),
+    Field("kind", "Kind", "choice", choices=KINDS, default="went_wrong"),
+    Field("severity", "Severity", "choice", choices=SEVERITIES, default="medium"),
+    Field("tags", "Tags", "tags", help="Comma-separated."),
+    Field("author", "Author", "string", max_length=200),
+    Field("occurred_on", "Date it happened", "date"),
+    Field("external_id", "External id", "string", max_length=200,
+          help="The id this lesson had in the system it came from."),
+)
+
+ACTION_FIELDS = (
+    Field("lesson_id", "Lesson", "ref", required=True),
+    Field("description", "What", "text", required=True, max_length=10_000),
+    Field("owner", "Owner", "string", max_length=200),
+    Field("due_on", "Due date", "date"),
+    Field("status", "Status", "choice", choices=ACTION_STATUSES, default="open"),
+)
+
+
+def field_names(fields: tuple[Field, ...]) -> list[str]:
+    """The names of `fields`, in order."""
+    return [f.name for f in fields]

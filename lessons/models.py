@@ -1,0 +1,269 @@
+"""Typed SQLAlchemy models: projects, lessons, their actions, revisions and the change log.
+
+Rows are only written through `lessons.services`. Nothing is hard-deleted:
+`deleted_at` marks a soft delete, which a restore clears.
+"""
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware.
+
+    SQLite keeps no zone, PostgreSQL does; this makes both answer alike.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None:
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given for a UTC column")
+            value = value.astimezone(UTC)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, str: String(200)}
+
+
+class Timestamps:
+    """Created, updated and soft-deleted times."""
+
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[datetime | None]
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+class Project(Timestamps, Base):
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    sponsor: Mapped[str | None]
+    business_unit: Mapped[str | None]
+    phase: Mapped[str | None] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    start_date: Mapped[date | None]
+    end_date: Mapped[date | None]
+
+    tag_rows: Mapped[list["ProjectTag"]] = relationship(
+        cascade="all, delete-orphan", order_by="ProjectTag.tag", lazy="selectin"
+    )
+    lessons: Mapped[list["Lesson"]] = relationship(back_populates="project")
+
+    @property
+    def tags(self) -> list[str]:
+        return [row.tag for row in self.tag_rows]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The project as the API shows it."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "sponsor": self.sponsor,
+            "business_unit": self.business_unit,
+            "phase": self.phase,
+            "status": self.status,
+            "start_date": iso(self.start_date),
+            "end_date": iso(self.end_date),
+            "tags": self.tags,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+            "deleted_at": iso(self.deleted_at),
+        }
+
+
+class ProjectTag(Base):
+    __tablename__ = "project_tags"
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(50), primary_key=True, index=True)
+
+
+class Lesson(Timestamps, Base):
+    __tablename__ = "lessons"
+    __table_args__ = (Index("ix_lessons_occurred_on", "occurred_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(500))
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"), index=True)
+    what_happened: Mapped[str] = mapped_column(Text)
+    root_cause: Mapped[str | None] = mapped_column(Text)
+    impact: Mapped[str | None] = mapped_column(Text)
+    impact_cost: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    impact_days: Mapped[int | None] = mapped_column(Integer)
+    recommendation: Mapped[str | None] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(String(100), index=True)
+    phase: Mapped[str | None] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(20))
+    severity: Mapped[str] = mapped_column(String(20))
+    author: Mapped[str | None]
+    occurred_on: Mapped[date | None]
+    external_id: Mapped[str | None] = mapped_column(unique=True)
+
+    project: Mapped[Project | None] = relationship(back_populates="lessons", lazy="joined")
+    tag_rows: Mapped[list["LessonTag"]] = relationship(
+        cascade="all, delete-orphan", order_by="LessonTag.tag", lazy="selectin"
+    )
+    actions: Mapped[list["Action"]] = relationship(
+        back_populates="lesson", order_by="Action.id", lazy="selectin"
+    )
+    revisions: Mapped[list["Revision"]] = relationship(
+        back_populates="lesson", order_by="Revision.number"
+    )
+
+    @property
+    def tags(self) -> list[str]:
+        return [row.tag for row in self.tag_rows]
+
+    @property
+    def open_actions(self) -> list["Action"]:
+        return [a for a in self.actions if a.status == "open" and not a.is_deleted]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The lesson as the API and exports show it."""
+        return {
+            "id": self.id,
+            **self.content(),
+            "impact_cost": float(self.impact_cost) if self.impact_cost is not None else None,
+            "occurred_on": iso(self.occurred_on),
+            "project_name": self.project.name if self.project else None,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+            "deleted_at": iso(self.deleted_at),
+        }
+
+    def content(self) -> dict[str, Any]:
+        """The user-editable fields, as a revision records them."""
+        return {
+            "title": self.title,
+            "project_id": self.project_id,
+            "what_happened": self.what_happened,
+            "root_cause": self.root_cause,
+            "impact": self.impact,
+            "impact_cost": str(self.impact_cost) if self.impact_cost is not None else None,
+            "impact_days": self.impact_days,
+            "recommendation": self.recommendation,
+            "category": self.category,
+            "phase": self.phase,
+            "kind": self.kind,
+            "severity": self.severity,
+            "tags": self.tags,
+            "author": self.author,
+            "occurred_on": iso(self.occurred_on),
+            "external_id": self.external_id,
+        }
+
+
+class LessonTag(Base):
+    __tablename__ = "lesson_tags"
+
+    lesson_id: Mapped[int] = mapped_column(
+        ForeignKey("lessons.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(50), primary_key=True, index=True)
+
+
+class Revision(Base):
+    """The full content of a lesson after one create or edit, with who and when."""
+
+    __tablename__ = "revisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id"), index=True)
+    number: Mapped[int]
+    actor: Mapped[str]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    lesson: Mapped[Lesson] = relationship(back_populates="revisions")
+
+
+class Action(Timestamps, Base):
+    """Something someone will do because of a lesson."""
+
+    __tablename__ = "actions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id"), index=True)
+    description: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str | None]
+    due_on: Mapped[date | None]
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    closed_at: Mapped[datetime | None]
+
+    lesson: Mapped[Lesson] = relationship(back_populates="actions")
+
+    def is_overdue(self, today: date) -> bool:
+        return self.status == "open" and self.due_on is not None and self.due_on < today
+
+    def as_dict(self, today: date | None = None) -> dict[str, Any]:
+        """The action as the API shows it."""
+        return {
+            "id": self.id,
+            "lesson_id": self.lesson_id,
+            "description": self.description,
+            "owner": self.owner,
+            "due_on": iso(self.due_on),
+            "status": self.status,
+            "overdue": self.is_overdue(today or date.today()),
+            "closed_at": iso(self.closed_at),
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+            "deleted_at": iso(self.deleted_at),
+        }
+
+
+class Change(Base):
+    """One row per write, in commit order: what other processes and the index follow."""
+
+    __tablename__ = "changes"
+
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    entity: Mapped[str] = mapped_column(String(20))
+    entity_id: Mapped[int]
+    op: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+def iso(value: date | datetime | None) -> str | None:
+    """ISO 8601 text for a date or time, None stays None."""
+    return value.isoformat() if value is not None else None

@@ -1,0 +1,118 @@
+"""Projects: create, edit, soft delete and restore, list."""
+
+from typing import Any, Mapping
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from lessons.errors import ValidationError
+from lessons.fields import PROJECT_FIELDS
+from lessons.models import Project, ProjectTag
+from lessons.queries import Page
+from lessons.services.common import (
+    get_live_row,
+    get_row,
+    ordering,
+    paginate,
+    record_change,
+    restore,
+    set_tags,
+    soft_delete,
+    state_filter,
+)
+from lessons.validation import clean
+
+
+def create_project(session: Session, data: Mapping[str, Any]) -> Project:
+    """A new project from untrusted `data`."""
+    values = clean(PROJECT_FIELDS, data)
+    project = Project()
+    _apply(session, project, values)
+    session.add(project)
+    session.flush()
+    record_change(session, "project", project.id, "create")
+    return project
+
+
+def update_project(
+    session: Session, project_id: int, data: Mapping[str, Any], *, partial: bool = True
+) -> Project:
+    """Change the fields given in `data` (all of them unless `partial`)."""
+    project = get_live_row(session, Project, project_id)
+    values = clean(PROJECT_FIELDS, data, partial=partial)
+    _apply(session, project, values)
+    if session.is_modified(project):
+        record_change(session, "project", project.id, "update")
+    session.flush()
+    return project
+
+
+def delete_project(session: Session, project_id: int) -> Project:
+    """Soft-delete a project; its lessons stay, as knowledge does."""
+    project = get_row(session, Project, project_id)
+    soft_delete(session, project, "project")
+    return project
+
+
+def restore_project(session: Session, project_id: int) -> Project:
+    """Undo a soft delete."""
+    project = get_row(session, Project, project_id)
+    restore(session, project, "project")
+    return project
+
+
+def get_project(session: Session, project_id: int) -> Project:
+    """The project, deleted or not, or `NotFound`."""
+    return get_row(session, Project, project_id)
+
+
+def list_projects(session: Session, query: Mapping[str, Any]) -> Page[Project]:
+    """One page of projects matching the parsed `query` (see `lessons.queries`)."""
+    stmt = select(Project)
+    conditions = [state_filter(Project, query["state"])]
+    for name in ("status", "phase", "business_unit"):
+        if query.get(name):
+            conditions.append(getattr(Project, name) == query[name])
+    if query.get("tag"):
+        conditions.append(Project.tag_rows.any(ProjectTag.tag == query["tag"].lower()))
+    stmt = stmt.where(*[c for c in conditions if c is not None])
+    columns = {
+        "name": func.lower(Project.name),
+        "start_date": Project.start_date,
+        "created_at": Project.created_at,
+        "updated_at": Project.updated_at,
+    }
+    stmt = stmt.order_by(*ordering(query["sort"], columns, Project.id))
+    return paginate(session, stmt, query["page"], query["per_page"])
+
+
+def project_choices(session: Session) -> list[tuple[int, str]]:
+    """(id, name) of every live project, by name, for pickers."""
+    rows = session.execute(
+        select(Project.id, Project.name)
+        .where(Project.deleted_at.is_(None))
+        .order_by(func.lower(Project.name))
+    )
+    return [(row.id, row.name) for row in rows]
+
+
+def _apply(session: Session, project: Project, values: dict[str, Any]) -> None:
+    """Check the rules that span fields or rows, then set the values."""
+    errors = {}
+    name = values.get("name", project.name)
+    clash = session.scalar(
+        select(Project.id).where(func.lower(Project.name) == name.lower(), Project.id != project.id)
+    ) if name else None
+    if clash:
+        errors["name"] = "Another project already has this name."
+    start = values.get("start_date", project.start_date)
+    end = values.get("end_date", project.end_date)
+    if start and end and end < start:
+        errors["end_date"] = "Must not be before the start date."
+    if errors:
+        raise ValidationError(errors)
+    tags = values.pop("tags", None)
+    for name_, value in values.items():
+        setattr(project, name_, value)
+    if tags is not None:
+        set_tags(project.tag_rows, tags, ProjectTag)

@@ -1,0 +1,106 @@
+"""Fixtures: every test runs once on SQLite and once on PostgreSQL.
+
+Each backend gets one freshly migrated database per test session (PostgreSQL:
+a throwaway database created and dropped around the run); every table is
+emptied after each test, so tests never see each other's rows.
+"""
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from lessons.db import make_engine, upgrade
+from lessons.models import Base
+from web import create_app
+from web.database import db as app_db
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "LESSONS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+IN_CI = os.environ.get("CI") == "true"
+
+
+@dataclass
+class Backend:
+    name: str
+    url: str
+    engine: Engine
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def backend(request, tmp_path_factory) -> Iterator[Backend]:
+    """A migrated database of each kind, for the whole session."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'lessons.db'}"
+        engine = make_engine(url)
+        upgrade(engine)
+        yield Backend("sqlite", url, engine)
+        engine.dispose()
+        return
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        admin.connect().close()
+    except OperationalError as error:
+        admin.dispose()
+        message = f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {error}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    name = f"lessons_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+        yield Backend("postgresql", url, engine)
+    finally:
+        engine.dispose()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def empty_tables(backend: Backend) -> None:
+    """Delete every row, so the next test starts from an empty database."""
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with backend.engine.begin() as connection:
+        if backend.name == "postgresql":
+            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                connection.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+def app(backend, tmp_path, monkeypatch):
+    """An app on the backend's database, with its own instance folder."""
+    monkeypatch.setenv("LESSONS_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = create_app({"TESTING": True, "DATABASE_URL": backend.url})
+    yield app
+    with app.app_context():
+        app_db.engine.dispose()
+    empty_tables(backend)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def session(app):
+    """The app's database session, inside an app context."""
+    with app.app_context():
+        yield app_db.session

@@ -1,0 +1,43 @@
+"""The Flask app: pages with htmx, the JSON API and the `lessons` CLI."""
+
+from typing import Any
+
+from flask import Flask
+
+from web.config import instance_path, load_settings
+from web.database import db
+
+HTMX_FILE = "vendor/htmx-2.0.11.min.js"
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: defaults, then `LESSONS_*` environment variables, then `config`."""
+    app = Flask(__name__, instance_path=instance_path(), instance_relative_config=True)
+    load_settings(app, config)
+    db.init_app(app)
+
+    from web import cli, errors, security
+    from web.api import api
+    from web.views import actions, home, lessons, projects
+
+    errors.init_app(app)
+    cli.init_app(app)
+    security.init_app(app)
+    for blueprint in (home.bp, projects.bp, lessons.bp, actions.bp, api):
+        app.register_blueprint(blueprint)
+    app.jinja_env.globals.update(template_globals())
+    return app
+
+
+def template_globals() -> dict[str, Any]:
+    """Names every template can use: the vocabularies and the vendored htmx file."""
+    from lessons import fields
+
+    return {
+        "KINDS": fields.KINDS,
+        "SEVERITIES": fields.SEVERITIES,
+        "PHASES": fields.PHASES,
+        "PROJECT_STATUSES": fields.PROJECT_STATUSES,
+        "ACTION_STATUSES": fields.ACTION_STATUSES,
+        "HTMX_FILE": HTMX_FILE,
+    }

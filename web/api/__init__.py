@@ -1,0 +1,175 @@
+"""The JSON API under /api/v1: projects, lessons and actions, and its OpenAPI document.
+
+Each resource answers the same seven calls (list, create, get, update,
+delete, restore, and its OpenAPI description), so they are registered from
+one table instead of written out three times.
+"""
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Callable
+
+from flask import Blueprint, Response, abort, jsonify, request, url_for
+
+from lessons import services
+from lessons.fields import ACTION_FIELDS, LESSON_FIELDS, PROJECT_FIELDS, Field
+from lessons.history import revision_changes
+from lessons.queries import ACTION_FILTERS, LESSON_FILTERS, PROJECT_FILTERS, Page, parse_query
+from lessons.services.lessons import category_choices
+from web.database import db
+from web.identity import current_actor
+from web.views.forms import categories
+
+api = Blueprint("api", __name__, url_prefix="/api/v1")
+
+JSON_TYPES = ("application/json", "application/merge-patch+json")
+
+
+@dataclass(frozen=True)
+class Resource:
+    """How the API reaches one kind of row through the services."""
+
+    name: str
+    singular: str
+    fields: tuple[Field, ...]
+    filters: tuple[Field, ...]
+    create: Callable[[dict[str, Any]], Any]
+    update: Callable[[int, dict[str, Any]], Any]
+    delete: Callable[[int], Any]
+    restore: Callable[[int], Any]
+    get: Callable[[int], Any]
+    list: Callable[[dict[str, Any]], Page[Any]]
+    choices: Callable[[], dict[str, dict[str, str]]] = lambda: {}
+
+
+RESOURCES = (
+    Resource(
+        "projects", "project", PROJECT_FIELDS, PROJECT_FILTERS,
+        create=lambda data: services.create_project(db.session, data),
+        update=lambda id_, data: services.update_project(db.session, id_, data),
+        delete=lambda id_: services.delete_project(db.session, id_),
+        restore=lambda id_: services.restore_project(db.session, id_),
+        get=lambda id_: services.get_project(db.session, id_),
+        list=lambda query: services.list_projects(db.session, query),
+    ),
+    Resource(
+        "lessons", "lesson", LESSON_FIELDS, LESSON_FILTERS,
+        create=lambda data: services.create_lesson(
+            db.session, data, actor=current_actor(data.get("author")), categories=categories()
+        ),
+        update=lambda id_, data: services.update_lesson(
+            db.session, id_, data, actor=current_actor(), categories=categories()
+        ),
+        delete=lambda id_: services.delete_lesson(db.session, id_),
+        restore=lambda id_: services.restore_lesson(db.session, id_),
+        get=lambda id_: services.get_lesson(db.session, id_),
+        list=lambda query: services.list_lessons(db.session, query),
+        choices=lambda: category_choices(categories()),
+    ),
+    Resource(
+        "actions", "action", ACTION_FIELDS, ACTION_FILTERS,
+        create=lambda data: services.create_action(db.session, data),
+        update=lambda id_, data: services.update_action(db.session, id_, data),
+        delete=lambda id_: services.delete_action(db.session, id_),
+        restore=lambda id_: services.restore_action(db.session, id_),
+        get=lambda id_: services.get_action(db.session, id_),
+        list=lambda query: services.list_actions(db.session, query, date.today()),
+    ),
+)
+
+
+def json_body() -> dict[str, Any]:
+    """The request's JSON object, or a 4xx that says what is wrong with it."""
+    if request.mimetype not in JSON_TYPES:
+        abort(415, "Send the body as JSON with Content-Type: application/json.")
+    raw = request.get_data(cache=False)
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        abort(400, "The body is not valid UTF-8.")
+    except (json.JSONDecodeError, RecursionError) as error:
+        abort(400, f"The body is not valid JSON: {error}")
+    if not isinstance(data, dict):
+        abort(400, "The body must be a JSON object of field names and values.")
+    return data
+
+
+def register(resource: Resource) -> None:
+    """Add the list, create, get, update, delete and restore routes of `resource`."""
+    base = f"/{resource.name}"
+
+    def list_rows() -> Response:
+        query = parse_query(resource.filters, request.args, resource.choices())
+        page = resource.list(query)
+        return jsonify({
+            "items": [row.as_dict() for row in page.items],
+            "total": page.total,
+            "page": page.page,
+            "per_page": page.per_page,
+            "pages": page.pages,
+        })
+
+    def create() -> Response:
+        row = resource.create(json_body())
+        db.session.commit()
+        response = jsonify(row.as_dict())
+        response.status_code = 201
+        response.headers["Location"] = url_for(f"api.{resource.singular}", row_id=row.id)
+        return response
+
+    def get(row_id: int) -> Response:
+        return jsonify(resource.get(row_id).as_dict())
+
+    def update(row_id: int) -> Response:
+        data = json_body()
+        row = resource.update(row_id, data)
+        db.session.commit()
+        return jsonify(row.as_dict())
+
+    def delete(row_id: int) -> Response:
+        row = resource.delete(row_id)
+        db.session.commit()
+        return jsonify(row.as_dict())
+
+    def restore(row_id: int) -> Response:
+        row = resource.restore(row_id)
+        db.session.commit()
+        return jsonify(row.as_dict())
+
+    name = resource.singular
+    api.add_url_rule(base, f"{resource.name}", list_rows, methods=["GET"])
+    api.add_url_rule(base, f"create_{name}", create, methods=["POST"])
+    api.add_url_rule(f"{base}/<int:row_id>", name, get, methods=["GET"])
+    api.add_url_rule(f"{base}/<int:row_id>", f"update_{name}", update, methods=["PATCH"])
+    api.add_url_rule(f"{base}/<int:row_id>", f"delete_{name}", delete, methods=["DELETE"])
+    api.add_url_rule(f"{base}/<int:row_id>/restore", f"restore_{name}", restore, methods=["POST"])
+
+
+for _resource in RESOURCES:
+    register(_resource)
+
+
+@api.get("/lessons/<int:row_id>/revisions")
+def lesson_revisions(row_id: int) -> Response:
+    """Every revision of a lesson, oldest first, each with what it changed."""
+    revisions = services.lesson_revisions(db.session, row_id)
+    items = []
+    for i, revision in enumerate(revisions):
+        changes = revision_changes(revisions[i - 1].content if i else None, revision.content)
+        items.append({
+            "number": revision.number,
+            "actor": revision.actor,
+            "created_at": revision.created_at.isoformat(),
+            "content": revision.content,
+            "changed_fields": [change.field for change in changes],
+        })
+    return jsonify({"items": items, "total": len(items)})
+
+
+@api.get("/openapi.json")
+def openapi() -> Response:
+    """The OpenAPI 3.1 document of this API."""
+    from web.api.openapi import build_spec
+
+    return jsonify(build_spec(RESOURCES, categories()))

@@ -1,0 +1,238 @@
+"""The OpenAPI 3.1 document, built from the same field tables that validate input.
+
+Output schemas forbid unknown properties, and the API tests validate every
+response against them, so the document cannot drift from what the API does.
+"""
+
+from typing import Any, Sequence
+
+from lessons.fields import Field
+
+TIMESTAMP = {"type": ["string", "null"], "format": "date-time"}
+EXTRA_OUTPUT: dict[str, dict[str, Any]] = {
+    "projects": {},
+    "lessons": {"project_name": {"type": ["string", "null"]}},
+    "actions": {"overdue": {"type": "boolean"}, "closed_at": TIMESTAMP},
+}
+ERROR = {
+    "type": "object",
+    "required": ["error", "fields"],
+    "properties": {
+        "error": {"type": "string"},
+        "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+}
+
+
+def value_schema(field: Field, choices: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """The JSON schema of one field's value (without null)."""
+    kinds: dict[str, dict[str, Any]] = {
+        "string": {"type": "string"},
+        "text": {"type": "string"},
+        "date": {"type": "string", "format": "date"},
+        "integer": {"type": "integer", "minimum": 0},
+        "money": {"type": "number", "minimum": 0},
+        "choice": {"type": "string", "enum": list(choices.get(field.name) or field.choices or {})},
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "ref": {"type": "integer", "minimum": 1},
+    }
+    schema = dict(kinds[field.type])
+    if field.max_length:
+        schema["maxLength"] = field.max_length
+    if field.maximum is not None:
+        schema["maximum"] = field.maximum
+    if field.help:
+        schema["description"] = field.help
+    return schema
+
+
+def nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` that also admits null."""
+    if "enum" in schema:
+        return {"anyOf": [schema, {"type": "null"}]}
+    return {**schema, "type": [schema["type"], "null"]}
+
+
+def input_schema(fields: Sequence[Field], choices: dict, *, patch: bool) -> dict[str, Any]:
+    """The request body of a create (or, with `patch`, an update)."""
+    properties = {
+        f.name: value_schema(f, choices) if f.required else nullable(value_schema(f, choices))
+        for f in fields
+    }
+    schema: dict[str, Any] = {
+        "type": "object", "properties": properties, "additionalProperties": False
+    }
+    if not patch:
+        schema["required"] = [f.name for f in fields if f.required]
+    return schema
+
+
+def output_schema(name: str, fields: Sequence[Field], choices: dict) -> dict[str, Any]:
+    """A row as the API returns it."""
+    properties: dict[str, Any] = {"id": {"type": "integer"}}
+    for f in fields:
+        schema = value_schema(f, choices)
+        schema.pop("maxLength", None)
+        never_null = f.required or f.default is not None or f.type == "tags"
+        properties[f.name] = schema if never_null else nullable(schema)
+    properties.update(EXTRA_OUTPUT[name])
+    properties.update(created_at=TIMESTAMP, updated_at=TIMESTAMP, deleted_at=TIMESTAMP)
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }
+
+
+def page_schema(item_ref: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["items", "total", "page", "per_page", "pages"],
+        "properties": {
+            "items": {"type": "array", "items": {"$ref": item_ref}},
+            "total": {"type": "integer"},
+            "page": {"type": "integer"},
+            "per_page": {"type": "integer"},
+            "pages": {"type": "integer"},
+        },
+    }
+
+
+def json_content(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def error(description: str) -> dict[str, Any]:
+    return {"description": description, **json_content({"$ref": "#/components/schemas/Error"})}
+
+
+ID_PARAMETER = {"name": "row_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+BODY_ERRORS = {
+    "400": error("The body is not a JSON object."),
+    "413": error("The body is too large."),
+    "415": error("The body is not sent as application/json."),
+    "422": error("Some fields are invalid; `fields` says which and why. Nothing was written."),
+}
+
+
+def resource_paths(resource: Any, choices: dict) -> dict[str, Any]:
+    """The four paths of one resource."""
+    title = resource.singular.capitalize()
+    ref = f"#/components/schemas/{title}"
+    one = {"description": f"The {resource.singular}.", **json_content({"$ref": ref})}
+    missing = error(f"No {resource.singular} with this id.")
+    parameters = [
+        {"name": f.name, "in": "query", "required": False, "schema": value_schema(f, choices)}
+        for f in resource.filters
+    ]
+    return {
+        f"/{resource.name}": {
+            "get": {
+                "summary": f"List {resource.name}",
+                "operationId": f"list_{resource.name}",
+                "parameters": parameters,
+                "responses": {
+                    "200": {"description": "One page.", **json_content(page_schema(ref))},
+                    "422": error("A filter is invalid."),
+                },
+            },
+            "post": {
+                "summary": f"Create a {resource.singular}",
+                "operationId": f"create_{resource.singular}",
+                "requestBody": {"required": True,
+                                **json_content({"$ref": f"{ref}Input"})},
+                "responses": {"201": one, **BODY_ERRORS},
+            },
+        },
+        f"/{resource.name}/{{row_id}}": {
+            "parameters": [ID_PARAMETER],
+            "get": {
+                "summary": f"Get a {resource.singular}",
+                "operationId": f"get_{resource.singular}",
+                "responses": {"200": one, "404": missing},
+            },
+            "patch": {
+                "summary": f"Change some fields of a {resource.singular}",
+                "operationId": f"update_{resource.singular}",
+                "requestBody": {"required": True,
+                                **json_content({"$ref": f"{ref}Patch"})},
+                "responses": {
+                    "200": one, "404": missing, **BODY_ERRORS,
+                    "409": error("The row is deleted; restore it first."),
+                },
+            },
+            "delete": {
+                "summary": f"Soft-delete a {resource.singular} (it can be restored)",
+                "operationId": f"delete_{resource.singular}",
+                "responses": {"200": one, "404": missing},
+            },
+        },
+        f"/{resource.name}/{{row_id}}/restore": {
+            "parameters": [ID_PARAMETER],
+            "post": {
+                "summary": f"Restore a deleted {resource.singular}",
+                "operationId": f"restore_{resource.singular}",
+                "responses": {"200": one, "404": missing},
+            },
+        },
+    }
+
+
+REVISIONS = {
+    "type": "object",
+    "required": ["items", "total"],
+    "properties": {
+        "total": {"type": "integer"},
+        "items": {"type": "array", "items": {
+            "type": "object",
+            "required": ["number", "actor", "created_at", "content", "changed_fields"],
+            "additionalProperties": False,
+            "properties": {
+                "number": {"type": "integer"},
+                "actor": {"type": "string"},
+                "created_at": {"type": "string", "format": "date-time"},
+                "content": {"type": "object"},
+                "changed_fields": {"type": "array", "items": {"type": "string"}},
+            },
+        }},
+    },
+}
+
+
+def build_spec(resources: Sequence[Any], categories: Sequence[str]) -> dict[str, Any]:
+    """The whole OpenAPI document for `resources`, with the configured categories."""
+    choices = {"category": {name: name for name in categories}}
+    paths: dict[str, Any] = {}
+    schemas: dict[str, Any] = {"Error": ERROR}
+    for resource in resources:
+        paths.update(resource_paths(resource, choices))
+        title = resource.singular.capitalize()
+        schemas[title] = output_schema(resource.name, resource.fields, choices)
+        schemas[f"{title}Input"] = input_schema(resource.fields, choices, patch=False)
+        schemas[f"{title}Patch"] = input_schema(resource.fields, choices, patch=True)
+    paths["/lessons/{row_id}/revisions"] = {
+        "parameters": [ID_PARAMETER],
+        "get": {
+            "summary": "Every revision of a lesson, oldest first",
+            "operationId": "lesson_revisions",
+            "responses": {"200": {"description": "The revisions.", **json_content(REVISIONS)},
+                          "404": error("No lesson with this id.")},
+        },
+    }
+    paths["/openapi.json"] = {
+        "get": {"summary": "This document", "operationId": "openapi",
+                "responses": {"200": {"description": "The OpenAPI document.",
+                                      **json_content({"type": "object"})}}},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Lessons API",
+            "version": "1",
+            "description": "Projects, lessons learned and their actions. Deletes are soft.",
+        },
+        "servers": [{"url": "/api/v1"}],
+        "paths": paths,
+        "components": {"schemas": schemas},
+    }

@@ -1,0 +1,60 @@
+"""Settings: the defaults here, then `LESSONS_*` environment variables, then a test config.
+
+Each key below is read from the environment as `LESSONS_<KEY>`. README.md
+documents every one of them, and a test fails when one is missing there.
+"""
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from lessons.fields import DEFAULT_CATEGORIES
+
+ENV_PREFIX = "LESSONS"
+
+DEFAULTS: dict[str, Any] = {
+    # SQLAlchemy URL; empty means a SQLite file in the instance folder.
+    "DATABASE_URL": "",
+    # Signs session cookies; empty means a random key kept in the instance folder.
+    "SECRET_KEY": "",
+    # Largest request body accepted, in bytes (larger gets 413).
+    "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+    # The lesson categories offered and accepted, as a JSON list or comma-separated.
+    "CATEGORIES": list(DEFAULT_CATEGORIES),
+    # A sentence-transformers model name or path for semantic search.
+    "EMBEDDING_MODEL": "all-MiniLM-L6-v2",
+}
+
+
+def instance_path() -> str | None:
+    """The instance folder from `LESSONS_INSTANCE_PATH`, if set (Flask needs it up front)."""
+    path = os.environ.get(f"{ENV_PREFIX}_INSTANCE_PATH")
+    return str(Path(path).resolve()) if path else None
+
+
+def load_settings(app: Flask, overrides: dict[str, Any] | None) -> None:
+    """Fill `app.config`: defaults, then the environment, then `overrides`."""
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_prefixed_env(ENV_PREFIX)
+    app.config.from_mapping(overrides or {})
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not app.config["DATABASE_URL"]:
+        app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'lessons.db'}"
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path) / "secret_key")
+    categories = app.config["CATEGORIES"]
+    if isinstance(categories, str):
+        categories = categories.split(",")
+    app.config["CATEGORIES"] = [c.strip() for c in categories if c.strip()]
+
+
+def _instance_secret(path: Path) -> str:
+    """A random key made once and kept, so sessions survive a restart."""
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(secrets.token_hex(32))
+    return path.read_text().strip()

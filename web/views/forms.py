@@ -1,0 +1,26 @@
+"""What the page views share: reading forms and the configured choices."""
+
+from typing import Any
+
+from flask import current_app, request
+
+from lessons.fields import Field
+
+
+def form_values(fields: tuple[Field, ...]) -> dict[str, str]:
+    """The submitted values of `fields`, as typed (other form keys are ignored)."""
+    return {f.name: request.form.get(f.name, "") for f in fields}
+
+
+def categories() -> list[str]:
+    """The configured lesson categories."""
+    return current_app.config["CATEGORIES"]
+
+
+def field_value(value: Any) -> str:
+    """A stored value as a form input shows it."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ", ".join(value)
+    return str(value)

@@ -1,0 +1,142 @@
+"""Lesson pages: the list with filters, capture, view, edit, history, delete and restore."""
+
+from datetime import date
+
+from flask import Blueprint, Response, flash, request, session, url_for
+
+from lessons import services
+from lessons.errors import ValidationError
+from lessons.fields import LESSON_FIELDS
+from lessons.history import revision_changes
+from lessons.queries import LESSON_FILTERS, LESSON_SORTS, parse_query
+from lessons.services.lessons import category_choices
+from web.database import db
+from web.htmx import redirect_after_post, render
+from web.identity import current_actor, remember_actor
+from web.views.forms import categories, field_value, form_values
+
+bp = Blueprint("lessons", __name__, url_prefix="/lessons")
+
+
+@bp.get("/")
+def index() -> Response:
+    """Every lesson, filtered, sorted and paged by the URL's arguments."""
+    choices = category_choices(categories())
+    errors = {}
+    try:
+        query = parse_query(LESSON_FILTERS, request.args, choices)
+    except ValidationError as error:
+        errors = error.fields
+        query = parse_query(LESSON_FILTERS, {}, choices)
+    page = services.list_lessons(db.session, query)
+    return render(
+        "lessons/index.html",
+        "lessons/_results.html",
+        status=400 if errors else 200,
+        page=page,
+        query=query,
+        args=request.args,
+        errors=errors,
+        sorts=LESSON_SORTS,
+        projects=services.project_choices(db.session),
+        categories=categories(),
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new() -> Response:
+    """The capture form; a project's page opens it with the project chosen."""
+    if request.method == "POST":
+        values = form_values(LESSON_FIELDS)
+        try:
+            lesson = services.create_lesson(
+                db.session, values, actor=current_actor(values["author"]), categories=categories()
+            )
+            db.session.commit()
+        except ValidationError as error:
+            return form_page("lessons/new.html", values, error.fields)
+        remember_actor(values["author"])
+        flash(f"Lesson “{lesson.title}” saved.")
+        return redirect_after_post(url_for(".show", lesson_id=lesson.id))
+    values = {
+        "project_id": request.args.get("project_id", ""),
+        "author": session.get("actor", ""),
+        "occurred_on": date.today().isoformat(),
+        "kind": "went_wrong",
+        "severity": "medium",
+    }
+    return form_page("lessons/new.html", values, {}, status=200)
+
+
+@bp.get("/<int:lesson_id>")
+def show(lesson_id: int) -> Response:
+    """One lesson with its actions."""
+    lesson = services.get_lesson(db.session, lesson_id)
+    return render("lessons/show.html", lesson=lesson, today=date.today(), action_errors={},
+                  action_values={})
+
+
+@bp.route("/<int:lesson_id>/edit", methods=["GET", "POST"])
+def edit(lesson_id: int) -> Response:
+    """Edit every field; a real change adds a revision."""
+    lesson = services.get_lesson(db.session, lesson_id)
+    if request.method == "POST":
+        values = form_values(LESSON_FIELDS)
+        try:
+            services.update_lesson(
+                db.session, lesson_id, values, actor=current_actor(), partial=False,
+                categories=categories(),
+            )
+            db.session.commit()
+        except ValidationError as error:
+            return form_page("lessons/edit.html", values, error.fields, lesson=lesson)
+        flash("Changes saved.")
+        return redirect_after_post(url_for(".show", lesson_id=lesson_id))
+    values = {name: field_value(value) for name, value in lesson.content().items()}
+    return form_page("lessons/edit.html", values, {}, status=200, lesson=lesson)
+
+
+@bp.get("/<int:lesson_id>/history")
+def history(lesson_id: int) -> Response:
+    """Every revision: who, when, and what changed."""
+    lesson = services.get_lesson(db.session, lesson_id)
+    revisions = services.lesson_revisions(db.session, lesson_id)
+    entries = [
+        (revision, revision_changes(revisions[i - 1].content if i else None, revision.content))
+        for i, revision in enumerate(revisions)
+    ]
+    return render("lessons/history.html", lesson=lesson, entries=reversed(entries))
+
+
+@bp.post("/<int:lesson_id>/delete")
+def delete(lesson_id: int) -> Response:
+    """Soft delete; the lesson page then offers a restore."""
+    services.delete_lesson(db.session, lesson_id)
+    db.session.commit()
+    flash("Lesson deleted. You can restore it from this page.")
+    return redirect_after_post(url_for(".show", lesson_id=lesson_id))
+
+
+@bp.post("/<int:lesson_id>/restore")
+def restore(lesson_id: int) -> Response:
+    """Bring a deleted lesson back."""
+    services.restore_lesson(db.session, lesson_id)
+    db.session.commit()
+    flash("Lesson restored.")
+    return redirect_after_post(url_for(".show", lesson_id=lesson_id))
+
+
+def form_page(template: str, values: dict, errors: dict, status: int = 422, **context) -> Response:
+    """The lesson form with what was typed and a message beside each bad field."""
+    db.session.rollback()
+    return render(
+        template,
+        "lessons/_form.html",
+        status=status,
+        values=values,
+        errors=errors,
+        fields={f.name: f for f in LESSON_FIELDS},
+        projects=services.project_choices(db.session),
+        categories=categories(),
+        **context,
+    )

@@ -1,0 +1,108 @@
+"""Project pages: list, create, view (with its lessons), edit, delete and restore."""
+
+from flask import Blueprint, Response, flash, request, url_for
+
+from lessons import services
+from lessons.errors import ValidationError
+from lessons.fields import PROJECT_FIELDS
+from lessons.queries import LESSON_FILTERS, PROJECT_FILTERS, PROJECT_SORTS, parse_query
+from web.database import db
+from web.htmx import redirect_after_post, render
+from web.views.forms import field_value, form_values
+
+bp = Blueprint("projects", __name__, url_prefix="/projects")
+
+
+@bp.get("/")
+def index() -> Response:
+    """Every project, filtered, sorted and paged by the URL's arguments."""
+    errors = {}
+    try:
+        query = parse_query(PROJECT_FILTERS, request.args)
+    except ValidationError as error:
+        errors = error.fields
+        query = parse_query(PROJECT_FILTERS, {})
+    page = services.list_projects(db.session, query)
+    return render(
+        "projects/index.html",
+        "projects/_results.html",
+        status=400 if errors else 200,
+        page=page,
+        query=query,
+        args=request.args,
+        errors=errors,
+        sorts=PROJECT_SORTS,
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new() -> Response:
+    """Create a project."""
+    if request.method == "POST":
+        values = form_values(PROJECT_FIELDS)
+        try:
+            project = services.create_project(db.session, values)
+            db.session.commit()
+        except ValidationError as error:
+            return form_page("projects/new.html", values, error.fields)
+        flash(f"Project “{project.name}” created.")
+        return redirect_after_post(url_for(".show", project_id=project.id))
+    return form_page("projects/new.html", {"status": "active", "phase": "initiation"}, {}, 200)
+
+
+@bp.get("/<int:project_id>")
+def show(project_id: int) -> Response:
+    """One project: its charter and its lessons."""
+    project = services.get_project(db.session, project_id)
+    query = parse_query(LESSON_FILTERS, {"project_id": project_id, "per_page": 50})
+    lessons = services.list_lessons(db.session, query)
+    return render("projects/show.html", project=project, lessons=lessons)
+
+
+@bp.route("/<int:project_id>/edit", methods=["GET", "POST"])
+def edit(project_id: int) -> Response:
+    """Edit a project."""
+    project = services.get_project(db.session, project_id)
+    if request.method == "POST":
+        values = form_values(PROJECT_FIELDS)
+        try:
+            services.update_project(db.session, project_id, values, partial=False)
+            db.session.commit()
+        except ValidationError as error:
+            return form_page("projects/edit.html", values, error.fields, project=project)
+        flash("Changes saved.")
+        return redirect_after_post(url_for(".show", project_id=project_id))
+    values = {f.name: field_value(getattr(project, f.name)) for f in PROJECT_FIELDS}
+    return form_page("projects/edit.html", values, {}, 200, project=project)
+
+
+@bp.post("/<int:project_id>/delete")
+def delete(project_id: int) -> Response:
+    """Soft delete; its lessons stay."""
+    services.delete_project(db.session, project_id)
+    db.session.commit()
+    flash("Project deleted. Its lessons stay; you can restore it from this page.")
+    return redirect_after_post(url_for(".show", project_id=project_id))
+
+
+@bp.post("/<int:project_id>/restore")
+def restore(project_id: int) -> Response:
+    """Bring a deleted project back."""
+    services.restore_project(db.session, project_id)
+    db.session.commit()
+    flash("Project restored.")
+    return redirect_after_post(url_for(".show", project_id=project_id))
+
+
+def form_page(template: str, values: dict, errors: dict, status: int = 422, **context) -> Response:
+    """The project form with what was typed and a message beside each bad field."""
+    db.session.rollback()
+    return render(
+        template,
+        "projects/_form.html",
+        status=status,
+        values=values,
+        errors=errors,
+        fields={f.name: f for f in PROJECT_FIELDS},
+        **context,
+    )
