@@ -34,7 +34,7 @@ class Backend:
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def backend(request, tmp_path_factory) -> Iterator[Backend]:
+def migrated_database(request, tmp_path_factory) -> Iterator[Backend]:
     """A migrated database of each kind, for the whole session."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'lessons.db'}"
@@ -79,14 +79,32 @@ def empty_tables(backend: Backend) -> None:
 
 
 @pytest.fixture
-def app(backend, tmp_path, monkeypatch):
-    """An app on the backend's database, with its own instance folder."""
+def backend(migrated_database) -> Iterator[Backend]:
+    """The session's database of one kind, emptied after the test."""
+    yield migrated_database
+    empty_tables(migrated_database)
+
+
+@pytest.fixture
+def make_app(tmp_path, monkeypatch):
+    """Build apps with extra config; their connections are closed after the test."""
     monkeypatch.setenv("LESSONS_INSTANCE_PATH", str(tmp_path / "instance"))
-    app = create_app({"TESTING": True, "DATABASE_URL": backend.url})
-    yield app
-    with app.app_context():
-        app_db.engine.dispose()
-    empty_tables(backend)
+    apps = []
+
+    def make(**config):
+        apps.append(create_app({"TESTING": True, **config}))
+        return apps[-1]
+
+    yield make
+    for app in apps:
+        with app.app_context():
+            app_db.engine.dispose()
+
+
+@pytest.fixture
+def app(backend, make_app):
+    """An app on the backend's database, with its own instance folder."""
+    return make_app(DATABASE_URL=backend.url)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import FlaskGroup, routes_command, shell_command
+from flask.cli import AppGroup, FlaskGroup, routes_command, shell_command, with_appcontext
 
 from lessons import db as database
 from lessons.demo import load_demo
@@ -15,6 +15,7 @@ from web.database import db
 
 
 @click.command("run")
+@with_appcontext
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64))
@@ -29,7 +30,7 @@ def run_command(host: str, port: int, threads: int) -> None:
     waitress.serve(current_app._get_current_object(), host=host, port=port, threads=threads)
 
 
-@click.group("db")
+@click.group("db", cls=AppGroup)
 def db_group() -> None:
     """Database schema commands."""
 
@@ -43,7 +44,7 @@ def upgrade_command() -> None:
                f"is at revision {current}.")
 
 
-@click.group("demo")
+@click.group("demo", cls=AppGroup)
 def demo_group() -> None:
     """Demo data."""
 
@@ -61,6 +62,7 @@ def demo_load_command() -> None:
 
 
 @click.command("status")
+@with_appcontext
 def status_command() -> None:
     """Counts, the database, the schema, the embedding model and the index."""
     app = current_app

@@ -47,10 +47,10 @@ def create() -> Response:
         action = services.create_action(db.session, values)
         db.session.commit()
     except ValidationError as error:
-        if not values["lesson_id"].isdecimal() or len(values["lesson_id"]) > 18:
+        lesson_id = values.get("lesson_id", "")
+        if not lesson_id.isdecimal() or len(lesson_id) > 12:
             abort(400, "The form does not name a lesson.")
-        return lesson_actions(int(values["lesson_id"]), errors=error.fields, values=values,
-                              status=422)
+        return lesson_actions(int(lesson_id), errors=error.fields, values=values, status=422)
     if is_htmx():
         return lesson_actions(action.lesson_id)
     flash("Action added.")

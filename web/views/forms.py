@@ -9,7 +9,7 @@ from lessons.fields import Field
 
 def form_values(fields: tuple[Field, ...]) -> dict[str, str]:
     """The submitted values of `fields`, as typed (other form keys are ignored)."""
-    return {f.name: request.form.get(f.name, "") for f in fields}
+    return {f.name: request.form[f.name] for f in fields if f.name in request.form}
 
 
 def categories() -> list[str]:

@@ -50,12 +50,12 @@ def new() -> Response:
         values = form_values(LESSON_FIELDS)
         try:
             lesson = services.create_lesson(
-                db.session, values, actor=current_actor(values["author"]), categories=categories()
+                db.session, values, actor=current_actor(values.get("author")), categories=categories()
             )
             db.session.commit()
         except ValidationError as error:
             return form_page("lessons/new.html", values, error.fields)
-        remember_actor(values["author"])
+        remember_actor(values.get("author"))
         flash(f"Lesson “{lesson.title}” saved.")
         return redirect_after_post(url_for(".show", lesson_id=lesson.id))
     values = {

@@ -1,0 +1,67 @@
+"""The `lessons` command line, through the app's CLI runner and as the installed script."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from lessons.db import safe_url
+
+LESSONS = Path(sys.executable).with_name("lessons")
+
+
+def test_db_upgrade_reports_the_revision(runner):
+    result = runner.invoke(args=["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert "is at revision 0001" in result.output
+
+
+def test_demo_loads_once(runner, client):
+    first = runner.invoke(args=["demo", "load"])
+    assert first.exit_code == 0, first.output
+    assert first.output.startswith("Loaded ")
+    again = runner.invoke(args=["demo", "load"])
+    assert again.output.strip() == "Demo data already loaded; nothing added."
+    total = client.get("/api/v1/lessons?per_page=1").get_json()["total"]
+    assert total >= 150
+
+
+def test_status_counts_and_hides_the_password(backend, make_app):
+    url = backend.url
+    if backend.name == "postgresql":
+        # Trust authentication ignores the password, so it can be shown to be hidden.
+        url = make_url(url).set(password="s3cret-pw").render_as_string(hide_password=False)
+    app = make_app(DATABASE_URL=url)
+    client = app.test_client()
+    client.post("/api/v1/lessons", json={"title": "t", "what_happened": "w"})
+    result = app.test_cli_runner().invoke(args=["status"])
+    assert result.exit_code == 0, result.output
+    assert "s3cret-pw" not in result.output
+    assert "lessons: 1\n" in result.output and "schema: 0001" in result.output
+    assert "embedding model: all-MiniLM-L6-v2" in result.output
+    assert "index: not built" in result.output
+
+
+def test_safe_url_hides_passwords():
+    assert safe_url("postgres://u:pw@h/db") == "postgresql+psycopg://u:***@h/db"
+
+
+def test_run_refuses_an_unmigrated_database(make_app):
+    app = make_app()  # the default database: a new SQLite file in the instance folder
+    result = app.test_cli_runner().invoke(args=["run", "--port", "5999"])
+    assert result.exit_code != 0
+    assert "lessons db upgrade" in result.output
+
+
+def test_the_installed_script_sets_up_a_fresh_instance(tmp_path):
+    env = {**os.environ, "LESSONS_INSTANCE_PATH": str(tmp_path / "inst")}
+    env.pop("LESSONS_DATABASE_URL", None)
+    for args in (["db", "upgrade"], ["status"]):
+        done = subprocess.run([str(LESSONS), *args], env=env, capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 0, done.stderr
+    assert (tmp_path / "inst" / "lessons.db").exists()
+    assert "lessons: 0" in done.stdout
+    assert oct((tmp_path / "inst" / "secret_key").stat().st_mode)[-3:] == "600"
