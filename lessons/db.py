@@ -43,6 +43,16 @@ def safe_url(url: str) -> str:
     return make_url(normalise_url(url)).render_as_string(hide_password=True)
 
 
+# Keyword search lives outside the models (FTS5 on SQLite, a tsvector column on
+# PostgreSQL); comparing the models with the database leaves these out.
+SEARCH_ONLY = ("lessons_fts", "search_vector", "ix_lessons_search_vector")
+
+
+def include_object(_object, name, _type, _reflected, _compare_to) -> bool:
+    """Alembic's filter: everything but the keyword-search objects."""
+    return not (name or "").startswith(SEARCH_ONLY)
+
+
 def alembic_config(engine: Engine) -> Config:
     """An Alembic config that migrates through `engine`."""
     config = Config()

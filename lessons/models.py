@@ -15,10 +15,12 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -147,6 +149,9 @@ class Lesson(Timestamps, Base):
     revisions: Mapped[list["Revision"]] = relationship(
         back_populates="lesson", order_by="Revision.number"
     )
+    occurrences: Mapped[list["Occurrence"]] = relationship(
+        back_populates="lesson", order_by="Occurrence.id"
+    )
 
     @property
     def tags(self) -> list[str]:
@@ -250,10 +255,56 @@ class Action(Timestamps, Base):
         }
 
 
+class Occurrence(Base):
+    """The same lesson hit again, on another project or another day: a repeated mistake."""
+
+    __tablename__ = "occurrences"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id"), index=True)
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"), index=True)
+    occurred_on: Mapped[date | None]
+    note: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    lesson: Mapped[Lesson] = relationship(back_populates="occurrences")
+    project: Mapped[Project | None] = relationship(lazy="joined")
+
+    def as_dict(self) -> dict[str, Any]:
+        """The occurrence as the API shows it."""
+        return {
+            "id": self.id,
+            "lesson_id": self.lesson_id,
+            "project_id": self.project_id,
+            "project_name": self.project.name if self.project else None,
+            "occurred_on": iso(self.occurred_on),
+            "note": self.note,
+            "actor": self.actor,
+            "created_at": iso(self.created_at),
+        }
+
+
+class PassageVector(Base):
+    """One embedded passage of a lesson, for one model: the search index is rebuilt from these."""
+
+    __tablename__ = "passage_vectors"
+    __table_args__ = (UniqueConstraint("lesson_id", "model", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"))
+    model: Mapped[str] = mapped_column(String(500), index=True)
+    position: Mapped[int]
+    dim: Mapped[int]
+    text_hash: Mapped[str] = mapped_column(String(64))
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class Change(Base):
     """One row per write, in commit order: what other processes and the index follow."""
 
     __tablename__ = "changes"
+    __table_args__ = (Index("ix_changes_entity_seq", "entity", "seq"),)
 
     seq: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True

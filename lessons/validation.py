@@ -89,7 +89,7 @@ def clean_text(field: Field, value: Any, _choices: object) -> str:
 
 def clean_date(_field: Field, value: Any, _choices: object) -> date:
     """A calendar date given as YYYY-MM-DD, within a plausible range."""
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
         raise Invalid("Must be a date as YYYY-MM-DD.")
     try:
         parsed = date.fromisoformat(value.strip())
@@ -121,7 +121,8 @@ def clean_money(field: Field, value: Any, _choices: object) -> Decimal:
         raise Invalid("Must be a number.") from None
     if not amount.is_finite():
         raise Invalid("Must be a finite number.")
-    return check_range(field, amount.quantize(Decimal("0.01")))
+    # The range comes first: rounding a huge number to cents overflows the context.
+    return check_range(field, amount).quantize(Decimal("0.01"))
 
 
 def check_range(field: Field, number: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from alembic import context
 
+from lessons.db import include_object
 from lessons.models import Base
 
 config = context.config
@@ -17,6 +18,7 @@ def run_migrations() -> None:
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            include_object=include_object,
         )
         context.run_migrations()
 

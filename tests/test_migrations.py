@@ -4,13 +4,15 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from lessons.db import alembic_config, schema_state, upgrade
+from lessons.db import alembic_config, include_object, schema_state, upgrade
 from lessons.models import Base
 
 
 def test_models_and_migrations_agree(backend):
     with backend.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_object": include_object}
+        )
         differences = compare_metadata(context, Base.metadata)
     assert differences == []
 

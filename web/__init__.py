@@ -16,14 +16,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     load_settings(app, config)
     db.init_app(app)
 
-    from web import cli, errors, security
+    from web import cli, errors, search, security
     from web.api import api
     from web.views import actions, home, lessons, projects
+    from web.views import search as search_views
 
     errors.init_app(app)
     cli.init_app(app)
     security.init_app(app)
-    for blueprint in (home.bp, projects.bp, lessons.bp, actions.bp, api):
+    search.init_app(app)
+    for blueprint in (home.bp, search_views.bp, projects.bp, lessons.bp, actions.bp, api):
         app.register_blueprint(blueprint)
     app.jinja_env.globals.update(template_globals())
     return app
@@ -32,8 +34,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 def template_globals() -> dict[str, Any]:
     """Names every template can use: the vocabularies and the vendored htmx file."""
     from lessons import fields
+    from web.text import highlight
 
     return {
+        "highlight": highlight,
         "KINDS": fields.KINDS,
         "SEVERITIES": fields.SEVERITIES,
         "PHASES": fields.PHASES,

@@ -1,17 +1,28 @@
 """The `lessons` command line: serve, migrate, load the demo, report status."""
 
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup, routes_command, shell_command, with_appcontext
+from sqlalchemy import select
+from tqdm import tqdm
 
 from lessons import db as database
 from lessons.demo import load_demo
+from lessons.errors import ValidationError
+from lessons.importers.llis import import_llis
+from lessons.models import Lesson
 from lessons.services.status import counts
+from search.retrieve import search
 from web import create_app
 from web.database import db
+from web.search import engine
 
 
 @click.command("run")
@@ -26,6 +37,8 @@ def run_command(host: str, port: int, threads: int) -> None:
     current, head = database.schema_state(db.engine)
     if current != head:
         raise click.ClickException("The database is not up to date: run `lessons db upgrade`.")
+    # Load the model and the index now, so the first search does not wait for them.
+    threading.Thread(target=engine().ready, name="search-warm-up", daemon=True).start()
     click.echo(f"Serving Lessons on http://{host}:{port} (Ctrl+C to stop)")
     waitress.serve(current_app._get_current_object(), host=host, port=port, threads=threads)
 
@@ -73,13 +86,82 @@ def status_command() -> None:
         for name, number in counts(db.session, date.today()).items():
             click.echo(f"{name}: {number}")
     click.echo(f"embedding model: {app.config['EMBEDDING_MODEL']}")
-    snapshot = Path(app.instance_path) / "index"
-    click.echo(f"index: {'snapshot in ' + str(snapshot) if snapshot.exists() else 'not built'}")
+    click.echo(f"index: {engine().status()}")
+
+
+@click.command("reindex")
+@with_appcontext
+def reindex_command() -> None:
+    """Embed every lesson whose vectors are missing or stale, then rebuild the index.
+
+    Vectors are committed batch by batch and unchanged passages are never
+    encoded again, so an interrupted run resumes where it stopped.
+    """
+    search = engine()
+    with db.session as session:
+        ids = list(session.scalars(select(Lesson.id).where(Lesson.deleted_at.is_(None))))
+    with progress_bar("Embedding") as on_progress:
+        search.embed(ids, on_progress=on_progress)
+    search.rebuild()
+    click.echo(f"Index rebuilt: {search.status()}")
+
+
+@click.command("search")
+@click.argument("text")
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 200))
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@with_appcontext
+def search_command(text: str, limit: int, as_json: bool) -> None:
+    """Search the lessons by meaning and by words."""
+    try:
+        results = search(engine(), db.session, text, limit=limit)
+    except ValidationError as error:
+        raise click.UsageError(error.message + " " + " ".join(error.fields.values())) from None
+    if as_json:
+        click.echo(json.dumps([hit.as_dict() for hit in results.hits], indent=2,
+                              ensure_ascii=False))
+        return
+    for rank, hit in enumerate(results.hits, start=1):
+        source = f" [{hit.lesson.external_id}]" if hit.lesson.external_id else ""
+        click.echo(f"{rank:>2}. {hit.lesson.title} (#{hit.lesson.id}{source}, "
+                   f"{hit.similarity:.0%} alike)")
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "file_format", type=click.Choice(["llis"]), required=True,
+              help="llis: the NASA Lessons Learned CSV export.")
+@with_appcontext
+def import_command(file: Path, file_format: str) -> None:
+    """Import lessons from FILE; rows already imported are skipped."""
+    with tqdm(unit="row", desc="Importing") as bar:
+        try:
+            report = import_llis(db.session, file, actor="import", on_progress=bar.update)
+        except ValidationError as error:
+            raise click.ClickException(error.message + " " + " ".join(error.fields.values()))
+    click.echo(f"Created {report.created} lessons and {report.projects} projects; "
+               f"skipped {report.skipped} already imported; rejected {len(report.rejected)}.")
+    for row, fields in report.rejected[:20]:
+        click.echo(f"  row {row}: " + "; ".join(f"{k}: {v}" for k, v in fields.items()))
+    with progress_bar("Indexing") as on_progress:
+        engine().ready(on_progress=on_progress)
+
+
+@contextmanager
+def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A tqdm bar driven by the services' `on_progress(done, total)` callbacks."""
+    with tqdm(unit="lesson", desc=description) as bar:
+        def on_progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        yield on_progress
 
 
 def init_app(app: Flask) -> None:
     """Register the commands on the app, so `app.test_cli_runner()` reaches them."""
-    for command in (run_command, db_group, demo_group, status_command):
+    for command in (run_command, db_group, demo_group, status_command, reindex_command,
+                    search_command, import_command):
         app.cli.add_command(command)
 
 

@@ -21,12 +21,18 @@ def init_app(app: Flask) -> None:
 
 def reject_undecodable_form() -> None:
     """Refuse a form whose bytes are not UTF-8, instead of storing replacement characters."""
-    if request.mimetype != "application/x-www-form-urlencoded":
-        return
-    try:
-        parse_qsl(request.get_data(cache=True).decode("utf-8"), errors="strict")
-    except UnicodeDecodeError:
-        raise BadRequest("The form data is not valid UTF-8; nothing was saved.") from None
+    if request.mimetype == "application/x-www-form-urlencoded":
+        try:
+            parse_qsl(request.get_data(cache=True).decode("utf-8"), errors="strict")
+        except UnicodeDecodeError:
+            raise BadRequest(NOT_UTF8) from None
+    elif request.mimetype == "multipart/form-data":
+        # Werkzeug has already replaced undecodable bytes by U+FFFD in multipart fields.
+        if any("\ufffd" in value for value in request.form.values()):
+            raise BadRequest(NOT_UTF8)
+
+
+NOT_UTF8 = "The form data is not valid UTF-8; nothing was saved."
 
 
 def add_headers(response: Response) -> Response:

@@ -20,6 +20,7 @@ from lessons.services.lessons import (
     restore_lesson,
     update_lesson,
 )
+from lessons.services.occurrences import record_occurrence
 from lessons.services.projects import (
     create_project,
     delete_project,
@@ -35,4 +36,5 @@ __all__ = [
     "update_action", "create_lesson", "delete_lesson", "get_lesson", "lesson_revisions",
     "list_lessons", "restore_lesson", "update_lesson", "create_project", "delete_project",
     "get_project", "list_projects", "project_choices", "restore_project", "update_project",
+    "record_occurrence",
 ]

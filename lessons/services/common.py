@@ -2,7 +2,7 @@
 
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select, text
 from sqlalchemy.orm import Session
 
 from lessons.errors import Conflict, NotFound
@@ -13,7 +13,14 @@ T = TypeVar("T")
 
 
 def record_change(session: Session, entity: str, entity_id: int, op: str) -> None:
-    """Append to the change log, in the caller's transaction."""
+    """Append to the change log, in the caller's transaction.
+
+    On PostgreSQL, writers queue on a table lock until they commit, so change
+    numbers commit in order and a follower reading "everything after N" never
+    skips a change that commits late. (SQLite writers are serial anyway.)
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("LOCK TABLE changes IN SHARE ROW EXCLUSIVE MODE"))
     session.add(Change(entity=entity, entity_id=entity_id, op=op))
 
 

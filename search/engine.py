@@ -1,0 +1,165 @@
+"""The search engine of one process: a FAISS replica kept in step with the database.
+
+Every process holds its own index. Before answering, it reads the change
+log from the last change it applied and re-indexes the lessons changed since,
+so a lesson written through any process is found through all of them. Vectors
+come from the database (encoded only when their text changed); the index is
+snapshotted to the instance folder and rebuilt from stored vectors whenever
+the snapshot cannot be trusted.
+"""
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from lessons.models import Change, Lesson
+from search import vectors
+from search.embedder import Embedder, get_embedder
+from search.index import SnapshotError, VectorIndex, read_manifest, remove_stale_temp_files
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_EVERY = 500  # changes applied since the last snapshot
+SYNC_BATCH = 256  # lessons re-embedded per transaction while catching up
+Progress = Callable[[int, int], None]  # (done, total)
+
+
+class SearchEngine:
+    """Owns the index of one process; all its methods are safe to call from many threads."""
+
+    def __init__(self, sessions: sessionmaker[Session], folder: Path, model: str):
+        self.sessions = sessions
+        self.folder = folder
+        self.model = model
+        self.index: VectorIndex | None = None
+        self.last_seq = 0
+        self.changes_since_snapshot = 0
+        self.lock = threading.RLock()
+
+    @property
+    def embedder(self) -> Embedder:
+        return get_embedder(self.model)
+
+    def ready(self, on_progress: Progress | None = None) -> "SearchEngine":
+        """Load the snapshot (or rebuild) on first use, then catch up with the change log."""
+        with self.lock:
+            if self.index is None:
+                self.start(on_progress)
+            self.sync(on_progress)
+        return self
+
+    def start(self, on_progress: Progress | None = None) -> None:
+        """Trust the snapshot if it fits this model and database, else rebuild."""
+        with self.lock:
+            remove_stale_temp_files(self.folder)
+            with self.sessions() as session:
+                newest = latest_seq(session)
+            try:
+                index, manifest = VectorIndex.load(self.folder, self.model, self.embedder.dim)
+                if manifest.last_seq > newest:
+                    raise SnapshotError("the snapshot is newer than the database (a restore?)")
+            except SnapshotError as reason:
+                log.info("Rebuilding the search index: %s", reason)
+                self.rebuild(on_progress)
+                return
+            self.index, self.last_seq = index, manifest.last_seq
+            self.sync(on_progress)
+
+    def rebuild(self, on_progress: Progress | None = None) -> None:
+        """Embed what has no vector yet (resumable), then build the index from stored vectors."""
+        with self.lock:
+            with self.sessions() as session:
+                # Read the position first: changes made during the rebuild are replayed.
+                position = latest_seq(session)
+                missing = vectors.lessons_without_vectors(session, self.model)
+            self.embed(missing, on_progress)
+            with self.sessions() as session:
+                ids, matrix = vectors.all_vectors(session, self.model, self.embedder.dim)
+                lessons = len(np.unique(ids))
+            self.index = VectorIndex.build(self.embedder.dim, ids, matrix, lessons)
+            self.last_seq = position
+            self.snapshot()
+
+    def embed(self, lesson_ids: list[int], on_progress: Progress | None = None) -> None:
+        """Store vectors for these lessons, a batch per transaction, so an interruption loses little."""
+        done = 0
+        for start in range(0, len(lesson_ids), SYNC_BATCH):
+            batch = lesson_ids[start:start + SYNC_BATCH]
+            with self.sessions() as session:
+                lessons = session.scalars(select(Lesson).where(Lesson.id.in_(batch))).all()
+                vectors.refresh_vectors(session, self.embedder, lessons)
+                session.commit()
+            done += len(batch)
+            if on_progress:
+                on_progress(done, len(lesson_ids))
+
+    def sync(self, on_progress: Progress | None = None) -> int:
+        """Apply every lesson change logged since the last one applied; how many lessons changed."""
+        with self.lock:
+            if self.index is None:
+                self.start(on_progress)
+                return 0
+            with self.sessions() as session:
+                changes = session.execute(
+                    select(Change.seq, Change.entity_id)
+                    .where(Change.seq > self.last_seq, Change.entity == "lesson")
+                    .order_by(Change.seq)
+                ).all()
+            if not changes:
+                return 0
+            changed = list(dict.fromkeys(lesson_id for _, lesson_id in changes))
+            for start in range(0, len(changed), SYNC_BATCH):
+                self.reindex_lessons(changed[start:start + SYNC_BATCH])
+                if on_progress:
+                    on_progress(min(start + SYNC_BATCH, len(changed)), len(changed))
+            self.last_seq = changes[-1][0]
+            self.changes_since_snapshot += len(changed)
+            if self.changes_since_snapshot >= SNAPSHOT_EVERY:
+                self.snapshot()
+            return len(changed)
+
+    def reindex_lessons(self, lesson_ids: list[int]) -> None:
+        """Replace these lessons' vectors in the index (deleted ones just leave)."""
+        with self.sessions() as session:
+            lessons = session.scalars(select(Lesson).where(Lesson.id.in_(lesson_ids))).all()
+            live = [lesson for lesson in lessons if not lesson.is_deleted]
+            fresh = vectors.refresh_vectors(session, self.embedder, live)
+            session.commit()
+        self.index.remove(lesson_ids)
+        for lesson_id, matrix in fresh.items():
+            self.index.add(np.full(len(matrix), lesson_id, dtype=np.int64), matrix)
+
+    def snapshot(self) -> None:
+        """Write the index and its manifest to the instance folder."""
+        with self.lock:
+            if self.index is not None:
+                self.index.save(self.folder, self.model, self.last_seq)
+                self.changes_since_snapshot = 0
+
+    def dense(self, vector: np.ndarray, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+        """The `k` nearest lessons to `vector` (within `allowed`, if given)."""
+        with self.lock:
+            if self.index is None:
+                self.ready()
+            return self.index.search(vector, k, allowed)
+
+    def status(self) -> str:
+        """The state of the snapshot on disk, for `lessons status` (loads no model)."""
+        try:
+            manifest = read_manifest(self.folder)
+        except SnapshotError as reason:
+            return f"not built ({reason})"
+        if manifest.model != self.model:
+            return f"stale: built for model {manifest.model}; the next start re-embeds"
+        return (f"{manifest.index_type} ({'exact' if manifest.index_type == 'flat' else 'approximate'}), "
+                f"{manifest.count} passage vectors, {manifest.dim} dimensions, "
+                f"up to change {manifest.last_seq}, in {self.folder}")
+
+
+def latest_seq(session: Session) -> int:
+    """The newest position in the change log."""
+    return session.scalar(select(func.max(Change.seq))) or 0

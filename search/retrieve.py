@@ -1,0 +1,194 @@
+"""Hybrid retrieval: dense and keyword results fused, filtered, and explained.
+
+Dense search finds a lesson that shares no word with the query; keyword
+search pins down exact names and codes. Reciprocal rank fusion combines the
+two rankings (bench/README.md measures it against each alone). Filters apply
+to both sides before the cut, and every hit is checked against the database
+at the end, so a deleted lesson never shows.
+"""
+
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lessons.errors import ValidationError
+from lessons.models import Lesson
+from lessons.services.lessons import lesson_conditions
+from search.engine import SearchEngine
+from search.keyword import keyword_search, terms
+from search.passages import Passage, lesson_passages
+from search.vectors import stored_rows
+
+MAX_QUERY_CHARS = 5_000
+CANDIDATES = 100  # per side, before fusion
+RRF_K = 60
+FACETS = ("category", "kind", "severity", "project_id")
+
+
+@dataclass
+class Hit:
+    """One lesson found, with why: its closest passage and the words it shares with the query."""
+
+    lesson: Lesson
+    score: float
+    similarity: float  # cosine of the closest passage, 0..1
+    passage: str
+    terms: list[str]
+    matched_by: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.lesson.id,
+            "external_id": self.lesson.external_id,
+            "title": self.lesson.title,
+            "project_id": self.lesson.project_id,
+            "project_name": self.lesson.project.name if self.lesson.project else None,
+            "category": self.lesson.category,
+            "kind": self.lesson.kind,
+            "severity": self.lesson.severity,
+            "occurred_on": self.lesson.occurred_on.isoformat() if self.lesson.occurred_on else None,
+            "score": round(self.score, 6),
+            "similarity": round(self.similarity, 4),
+            "why": {"passage": self.passage, "terms": self.terms, "matched_by": self.matched_by},
+        }
+
+
+@dataclass
+class Results:
+    hits: list[Hit]
+    candidates: int
+    facets: dict[str, list[tuple[Any, int]]] = field(default_factory=dict)
+
+
+def check_query(text: Any) -> str:
+    """The query text, or a `ValidationError` saying what is wrong with it."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValidationError({"q": "Type something to search for."}, "The query is empty.")
+    if len(text) > MAX_QUERY_CHARS:
+        raise ValidationError({"q": f"At most {MAX_QUERY_CHARS:,} characters."},
+                              "The query is too long.")
+    if "\x00" in text:
+        raise ValidationError({"q": "Contains a NUL character."}, "The query is not valid.")
+    return text.strip()
+
+
+def search(
+    engine: SearchEngine,
+    session: Session,
+    text: str,
+    filters: Mapping[str, Any] | None = None,
+    limit: int = 20,
+    exclude: Sequence[int] = (),
+) -> Results:
+    """The best `limit` live lessons for `text` under `filters`, fused and explained."""
+    text = check_query(text)
+    vector = engine.embedder.encode([text])[0]
+    return search_by_vector(engine, session, vector, text, filters, limit, exclude)
+
+
+def search_by_vector(
+    engine: SearchEngine,
+    session: Session,
+    vector: np.ndarray,
+    text: str,
+    filters: Mapping[str, Any] | None,
+    limit: int,
+    exclude: Sequence[int] = (),
+) -> Results:
+    """`search` with the query already embedded (a lesson's own vector, for "similar")."""
+    query = {**(filters or {}), "state": "active"}
+    conditions = lesson_conditions(query)
+    if exclude:
+        conditions.append(Lesson.id.not_in(list(exclude)))
+    engine.ready()
+    allowed = None
+    if len(conditions) > 1:  # more than "not deleted": restrict the vector search up front
+        allowed = np.fromiter(session.scalars(select(Lesson.id).where(*conditions)), dtype=np.int64)
+    dense = engine.dense(vector, CANDIDATES, allowed)
+    keyword = keyword_search(session, text, conditions, CANDIDATES)
+    fused = fuse({"meaning": dense, "words": keyword})
+    lessons = {
+        lesson.id: lesson
+        for lesson in session.scalars(select(Lesson).where(Lesson.id.in_(list(fused)), *conditions))
+    }
+    ranked = [(lesson_id, score) for lesson_id, score in fused.items() if lesson_id in lessons]
+    facets = count_facets([lessons[lesson_id] for lesson_id, _ in ranked])
+    top = ranked[:limit]
+    matched_by = {name: {lesson_id for lesson_id, _ in hits}
+                  for name, hits in (("meaning", dense), ("words", keyword))}
+    explained = explain(session, engine.model, vector, [lessons[i] for i, _ in top], text)
+    hits = [
+        Hit(lessons[lesson_id], score, *explained[lesson_id],
+            [name for name, ids in matched_by.items() if lesson_id in ids])
+        for lesson_id, score in top
+    ]
+    return Results(hits, len(ranked), facets)
+
+
+def fuse(rankings: Mapping[str, Sequence[tuple[int, float]]]) -> dict[int, float]:
+    """Reciprocal rank fusion: each ranking adds 1 / (k + rank); best first."""
+    scores: Counter[int] = Counter()
+    for ranking in rankings.values():
+        for rank, (lesson_id, _) in enumerate(ranking, start=1):
+            scores[lesson_id] += 1.0 / (RRF_K + rank)
+    return dict(scores.most_common())
+
+
+def explain(
+    session: Session, model: str, vector: np.ndarray, lessons: Sequence[Lesson], text: str
+) -> dict[int, tuple[float, str, list[str]]]:
+    """For each lesson: its closest passage's similarity and text, and the shared words."""
+    rows = stored_rows(session, model, [lesson.id for lesson in lessons])
+    words = terms(text)
+    result = {}
+    for lesson in lessons:
+        passages: list[Passage] = lesson_passages(lesson.content())
+        best, best_passage = 0.0, passages[0]
+        for passage in passages:
+            row = rows[lesson.id].get(passage.position)
+            if row is not None and row.text_hash == passage.text_hash:
+                score = float(np.frombuffer(row.vector, dtype=np.float32) @ vector)
+                if score > best:
+                    best, best_passage = score, passage
+        body = best_passage.text.split("\n", 1)[-1]
+        result[lesson.id] = (max(best, 0.0), body, shared_terms(words, lesson))
+    return result
+
+
+def shared_terms(words: Sequence[str], lesson: Lesson) -> list[str]:
+    """The query words that occur in the lesson (by word start, so "test" finds "testing")."""
+    content = lesson.content()
+    haystack = " ".join(str(content.get(f) or "") for f in (
+        "title", "what_happened", "root_cause", "impact", "recommendation")).lower()
+    return [w for w in words if re.search(rf"\b{re.escape(w)}", haystack)][:12]
+
+
+def count_facets(lessons: Sequence[Lesson]) -> dict[str, list[tuple[Any, int]]]:
+    """How many of the candidates fall in each category, kind, severity and project."""
+    facets = {}
+    for name in FACETS:
+        counts = Counter(getattr(lesson, name) for lesson in lessons)
+        counts.pop(None, None)
+        facets[name] = counts.most_common()
+    return facets
+
+
+def similar_lessons(
+    engine: SearchEngine, session: Session, lesson: Lesson, limit: int = 10
+) -> Results:
+    """Lessons most like `lesson` (its own vectors as the query), itself left out."""
+    engine.ready()
+    rows = stored_rows(session, engine.model, [lesson.id])[lesson.id]
+    text = " ".join(filter(None, (lesson.title, lesson.what_happened)))[:MAX_QUERY_CHARS]
+    if rows:
+        mean = np.mean([np.frombuffer(r.vector, dtype=np.float32) for r in rows.values()], axis=0)
+        vector = (mean / max(np.linalg.norm(mean), 1e-9)).astype(np.float32)
+    else:
+        vector = engine.embedder.encode([text])[0]
+    return search_by_vector(engine, session, vector, text, None, limit, exclude=[lesson.id])

@@ -1,0 +1,32 @@
+"""The app's search engine: one per app, started on first use, caught up after every write."""
+
+from pathlib import Path
+
+from flask import Flask, Response, current_app, request
+
+from search.engine import SearchEngine
+from web.database import db
+
+
+def init_app(app: Flask) -> None:
+    """Create the engine (nothing loads until it is first needed) and the write hook."""
+    sessions = app.extensions["lessons.db"][1]
+    folder = Path(app.instance_path) / "index"
+    app.extensions["lessons.search"] = SearchEngine(sessions, folder, app.config["EMBEDDING_MODEL"])
+    app.after_request(index_after_write)
+
+
+def engine() -> SearchEngine:
+    """This app's search engine."""
+    return current_app.extensions["lessons.search"]
+
+
+def index_after_write(response: Response) -> Response:
+    """Make what this request wrote searchable before the response leaves."""
+    if request.method in ("POST", "PATCH", "PUT", "DELETE") and response.status_code < 400:
+        try:
+            db.session.close()  # release this request's connection before indexing
+            engine().sync()
+        except Exception:  # the next search catches up; the write itself stands
+            current_app.logger.exception("Indexing after a write failed")
+    return response

@@ -1,0 +1,89 @@
+"""Search pages: live search with facets, similar-while-typing, and "this is the same lesson"."""
+
+from flask import Blueprint, Response, flash, request, url_for
+
+from lessons import services
+from lessons.errors import ValidationError
+from lessons.queries import LESSON_FILTERS, parse_query
+from lessons.services.lessons import category_choices
+from search.retrieve import Results, search, similar_lessons
+from web.database import db
+from web.htmx import redirect_after_post, render
+from web.identity import current_actor
+from web.search import engine
+from web.views.forms import categories
+
+bp = Blueprint("search", __name__)
+
+SIMILAR_CHARS = 2_000  # enough of what is being typed to find its neighbours
+
+
+@bp.get("/search")
+def index() -> Response:
+    """Results as you type; the same URL serves the page, the fragment and plain GET forms."""
+    text = request.args.get("q", "")
+    errors: dict[str, str] = {}
+    results = None
+    try:
+        filters = parse_query(LESSON_FILTERS, request.args, category_choices(categories()))
+    except ValidationError as error:
+        errors.update(error.fields)
+        filters = parse_query(LESSON_FILTERS, {})
+    if text.strip() and not errors:
+        try:
+            results = search(engine(), db.session, text, filters, limit=filters["per_page"])
+        except ValidationError as error:
+            errors.update(error.fields)
+    return render(
+        "search/index.html",
+        "search/_results.html",
+        status=400 if errors else 200,
+        q=text,
+        results=results,
+        errors=errors,
+        filters=filters,
+        args=request.args,
+        projects=dict(services.project_choices(db.session)),
+        categories=categories(),
+    )
+
+
+@bp.get("/lessons/similar")
+def similar_to_draft() -> Response:
+    """Lessons like the one being typed into the capture form."""
+    title = request.args.get("title", "")
+    body = request.args.get("what_happened", "")
+    text = f"{title}\n{body}".strip()[:SIMILAR_CHARS]
+    results: Results | None = None
+    if len(text) >= 12:  # a word or two is not enough to judge
+        try:
+            results = search(engine(), db.session, text, limit=5)
+        except ValidationError:
+            results = None
+    return render("search/_similar.html", results=results, draft=request.args)
+
+
+@bp.get("/lessons/<int:lesson_id>/similar")
+def similar(lesson_id: int) -> Response:
+    """Lessons like this one."""
+    lesson = services.get_lesson(db.session, lesson_id)
+    results = similar_lessons(engine(), db.session, lesson, limit=10)
+    return render("search/similar.html", lesson=lesson, results=results)
+
+
+@bp.post("/lessons/<int:lesson_id>/occurrences")
+def add_occurrence(lesson_id: int) -> Response:
+    """Record that this lesson happened again, instead of logging a duplicate."""
+    data = {name: request.form.get(name, "") for name in ("project_id", "occurred_on")}
+    # From the capture form, what was typed as "what happened" becomes the note.
+    data["note"] = request.form.get("note") or request.form.get("what_happened", "")
+    try:
+        services.record_occurrence(db.session, lesson_id, data, actor=current_actor())
+        db.session.commit()
+    except ValidationError as error:
+        # Nothing is lost: the capture form stays as typed and says what to fix.
+        db.session.rollback()
+        return render("search/_occurrence_error.html", "search/_occurrence_error.html",
+                      status=422, errors=error.fields)
+    flash("Recorded as another occurrence of this lesson; nothing was duplicated.")
+    return redirect_after_post(url_for("lessons.show", lesson_id=lesson_id))
