@@ -7,7 +7,8 @@ query under the same filters, so retrieval can fuse them with dense results.
 import re
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, Select, column, func, literal_column, select, table
+from sqlalchemy import ColumnElement, Select, Text, cast, column, func, literal_column, select, table
+from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Session
 
 from lessons.models import Lesson
@@ -42,7 +43,7 @@ def keyword_search(
     if not words:
         return []
     if session.get_bind().dialect.name == "postgresql":
-        stmt = _postgresql(words)
+        stmt = _postgresql(query)
     else:
         stmt = _sqlite(words)
     rows = session.execute(stmt.where(*conditions).limit(k))
@@ -61,9 +62,11 @@ def _sqlite(words: list[str]) -> Select:
     )
 
 
-def _postgresql(words: list[str]) -> Select:
-    # Words are \\w+ only and joined with |, so nothing is read as tsquery syntax.
-    tsquery = func.to_tsquery("english", " | ".join(words))
+def _postgresql(query: str) -> Select:
+    # PostgreSQL parses the query as it parsed the documents ("K-7741" included);
+    # its AND of the words becomes an OR, so a long query still finds partial matches.
+    words = func.plainto_tsquery("english", query)
+    tsquery = cast(func.replace(cast(words, Text), "&", "|"), TSQUERY)
     vector = literal_column("lessons.search_vector")
     score = func.ts_rank_cd(vector, tsquery)
     return (

@@ -9,6 +9,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -122,3 +123,17 @@ def session(app):
     """The app's database session, inside an app context."""
     with app.app_context():
         yield app_db.session
+
+
+SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data, the real public data sets (never copied into the repo)."""
+    if not SHARED_DATA.is_dir():
+        message = f"{SHARED_DATA} is missing"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return SHARED_DATA

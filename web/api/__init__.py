@@ -13,12 +13,15 @@ from typing import Any, Callable
 from flask import Blueprint, Response, abort, jsonify, request, url_for
 
 from lessons import services
+from lessons.errors import ValidationError
 from lessons.fields import ACTION_FIELDS, LESSON_FIELDS, PROJECT_FIELDS, Field
 from lessons.history import revision_changes
 from lessons.queries import ACTION_FILTERS, LESSON_FILTERS, PROJECT_FILTERS, Page, parse_query
 from lessons.services.lessons import category_choices
 from web.database import db
+from search.retrieve import search, similar_lessons
 from web.identity import current_actor
+from web.search import engine
 from web.views.forms import categories
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -165,6 +168,57 @@ def lesson_revisions(row_id: int) -> Response:
             "changed_fields": [change.field for change in changes],
         })
     return jsonify({"items": items, "total": len(items)})
+
+
+@api.get("/search")
+def search_lessons() -> Response:
+    """Lessons ranked by meaning and words for `q`, under the list filters."""
+    filters = parse_query(LESSON_FILTERS, request.args, category_choices(categories()))
+    limit = parse_limit()
+    results = search(engine(), db.session, request.args.get("q", ""), filters, limit=limit)
+    return jsonify({
+        "items": [hit.as_dict() for hit in results.hits],
+        "total": len(results.hits),
+        "candidates": results.candidates,
+        "facets": {name: [{"value": value, "count": count} for value, count in counts]
+                   for name, counts in results.facets.items()},
+    })
+
+
+@api.get("/lessons/<int:row_id>/similar")
+def similar(row_id: int) -> Response:
+    """The lessons most like this one."""
+    lesson = services.get_lesson(db.session, row_id)
+    results = similar_lessons(engine(), db.session, lesson, limit=parse_limit())
+    return jsonify({"items": [hit.as_dict() for hit in results.hits],
+                    "total": len(results.hits)})
+
+
+@api.get("/lessons/<int:row_id>/occurrences")
+def occurrences(row_id: int) -> Response:
+    """Every recorded repeat of this lesson."""
+    lesson = services.get_lesson(db.session, row_id)
+    items = [occurrence.as_dict() for occurrence in lesson.occurrences]
+    return jsonify({"items": items, "total": len(items)})
+
+
+@api.post("/lessons/<int:row_id>/occurrences")
+def add_occurrence(row_id: int) -> Response:
+    """Record that this lesson happened again (instead of logging a duplicate)."""
+    data = json_body()
+    occurrence = services.record_occurrence(db.session, row_id, data, actor=current_actor())
+    db.session.commit()
+    response = jsonify(occurrence.as_dict())
+    response.status_code = 201
+    return response
+
+
+def parse_limit() -> int:
+    """The `limit` argument: 1 to 100, 10 when absent."""
+    raw = request.args.get("limit", "10")
+    if not raw.isdecimal() or not 1 <= int(raw) <= 100:
+        raise ValidationError({"limit": "Must be a whole number from 1 to 100."})
+    return int(raw)
 
 
 @api.get("/openapi.json")

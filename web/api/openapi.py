@@ -200,6 +200,112 @@ REVISIONS = {
 }
 
 
+HIT = {
+    "type": "object",
+    "required": ["id", "external_id", "title", "score", "similarity", "why"],
+    "properties": {
+        "id": {"type": "integer"},
+        "external_id": {"type": ["string", "null"]},
+        "title": {"type": "string"},
+        "project_id": {"type": ["integer", "null"]},
+        "project_name": {"type": ["string", "null"]},
+        "category": {"type": ["string", "null"]},
+        "kind": {"type": "string"},
+        "severity": {"type": "string"},
+        "occurred_on": {"type": ["string", "null"], "format": "date"},
+        "score": {"type": "number", "description": "Reciprocal-rank-fusion score; higher is better."},
+        "similarity": {"type": "number", "description": "Cosine similarity of the closest passage."},
+        "why": {
+            "type": "object",
+            "required": ["passage", "terms", "matched_by"],
+            "properties": {
+                "passage": {"type": "string", "description": "The closest passage."},
+                "terms": {"type": "array", "items": {"type": "string"}},
+                "matched_by": {"type": "array", "items": {"enum": ["meaning", "words"]}},
+            },
+        },
+    },
+    "additionalProperties": False,
+}
+OCCURRENCE = {
+    "type": "object",
+    "required": ["id", "lesson_id", "project_id", "project_name", "occurred_on", "note", "actor",
+                 "created_at"],
+    "properties": {
+        "id": {"type": "integer"}, "lesson_id": {"type": "integer"},
+        "project_id": {"type": ["integer", "null"]}, "project_name": {"type": ["string", "null"]},
+        "occurred_on": {"type": ["string", "null"], "format": "date"},
+        "note": {"type": ["string", "null"]}, "actor": {"type": "string"},
+        "created_at": {"type": "string", "format": "date-time"},
+    },
+    "additionalProperties": False,
+}
+OCCURRENCE_INPUT = {
+    "type": "object",
+    "properties": {
+        "project_id": {"type": ["integer", "null"]},
+        "occurred_on": {"type": ["string", "null"], "format": "date"},
+        "note": {"type": ["string", "null"]},
+    },
+    "additionalProperties": False,
+}
+LIMIT = {"name": "limit", "in": "query", "required": False,
+         "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}}
+
+
+def search_paths(lesson_filters: Sequence[Any], choices: dict) -> dict[str, Any]:
+    """Search, similar lessons and occurrences."""
+    hits = {"type": "object", "required": ["items", "total"], "properties": {
+        "items": {"type": "array", "items": {"$ref": "#/components/schemas/SearchHit"}},
+        "total": {"type": "integer"},
+    }}
+    missing = error("No lesson with this id.")
+    filters = [
+        {"name": f.name, "in": "query", "required": False, "schema": value_schema(f, choices)}
+        for f in lesson_filters if f.name not in ("page", "state", "sort")
+    ]
+    return {
+        "/search": {"get": {
+            "summary": "Search lessons by meaning and by words (hybrid, fused)",
+            "operationId": "search",
+            "parameters": [{"name": "q", "in": "query", "required": True,
+                            "schema": {"type": "string", "minLength": 1, "maxLength": 5000}},
+                           LIMIT, *filters],
+            "responses": {
+                "200": {"description": "Ranked lessons, each with why it matched.",
+                        **json_content({**hits, "properties": {
+                            **hits["properties"], "candidates": {"type": "integer"},
+                            "facets": {"type": "object"}}})},
+                "422": error("The query is empty or too long, or a filter is invalid."),
+            },
+        }},
+        "/lessons/{row_id}/similar": {
+            "parameters": [ID_PARAMETER],
+            "get": {"summary": "The lessons most like this one", "operationId": "similar",
+                    "parameters": [LIMIT],
+                    "responses": {"200": {"description": "Ranked lessons.", **json_content(hits)},
+                                  "404": missing, "422": error("The limit is invalid.")}},
+        },
+        "/lessons/{row_id}/occurrences": {
+            "parameters": [ID_PARAMETER],
+            "get": {"summary": "Every recorded repeat of this lesson",
+                    "operationId": "list_occurrences",
+                    "responses": {"200": {"description": "The occurrences.", **json_content({
+                        "type": "object", "required": ["items", "total"], "properties": {
+                            "items": {"type": "array",
+                                      "items": {"$ref": "#/components/schemas/Occurrence"}},
+                            "total": {"type": "integer"}}})},
+                        "404": missing}},
+            "post": {"summary": "Record that this lesson happened again",
+                     "operationId": "add_occurrence",
+                     "requestBody": {"required": True, **json_content(OCCURRENCE_INPUT)},
+                     "responses": {"201": {"description": "The occurrence.", **json_content(
+                         {"$ref": "#/components/schemas/Occurrence"})},
+                         "404": missing, "409": error("The lesson is deleted."), **BODY_ERRORS}},
+        },
+    }
+
+
 def build_spec(resources: Sequence[Any], categories: Sequence[str]) -> dict[str, Any]:
     """The whole OpenAPI document for `resources`, with the configured categories."""
     choices = {"category": {name: name for name in categories}}
@@ -211,6 +317,10 @@ def build_spec(resources: Sequence[Any], categories: Sequence[str]) -> dict[str,
         schemas[title] = output_schema(resource.name, resource.fields, choices)
         schemas[f"{title}Input"] = input_schema(resource.fields, choices, patch=False)
         schemas[f"{title}Patch"] = input_schema(resource.fields, choices, patch=True)
+    lessons = next(r for r in resources if r.name == "lessons")
+    paths.update(search_paths(lessons.filters, choices))
+    schemas["SearchHit"] = HIT
+    schemas["Occurrence"] = OCCURRENCE
     paths["/lessons/{row_id}/revisions"] = {
         "parameters": [ID_PARAMETER],
         "get": {

@@ -1,0 +1,221 @@
+"""The index is derived data: damaged, killed or stale snapshots lead to a rebuild, never a wrong answer."""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from lessons.models import PassageVector
+from search.engine import SearchEngine
+from search.index import SnapshotError, VectorIndex, read_manifest
+from search.embedder import model_location
+from web.database import db
+from web.search import engine
+
+TOPICS = [
+    ("Vendor lock-in on the billing platform", "We could not export our own invoices."),
+    ("Testing squeezed before go-live", "UAT lost four of its six weeks to late builds."),
+    ("Key engineer left mid-project", "Nobody else knew the deployment scripts."),
+    ("Permit applied for too late", "The crane licence took nine weeks, not two."),
+    ("Stakeholders saw the design too late", "Nurses rejected the ward layout at handover."),
+]
+
+
+@pytest.fixture
+def filled(app, client):
+    """An app with a few lessons, its index built and snapshotted."""
+    for title, body in TOPICS:
+        client.post("/api/v1/lessons", json={"title": title, "what_happened": body})
+    with app.app_context():
+        engine().ready().snapshot()
+    return app
+
+
+def fresh_engine(app) -> SearchEngine:
+    """A new engine on the same database and instance folder: a restarted process."""
+    with app.app_context():
+        old = engine()
+        return SearchEngine(old.sessions, old.folder, old.model)
+
+
+def top_title(app, search_engine, query) -> str:
+    from search.retrieve import search
+
+    with app.app_context():
+        return search(search_engine, db.session, query, limit=1).hits[0].lesson.title
+
+
+def count_rebuilds(monkeypatch) -> list[int]:
+    calls = []
+    original = SearchEngine.rebuild
+
+    def rebuild(self, on_progress=None):
+        calls.append(1)
+        return original(self, on_progress)
+
+    monkeypatch.setattr(SearchEngine, "rebuild", rebuild)
+    return calls
+
+
+def test_a_good_snapshot_is_loaded_and_caught_up(filled, client, monkeypatch):
+    rebuilds = count_rebuilds(monkeypatch)
+    client.post("/api/v1/lessons", json={"title": "Budget cut halfway",
+                                         "what_happened": "Finance removed a third of the money."})
+    restarted = fresh_engine(filled).ready()
+    assert rebuilds == []
+    assert top_title(filled, restarted, "the funding was reduced") == "Budget cut halfway"
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "manifest", "missing-index", "delete"])
+def test_a_damaged_snapshot_means_a_rebuild(filled, monkeypatch, damage):
+    folder = fresh_engine(filled).folder
+    manifest = read_manifest(folder)
+    index_file = folder / manifest.index_file
+    data = index_file.read_bytes()
+    if damage == "truncate":
+        index_file.write_bytes(data[: len(data) // 2])
+    elif damage == "flip":
+        position = random.Random(7).randrange(len(data))
+        index_file.write_bytes(data[:position] + bytes([data[position] ^ 0x10]) + data[position + 1:])
+    elif damage == "manifest":
+        (folder / "manifest.json").write_text("{not json")
+    elif damage == "missing-index":
+        index_file.unlink()
+    else:
+        for path in folder.iterdir():
+            path.unlink()
+    with pytest.raises(SnapshotError):
+        VectorIndex.load(folder, manifest.model, manifest.dim)
+    rebuilds = count_rebuilds(monkeypatch)
+    restarted = fresh_engine(filled).ready()
+    assert rebuilds == [1]
+    assert top_title(filled, restarted, "the crane licence came late") == TOPICS[3][0]
+    VectorIndex.load(folder, manifest.model, manifest.dim)  # the rebuild wrote a good one
+
+
+def test_a_snapshot_newer_than_the_database_is_not_trusted(filled, monkeypatch):
+    search_engine = fresh_engine(filled).ready()
+    search_engine.last_seq += 1000  # as if the database were restored from an older backup
+    search_engine.snapshot()
+    rebuilds = count_rebuilds(monkeypatch)
+    fresh_engine(filled).ready()
+    assert rebuilds == [1]
+
+
+SNAPSHOT_WRITER = """
+import sys
+from pathlib import Path
+from search import vectors
+from search.index import VectorIndex
+from lessons.db import make_engine
+from sqlalchemy.orm import Session
+url, folder, model = sys.argv[1:4]
+with Session(make_engine(url)) as session:
+    ids, matrix = vectors.all_vectors(session, model, 384)
+index = VectorIndex.build(384, ids, matrix, len(set(ids.tolist())))
+print("ready", flush=True)
+while True:
+    index.save(Path(folder), model, 1)
+"""
+
+
+def test_kill_9_during_snapshot_writes_leaves_a_loadable_state(filled, backend):
+    folder = fresh_engine(filled).folder
+    model = read_manifest(folder).model
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    for attempt in range(4):
+        writer = subprocess.Popen(
+            [sys.executable, "-c", SNAPSHOT_WRITER, backend.url, str(folder), model],
+            stdout=subprocess.PIPE, env=env, text=True)
+        assert writer.stdout.readline().strip() == "ready"
+        time.sleep(random.Random(attempt).uniform(0.0, 0.3))
+        writer.send_signal(signal.SIGKILL)
+        writer.wait(timeout=30)
+        writer.stdout.close()
+        try:
+            index, _ = VectorIndex.load(folder, model, 384)
+            assert index.count > 0
+        except SnapshotError:
+            pass  # also fine: the next start rebuilds
+        restarted = fresh_engine(filled).ready()
+        assert top_title(filled, restarted, "nurses did not like the ward") == TOPICS[4][0]
+
+
+def test_a_model_change_re_embeds_everything(filled, backend, make_app, monkeypatch):
+    # The same weights under another name are another vector space as far as the index knows.
+    other = model_location("all-MiniLM-L6-v2")
+    monkeypatch.setenv("LESSONS_INSTANCE_PATH", filled.instance_path)
+    app = make_app(DATABASE_URL=backend.url, EMBEDDING_MODEL=other)
+    with app.app_context():
+        assert engine().status().startswith("stale: built for model all-MiniLM-L6-v2")
+        engine().ready()
+        rows = db.session.scalar(select(func.count()).select_from(PassageVector)
+                                 .where(PassageVector.model == other))
+        assert rows == len(TOPICS)
+        assert read_manifest(engine().folder).model == other
+    assert top_title(app, engine_of(app), "export of our invoices was impossible") == TOPICS[0][0]
+
+
+def engine_of(app) -> SearchEngine:
+    with app.app_context():
+        return engine()
+
+
+def test_searching_from_20_threads_while_lessons_are_captured(app):
+    import waitress
+    import json
+    from urllib.request import Request, urlopen
+
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=8)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.effective_port}/api/v1"
+    errors: list[str] = []
+    done = threading.Event()
+
+    def call(method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        request = Request(base + path, data=data, method=method,
+                          headers={"Content-Type": "application/json"})
+        with urlopen(request, timeout=60) as response:
+            return json.loads(response.read())
+
+    def searcher(number):
+        while not done.is_set():
+            try:
+                call("GET", f"/search?q=capture+number+{number}&limit=5")
+            except Exception as error:  # noqa: BLE001 - every failure is a finding
+                errors.append(repr(error))
+
+    try:
+        call("GET", "/search?q=warm+up")
+        searchers = [threading.Thread(target=searcher, args=(i,)) for i in range(20)]
+        for t in searchers:
+            t.start()
+        captured = []
+        for i in range(12):
+            lesson = call("POST", "/lessons", {
+                "title": f"Capture number {i}: the {['crane', 'vendor', 'audit'][i % 3]} "
+                         f"problem of week {i}",
+                "what_happened": f"Event {i} happened while others were searching."})
+            captured.append(lesson["id"])
+            # Searchable as soon as the capture returned, even under load.
+            hits = call("GET", f"/search?q=Capture+number+{i}+week+{i}&limit=3")["items"]
+            assert lesson["id"] in [h["id"] for h in hits]
+        edited = call("PATCH", f"/lessons/{captured[0]}", {"title": "Renamed while searched"})
+        hits = call("GET", "/search?q=Renamed+while+searched&limit=1")["items"]
+        assert hits[0]["id"] == edited["id"] and hits[0]["title"] == "Renamed while searched"
+    finally:
+        done.set()
+        for t in searchers:
+            t.join(timeout=60)
+        server.close()
+        thread.join(timeout=30)
+    assert errors == []

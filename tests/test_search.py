@@ -1,0 +1,214 @@
+"""Semantic search: found by meaning, fresh in every process, filtered before the cut, never deleted."""
+
+import re
+
+import pytest
+from jsonschema import Draft202012Validator
+
+LESSONS = {
+    "lock-in": ("Our data was trapped in the supplier's proprietary platform",
+                "When we tried to change provider, the vendor's closed format and missing export "
+                "clause meant a six-month migration we had not budgeted."),
+    "testing": ("User acceptance testing squeezed into the final week",
+                "The build slipped but the go-live date did not, so UAT shrank from six weeks to "
+                "five days and defects reached production."),
+    "key-person": ("Only the lead architect understood the integration layer",
+                   "When she fell ill for a month, nobody else could change the interfaces and "
+                   "two releases stalled."),
+    "permits": ("Street works licence requested too late",
+                "The council needed eight weeks to grant road closure permits; we asked with "
+                "three weeks to go and the installation crews sat idle."),
+}
+
+
+def add(client, key=None, **values):
+    title, body = LESSONS[key] if key else ("", "")
+    data = {"title": title, "what_happened": body, **values}
+    response = client.post("/api/v1/lessons", json=data)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def found(client, query, **args):
+    response = client.get("/api/v1/search", query_string={"q": query, **args})
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()["items"]
+
+
+def ids(items):
+    return [item["id"] for item in items]
+
+
+@pytest.fixture
+def corpus(client):
+    return {key: add(client, key) for key in LESSONS}
+
+
+def test_a_lesson_is_found_by_meaning_without_shared_words(client, corpus):
+    hits = found(client, "the provider held our information hostage and leaving cost a fortune")
+    assert hits[0]["id"] == corpus["lock-in"]["id"]
+    assert "meaning" in hits[0]["why"]["matched_by"]
+    hits = found(client, "nobody could cover when our only expert was away")
+    assert hits[0]["id"] == corpus["key-person"]["id"]
+
+
+def test_hits_explain_themselves_and_match_the_openapi_schema(client, corpus):
+    hits = found(client, "acceptance testing was cut short before go-live", limit=3)
+    top = hits[0]
+    assert top["id"] == corpus["testing"]["id"] and top["external_id"] is None
+    assert "testing" in top["why"]["terms"] and "acceptance" in top["why"]["terms"]
+    assert "UAT shrank" in top["why"]["passage"]
+    assert 0 < top["similarity"] <= 1 and top["score"] > 0
+    spec = client.get("/api/v1/openapi.json").get_json()
+    schema = {"$ref": "#/components/schemas/SearchHit", "components": spec["components"]}
+    for hit in hits:
+        Draft202012Validator(schema).validate(hit)
+
+
+def test_a_captured_lesson_is_searchable_as_soon_as_the_request_returns(client, corpus):
+    found(client, "warm the index up")
+    new = add(client, title="Cranes booked after the steel arrived",
+              what_happened="The lifting contractor had no slot for three weeks, so the frame "
+                            "sat on site.")
+    assert found(client, "heavy lifting equipment not reserved in time")[0]["id"] == new["id"]
+
+
+def test_edits_and_deletes_reach_search_at_once(client, corpus):
+    lesson = corpus["permits"]
+    client.patch(f"/api/v1/lessons/{lesson['id']}", json={
+        "title": "Catering contract signed with no tasting",
+        "what_happened": "The gala dinner food was poor and guests complained."})
+    assert found(client, "the food at the dinner was bad")[0]["id"] == lesson["id"]
+    assert lesson["id"] not in ids(found(client, "road closure permits requested late", limit=2))
+    client.delete(f"/api/v1/lessons/{lesson['id']}")
+    for query in ("the food at the dinner was bad", "Catering contract signed with no tasting"):
+        assert lesson["id"] not in ids(found(client, query, limit=100))
+    client.post(f"/api/v1/lessons/{lesson['id']}/restore")
+    assert found(client, "the food at the dinner was bad")[0]["id"] == lesson["id"]
+
+
+def test_two_processes_on_one_database_see_each_others_writes(backend, make_app, tmp_path,
+                                                             monkeypatch):
+    writer = make_app(DATABASE_URL=backend.url).test_client()
+    monkeypatch.setenv("LESSONS_INSTANCE_PATH", str(tmp_path / "replica"))
+    reader = make_app(DATABASE_URL=backend.url).test_client()
+    found(reader, "anything, to build the reader's index first")
+    lesson = add(writer, "testing")
+    assert found(reader, "acceptance tests were rushed")[0]["id"] == lesson["id"]
+    writer.patch(f"/api/v1/lessons/{lesson['id']}", json={"title": "Vendor kept our data"})
+    assert found(reader, "Vendor kept our data")[0]["id"] == lesson["id"]
+    writer.delete(f"/api/v1/lessons/{lesson['id']}")
+    assert lesson["id"] not in ids(found(reader, "acceptance tests were rushed", limit=100))
+
+
+def test_filters_apply_before_the_cut(client, corpus):
+    for i in range(25):
+        add(client, title=f"Testing compressed at the end, release {i}",
+            what_happened="Testing time was cut when development overran.", severity="low")
+    severe = add(client, title="Board papers sent late", what_happened="Directors got the "
+                 "papers the night before and deferred the decision.", severity="critical")
+    hits = found(client, "testing compressed at the end", severity="critical", limit=5)
+    assert ids(hits) == [severe["id"]]
+    hits = found(client, "testing compressed at the end", severity="low", limit=25)
+    assert len(hits) == 25 and all(h["severity"] == "low" for h in hits)
+
+
+def test_exact_words_and_codes_are_found_by_keyword(client, corpus):
+    coded = add(client, title="Relay K-7741 failed qualification",
+                what_happened="The part failed vibration tests at the supplier.")
+    hit = found(client, "K-7741")[0]
+    assert hit["id"] == coded["id"] and "words" in hit["why"]["matched_by"]
+
+
+@pytest.mark.parametrize("query", ["", "   ", "x" * 100_000, "bad\x00query"])
+def test_bad_queries_get_a_clear_4xx(client, query):
+    response = client.get("/api/v1/search", query_string={"q": query})
+    assert response.status_code == 422
+    assert "q" in response.get_json()["fields"]
+    page = client.get("/search", query_string={"q": query})
+    assert page.status_code in (200, 400) and page.status_code != 500
+
+
+def test_bad_limits_and_filters_are_refused(client):
+    assert client.get("/api/v1/search?q=x&limit=0").status_code == 422
+    assert client.get("/api/v1/search?q=x&limit=abc").status_code == 422
+    assert client.get("/api/v1/search?q=x&severity=huge").status_code == 422
+
+
+def test_the_search_page_works_with_and_without_htmx(client, corpus):
+    page = client.get("/search?q=acceptance+testing+squeezed")
+    body = page.get_data(as_text=True)
+    assert page.status_code == 200 and "<html" in body
+    assert "User <mark>acceptance</mark> <mark>testing</mark> <mark>squeezed</mark>" in body
+    assert 'class="facets"' in body and "Why:" in body
+    fragment = client.get("/search?q=acceptance+testing", headers={"HX-Request": "true"})
+    text = fragment.get_data(as_text=True)
+    assert "<html" not in text
+    assert LESSONS["testing"][0] in re.sub(r"</?mark>", "", text)
+    too_long = client.get("/search", query_string={"q": "y" * 6000})
+    assert too_long.status_code == 400 and "At most 5,000 characters" in too_long.get_data(as_text=True)
+
+
+def test_facets_count_the_candidates(client):
+    for severity in ("high", "high", "low"):
+        add(client, title=f"Migration data was dirty ({severity})",
+            what_happened="Duplicate supplier records broke the load.", severity=severity)
+    response = client.get("/api/v1/search?q=dirty+migration+data").get_json()
+    severities = {f["value"]: f["count"] for f in response["facets"]["severity"]}
+    assert severities == {"high": 2, "low": 1}
+
+
+def test_similar_while_typing_then_record_an_occurrence(client, corpus):
+    project = client.post("/api/v1/projects", json={"name": "CRM migration"}).get_json()
+    panel = client.get("/lessons/similar", query_string={
+        "title": "Supplier would not let us export our records",
+        "what_happened": "Moving off their platform needed a paid data extraction."})
+    html = panel.get_data(as_text=True)
+    assert LESSONS["lock-in"][0].replace("'", "&#39;") in html
+    assert "This is the same lesson" in html
+    lesson_id = corpus["lock-in"]["id"]
+    response = client.post(f"/lessons/{lesson_id}/occurrences", data={
+        "project_id": str(project["id"]), "occurred_on": "2026-03-01",
+        "what_happened": "Paid extraction again, this time for the CRM."})
+    assert response.status_code == 303
+    page = client.get(f"/lessons/{lesson_id}").get_data(as_text=True)
+    assert "Seen again: 1 more time, on 1 project" in page and "CRM migration" in page
+    occurrences = client.get(f"/api/v1/lessons/{lesson_id}/occurrences").get_json()
+    assert occurrences["items"][0]["note"] == "Paid extraction again, this time for the CRM."
+    assert client.get("/api/v1/lessons?per_page=1").get_json()["total"] == len(LESSONS)
+    bad = client.post(f"/lessons/{lesson_id}/occurrences", data={"occurred_on": "someday"})
+    assert bad.status_code == 422 and "YYYY-MM-DD" in bad.get_data(as_text=True)
+
+
+def test_short_drafts_show_no_suggestions(client, corpus):
+    panel = client.get("/lessons/similar", query_string={"title": "late"})
+    assert "Already known?" not in panel.get_data(as_text=True)
+
+
+def test_similar_lessons_leave_out_the_lesson_itself_and_deleted_ones(client, corpus):
+    twin = add(client, title="Proprietary vendor format blocked our exit",
+               what_happened="We could not leave the supplier without paying for a custom export.")
+    response = client.get(f"/api/v1/lessons/{corpus['lock-in']['id']}/similar?limit=3")
+    similar_ids = ids(response.get_json()["items"])
+    assert corpus["lock-in"]["id"] not in similar_ids and similar_ids[0] == twin["id"]
+    client.delete(f"/api/v1/lessons/{twin['id']}")
+    response = client.get(f"/api/v1/lessons/{corpus['lock-in']['id']}/similar?limit=10")
+    assert twin["id"] not in ids(response.get_json()["items"])
+    page = client.get(f"/lessons/{corpus['lock-in']['id']}/similar").get_data(as_text=True)
+    assert "Proprietary vendor format" not in page
+
+
+def test_api_occurrences_validate_and_need_a_live_lesson(client, corpus):
+    lesson_id = corpus["testing"]["id"]
+    created = client.post(f"/api/v1/lessons/{lesson_id}/occurrences", json={"note": "Again."})
+    assert created.status_code == 201
+    assert client.post(f"/api/v1/lessons/{lesson_id}/occurrences",
+                       json={"project_id": 999}).status_code == 422
+    assert client.post("/api/v1/lessons/999/occurrences", json={}).status_code == 404
+    client.delete(f"/api/v1/lessons/{lesson_id}")
+    assert client.post(f"/api/v1/lessons/{lesson_id}/occurrences", json={}).status_code == 409
+
+
+def test_the_search_page_says_why_in_words(client, corpus):
+    body = client.get("/search?q=architect+ill").get_data(as_text=True)
+    assert re.search(r"Why: close in meaning \(\d+%\)", body)
