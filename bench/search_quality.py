@@ -1,0 +1,203 @@
+"""Retrieval quality on the 2,101 NASA lessons: keyword-only, dense-only and hybrid.
+
+Two self-supervised query sets, as the search engine issue defines them:
+  recommendation  the query is a lesson's Recommendation(s) text (its first
+                  1,000 characters); the relevant document is that lesson,
+                  indexed without its recommendation.
+  title           the query is a lesson's title; the relevant document is that
+                  lesson, indexed with its title replaced by its LLIS id.
+Each lesson is its own single relevant document, so nDCG@10 = 1/log2(1+rank),
+Recall@10 = [rank <= 10] and MRR = 1/rank (ranks past 100 count as misses).
+
+It also measures the embedding choice against the obvious alternative: the
+product embeds each lesson as passages (a lesson scores as its best passage);
+the alternative is one vector per lesson from all its text, which the model
+truncates at 256 word pieces.
+
+The data goes in through `lessons import --format llis`, the vectors through
+the product's own engine. Work files live in /tmp/lessons-quality-cache so a
+rerun skips what is done. Run:
+    .venv/bin/python bench/search_quality.py [--data ../shared/data/nasa_llis_2101.csv]
+"""
+
+import argparse
+import csv
+import math
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import faiss
+import numpy as np
+from sqlalchemy import select
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "nasa_llis_2101.csv"
+CACHE = Path("/tmp/lessons-quality-cache")
+QUERY_CHARS = 1_000
+DEPTH = 100
+
+
+def make_app(name: str):
+    """An app on the SQLite file `<cache>/<name>.db` with its own instance folder."""
+    os.environ["LESSONS_INSTANCE_PATH"] = str(CACHE / f"{name}-instance")
+    from web import create_app
+
+    return create_app({"DATABASE_URL": f"sqlite:///{CACHE / name}.db"})
+
+
+def imported_base(data: Path):
+    """The NASA file imported through `lessons import`, indexed by the product's engine."""
+    app = make_app("base")
+    if not (CACHE / "base.done").exists():
+        from lessons.db import make_engine, upgrade
+
+        upgrade(make_engine(f"sqlite:///{CACHE / 'base'}.db"))
+        result = app.test_cli_runner().invoke(args=["import", str(data), "--format", "llis"])
+        print(result.output.strip().splitlines()[0] if result.output else result, flush=True)
+        (CACHE / "base.done").touch()
+    return app
+
+
+def variant(name: str, change) -> object:
+    """A copy of the base database with `change(lesson)` applied to every lesson, re-indexed."""
+    app = make_app(name)
+    if not (CACHE / f"{name}.done").exists():
+        shutil.copy(CACHE / "base.db", CACHE / f"{name}.db")
+        from lessons.models import Lesson
+        from lessons.services import update_lesson
+        from web.database import db
+
+        with app.app_context():
+            lessons = db.session.scalars(select(Lesson)).all()
+            for lesson in lessons:
+                update_lesson(db.session, lesson.id, change(lesson), actor="bench")
+            db.session.commit()
+        (CACHE / f"{name}.done").touch()
+    from web.search import engine
+
+    with app.app_context():
+        started = time.perf_counter()
+        engine().ready()
+        print(f"{name}: index ready in {time.perf_counter() - started:.0f} s", flush=True)
+    return app
+
+
+def rank_of(target: int, ranking) -> int | None:
+    for rank, (lesson_id, _) in enumerate(ranking[:DEPTH], start=1):
+        if lesson_id == target:
+            return rank
+    return None
+
+
+def metrics(ranks: list[int | None]) -> tuple[float, float, float]:
+    """(nDCG@10, Recall@10, MRR) for one relevant document per query."""
+    ndcg = np.mean([1 / math.log2(1 + r) if r and r <= 10 else 0.0 for r in ranks])
+    recall = np.mean([1.0 if r and r <= 10 else 0.0 for r in ranks])
+    mrr = np.mean([1 / r if r else 0.0 for r in ranks])
+    return float(ndcg), float(recall), float(mrr)
+
+
+def single_vector_index(app, embedder):
+    """The alternative: one vector per lesson from all its embedded text."""
+    from lessons.models import Lesson
+    from search.passages import EMBEDDED_FIELDS
+    from web.database import db
+
+    with app.app_context():
+        lessons = db.session.scalars(select(Lesson).where(Lesson.deleted_at.is_(None))).all()
+        texts = ["\n".join(filter(None, [lesson.title] + [getattr(lesson, f) for f in EMBEDDED_FIELDS]))
+                 for lesson in lessons]
+        ids = np.array([lesson.id for lesson in lessons], dtype=np.int64)
+    vectors = embedder.encode(texts)
+    index = faiss.IndexIDMap(faiss.IndexFlatIP(embedder.dim))
+    index.add_with_ids(vectors, ids)
+    return index
+
+
+def evaluate(app, queries: list[tuple[int, str]], label: str) -> list[tuple[str, tuple]]:
+    """Rank the relevant lesson for every query with each method; the metrics per method."""
+    from lessons.models import Lesson
+    from lessons.services.lessons import lesson_conditions
+    from search import retrieve
+    from search.keyword import keyword_search
+    from web.database import db
+    from web.search import engine
+
+    with app.app_context():
+        search_engine = engine()
+        by_external = dict(db.session.execute(select(Lesson.external_id, Lesson.id)).all())
+        targets = [by_external[external_id] for external_id, _ in queries]
+        texts = [text for _, text in queries]
+        started = time.perf_counter()
+        vectors = search_engine.embedder.encode(texts)
+        print(f"{label}: {len(texts)} queries embedded in {time.perf_counter() - started:.0f} s",
+              flush=True)
+        single = single_vector_index(app, search_engine.embedder)
+        conditions = lesson_conditions({"state": "active"})
+        ranks: dict[str, list] = {name: [] for name in (
+            "keyword only", "dense only (passages)", "hybrid (passages)",
+            "dense only (one vector per lesson)", "hybrid (one vector per lesson)",
+            "hybrid, RRF k=10", "hybrid, dense weighted 2:1")}
+        for target, text, vector in zip(targets, texts, vectors):
+            keyword = keyword_search(db.session, text, conditions, DEPTH)
+            dense = search_engine.dense(vector, DEPTH, None)
+            scores, labels = single.search(vector.reshape(1, -1), DEPTH)
+            one = [(int(i), float(s)) for i, s in zip(labels[0], scores[0]) if i >= 0]
+            ranks["keyword only"].append(rank_of(target, keyword))
+            ranks["dense only (passages)"].append(rank_of(target, dense))
+            ranks["hybrid (passages)"].append(
+                rank_of(target, list(retrieve.fuse({"d": dense, "k": keyword}).items())))
+            ranks["dense only (one vector per lesson)"].append(rank_of(target, one))
+            ranks["hybrid (one vector per lesson)"].append(
+                rank_of(target, list(retrieve.fuse({"d": one, "k": keyword}).items())))
+            ranks["hybrid, RRF k=10"].append(rank_of(target, fuse_k(dense, keyword, 10)))
+            ranks["hybrid, dense weighted 2:1"].append(
+                rank_of(target, fuse_k(dense, keyword, 60, dense_weight=2.0)))
+    return [(name, metrics(r)) for name, r in ranks.items()]
+
+
+def fuse_k(dense, keyword, k: int, dense_weight: float = 1.0):
+    """Fusion variants the product did not pick, for comparison."""
+    scores: dict[int, float] = {}
+    for weight, ranking in ((dense_weight, dense), (1.0, keyword)):
+        for rank, (lesson_id, _) in enumerate(ranking, start=1):
+            scores[lesson_id] = scores.get(lesson_id, 0.0) + weight / (k + rank)
+    return sorted(scores.items(), key=lambda item: -item[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--fresh", action="store_true", help="Forget the cached work files.")
+    args = parser.parse_args()
+    if args.fresh:
+        shutil.rmtree(CACHE, ignore_errors=True)
+    CACHE.mkdir(exist_ok=True)
+    started = time.perf_counter()
+    csv.field_size_limit(sys.maxsize)
+    with open(args.data, encoding="utf-8", newline="") as file:
+        rows = list(csv.DictReader(file))
+    imported_base(args.data)
+    recommendation = variant("no-recommendation", lambda lesson: {"recommendation": None})
+    title = variant("no-title", lambda lesson: {"title": lesson.external_id})
+    sets = {
+        "recommendation": (recommendation, [
+            (f"LLIS-{row['Lesson ID']}", row["Recommendation(s)"].strip()[:QUERY_CHARS])
+            for row in rows if len(row["Recommendation(s)"].strip()) >= 20]),
+        "title": (title, [(f"LLIS-{row['Lesson ID']}", row["Title"].strip()) for row in rows]),
+    }
+    print(f"\nCommand: .venv/bin/python bench/search_quality.py --data {args.data}\n")
+    for name, (app, queries) in sets.items():
+        results = evaluate(app, queries, name)
+        print(f"\n### Query = {name} ({len(queries)} queries, {len(rows)} lessons)\n")
+        print("| method | nDCG@10 | Recall@10 | MRR |\n| --- | --- | --- | --- |")
+        for method, (ndcg, recall, mrr) in results:
+            print(f"| {method} | {ndcg:.3f} | {recall:.3f} | {mrr:.3f} |")
+    print(f"\nWall time: {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
