@@ -25,6 +25,11 @@ PROJECT_STATUSES = {
     "cancelled": "Cancelled",
 }
 ACTION_STATUSES = {"open": "Open", "done": "Done", "dropped": "Dropped"}
+DECISIONS = {
+    "applied": "Applied",
+    "not_applicable": "Not applicable",
+    "risk": "Raised as a risk",
+}
 DEFAULT_CATEGORIES = (
     "requirements",
     "scope",
@@ -77,6 +82,13 @@ PROJECT_FIELDS = (
     Field("status", "Status", "choice", choices=PROJECT_STATUSES, default="active"),
     Field("start_date", "Start date", "date"),
     Field("end_date", "End date", "date"),
+    Field("objectives", "Objectives", "text", max_length=LONG_TEXT),
+    Field("vendors", "Vendors and suppliers", "text", max_length=10_000),
+    Field("technologies", "Technologies", "text", max_length=10_000),
+    Field("constraints", "Constraints", "text", max_length=LONG_TEXT,
+          help="Deadlines, regulation, budget limits, dependencies."),
+    Field("budget_range", "Budget range", "string", max_length=100),
+    Field("team_size", "Team size", "integer", maximum=100_000),
     Field("tags", "Tags", "tags", help="Comma-separated."),
 )
 

@@ -80,6 +80,12 @@ class Project(Timestamps, Base):
     status: Mapped[str] = mapped_column(String(20))
     start_date: Mapped[date | None]
     end_date: Mapped[date | None]
+    objectives: Mapped[str | None] = mapped_column(Text)
+    vendors: Mapped[str | None] = mapped_column(Text)
+    technologies: Mapped[str | None] = mapped_column(Text)
+    constraints: Mapped[str | None] = mapped_column(Text)
+    budget_range: Mapped[str | None] = mapped_column(String(100))
+    team_size: Mapped[int | None] = mapped_column(Integer)
 
     tag_rows: Mapped[list["ProjectTag"]] = relationship(
         cascade="all, delete-orphan", order_by="ProjectTag.tag", lazy="selectin"
@@ -102,6 +108,12 @@ class Project(Timestamps, Base):
             "status": self.status,
             "start_date": iso(self.start_date),
             "end_date": iso(self.end_date),
+            "objectives": self.objectives,
+            "vendors": self.vendors,
+            "technologies": self.technologies,
+            "constraints": self.constraints,
+            "budget_range": self.budget_range,
+            "team_size": self.team_size,
             "tags": self.tags,
             "created_at": iso(self.created_at),
             "updated_at": iso(self.updated_at),
@@ -298,6 +310,73 @@ class PassageVector(Base):
     dim: Mapped[int]
     text_hash: Mapped[str] = mapped_column(String(64))
     vector: Mapped[bytes] = mapped_column(LargeBinary)
+    # The change-log position of the lesson text this vector was checked against:
+    # a lesson changed after its vectors' position needs a fresh look.
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+
+
+class Briefing(Base):
+    """The past lessons a project's team should read at kickoff, computed from its description."""
+
+    __tablename__ = "briefings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), unique=True)
+    text_hash: Mapped[str] = mapped_column(String(64))  # of the kickoff text it was made from
+    model: Mapped[str] = mapped_column(String(500))
+    vector: Mapped[bytes] = mapped_column(LargeBinary)  # the project's meaning, for feedback
+    aspects: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+    generated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    items: Mapped[list["BriefingItem"]] = relationship(
+        cascade="all, delete-orphan", order_by="BriefingItem.rank", lazy="selectin"
+    )
+
+
+class BriefingItem(Base):
+    """One lesson in a briefing: its rank, and which part of the description it matched."""
+
+    __tablename__ = "briefing_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    briefing_id: Mapped[int] = mapped_column(
+        ForeignKey("briefings.id", ondelete="CASCADE"), index=True
+    )
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id"))
+    rank: Mapped[int]
+    score: Mapped[float]
+    aspects: Mapped[list[str]] = mapped_column(JSON)  # labels of every aspect it matched
+    aspect_text: Mapped[str] = mapped_column(Text)  # the aspect it matched best
+    terms: Mapped[list[str]] = mapped_column(JSON)
+
+    lesson: Mapped[Lesson] = relationship(lazy="joined")
+
+
+class KickoffDecision(Base):
+    """A team's verdict on a surfaced lesson: applied, not applicable, or raised as a risk."""
+
+    __tablename__ = "kickoff_decisions"
+    __table_args__ = (UniqueConstraint("project_id", "lesson_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id"), index=True)
+    decision: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str]
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    project: Mapped[Project] = relationship(lazy="joined")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "project_id": self.project_id,
+            "lesson_id": self.lesson_id,
+            "decision": self.decision,
+            "note": self.note,
+            "actor": self.actor,
+            "decided_at": iso(self.decided_at),
+        }
 
 
 class Change(Base):

@@ -75,8 +75,8 @@ class SearchEngine:
             with self.sessions() as session:
                 # Read the position first: changes made during the rebuild are replayed.
                 position = latest_seq(session)
-                missing = vectors.lessons_without_vectors(session, self.model)
-            self.embed(missing, on_progress)
+                stale = vectors.stale_lessons(session, self.model)
+            self.embed(stale, on_progress)
             with self.sessions() as session:
                 ids, matrix = vectors.all_vectors(session, self.model, self.embedder.dim)
                 lessons = len(np.unique(ids))
@@ -90,8 +90,9 @@ class SearchEngine:
         for start in range(0, len(lesson_ids), SYNC_BATCH):
             batch = lesson_ids[start:start + SYNC_BATCH]
             with self.sessions() as session:
+                seqs = vectors.latest_changes(session, batch)  # before reading the texts
                 lessons = session.scalars(select(Lesson).where(Lesson.id.in_(batch))).all()
-                vectors.refresh_vectors(session, self.embedder, lessons)
+                vectors.refresh_vectors(session, self.embedder, lessons, seqs)
                 session.commit()
             done += len(batch)
             if on_progress:
@@ -111,9 +112,10 @@ class SearchEngine:
                 ).all()
             if not changes:
                 return 0
-            changed = list(dict.fromkeys(lesson_id for _, lesson_id in changes))
+            seqs = {lesson_id: seq for seq, lesson_id in changes}  # the last change of each
+            changed = list(seqs)
             for start in range(0, len(changed), SYNC_BATCH):
-                self.reindex_lessons(changed[start:start + SYNC_BATCH])
+                self.reindex_lessons(changed[start:start + SYNC_BATCH], seqs)
                 if on_progress:
                     on_progress(min(start + SYNC_BATCH, len(changed)), len(changed))
             self.last_seq = changes[-1][0]
@@ -122,12 +124,12 @@ class SearchEngine:
                 self.snapshot()
             return len(changed)
 
-    def reindex_lessons(self, lesson_ids: list[int]) -> None:
+    def reindex_lessons(self, lesson_ids: list[int], seqs: dict[int, int]) -> None:
         """Replace these lessons' vectors in the index (deleted ones just leave)."""
         with self.sessions() as session:
             lessons = session.scalars(select(Lesson).where(Lesson.id.in_(lesson_ids))).all()
             live = [lesson for lesson in lessons if not lesson.is_deleted]
-            fresh = vectors.refresh_vectors(session, self.embedder, live)
+            fresh = vectors.refresh_vectors(session, self.embedder, live, seqs)
             session.commit()
         self.index.remove(lesson_ids)
         for lesson_id, matrix in fresh.items():

@@ -102,33 +102,59 @@ def search_by_vector(
     exclude: Sequence[int] = (),
 ) -> Results:
     """`search` with the query already embedded (a lesson's own vector, for "similar")."""
-    query = {**(filters or {}), "state": "active"}
-    conditions = lesson_conditions(query)
+    conditions = live_conditions(filters, exclude)
+    found = candidates(engine, session, vector, text, conditions)
+    lessons = {
+        lesson.id: lesson
+        for lesson in session.scalars(select(Lesson).where(Lesson.id.in_(list(found.fused)),
+                                                            *conditions))
+    }
+    ranked = [(lesson_id, score) for lesson_id, score in found.fused.items() if lesson_id in lessons]
+    top = ranked[:limit]
+    explained = explain(session, engine.model, vector, [lessons[i] for i, _ in top], text)
+    hits = [Hit(lessons[lesson_id], score, *explained[lesson_id], found.matched_by(lesson_id))
+            for lesson_id, score in top]
+    return Results(hits, len(ranked), count_facets([lessons[i] for i, _ in ranked]))
+
+
+def live_conditions(filters: Mapping[str, Any] | None, exclude: Sequence[int] = ()) -> list:
+    """The list filters, on live lessons only, leaving out `exclude`."""
+    conditions = lesson_conditions({**(filters or {}), "state": "active"})
     if exclude:
         conditions.append(Lesson.id.not_in(list(exclude)))
+    return conditions
+
+
+@dataclass
+class Candidates:
+    """Fused candidates (best first) and which side found each."""
+
+    fused: dict[int, float]
+    meaning: set[int]
+    words: set[int]
+
+    def matched_by(self, lesson_id: int) -> list[str]:
+        return [name for name, ids in (("meaning", self.meaning), ("words", self.words))
+                if lesson_id in ids]
+
+
+def candidates(
+    engine: SearchEngine,
+    session: Session,
+    vector: np.ndarray,
+    text: str,
+    conditions: Sequence[Any],
+    depth: int = CANDIDATES,
+) -> Candidates:
+    """Dense and keyword candidates under `conditions`, fused."""
     engine.ready()
     allowed = None
     if len(conditions) > 1:  # more than "not deleted": restrict the vector search up front
         allowed = np.fromiter(session.scalars(select(Lesson.id).where(*conditions)), dtype=np.int64)
-    dense = engine.dense(vector, CANDIDATES, allowed)
-    keyword = keyword_search(session, text, conditions, CANDIDATES)
-    fused = fuse({"meaning": dense, "words": keyword})
-    lessons = {
-        lesson.id: lesson
-        for lesson in session.scalars(select(Lesson).where(Lesson.id.in_(list(fused)), *conditions))
-    }
-    ranked = [(lesson_id, score) for lesson_id, score in fused.items() if lesson_id in lessons]
-    facets = count_facets([lessons[lesson_id] for lesson_id, _ in ranked])
-    top = ranked[:limit]
-    matched_by = {name: {lesson_id for lesson_id, _ in hits}
-                  for name, hits in (("meaning", dense), ("words", keyword))}
-    explained = explain(session, engine.model, vector, [lessons[i] for i, _ in top], text)
-    hits = [
-        Hit(lessons[lesson_id], score, *explained[lesson_id],
-            [name for name, ids in matched_by.items() if lesson_id in ids])
-        for lesson_id, score in top
-    ]
-    return Results(hits, len(ranked), facets)
+    dense = engine.dense(vector, depth, allowed)
+    keyword = keyword_search(session, text, conditions, depth)
+    return Candidates(fuse({"meaning": dense, "words": keyword}),
+                      {i for i, _ in dense}, {i for i, _ in keyword})
 
 
 def fuse(rankings: Mapping[str, Sequence[tuple[int, float]]]) -> dict[int, float]:

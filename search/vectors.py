@@ -4,13 +4,13 @@ A passage is encoded again only when its text hash changes or the model does.
 """
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from lessons.models import Lesson, PassageVector
+from lessons.models import Change, Lesson, PassageVector
 from search.embedder import Embedder
 from search.passages import lesson_passages
 
@@ -21,12 +21,15 @@ def refresh_vectors(
     session: Session,
     embedder: Embedder,
     lessons: Sequence[Lesson],
+    seqs: Mapping[int, int],
     on_progress: Callable[[int], None] | None = None,
 ) -> dict[int, np.ndarray]:
     """Bring the stored vectors of `lessons` up to date; their vectors, by lesson id.
 
     Passages whose text hash is already stored for this model are reused; the
-    rest are encoded in batches. The caller commits.
+    rest are encoded in batches. Every row is stamped with the lesson's
+    change-log position from `seqs` (read before the lessons were), so a later
+    rebuild knows these vectors match the text up to there. The caller commits.
     """
     stored = stored_rows(session, embedder.model_id, [lesson.id for lesson in lessons])
     wanted = {lesson.id: lesson_passages(lesson.content()) for lesson in lessons}
@@ -58,6 +61,7 @@ def refresh_vectors(
                 # Updated in place: a delete and insert of the same position would clash.
                 row.dim, row.text_hash = embedder.dim, passage.text_hash
                 row.vector = encoded[key].tobytes()
+            row.seq = seqs.get(lesson_id, 0)
             rows.append(np.frombuffer(row.vector, dtype=np.float32))
         for leftover in stored[lesson_id].values():  # the lesson got shorter
             session.delete(leftover)
@@ -81,11 +85,33 @@ def stored_rows(
     return rows
 
 
-def lessons_without_vectors(session: Session, model: str) -> list[int]:
-    """Live lessons that have no stored vector for `model` yet."""
-    has_vectors = select(PassageVector.lesson_id).where(PassageVector.model == model)
-    query = select(Lesson.id).where(Lesson.deleted_at.is_(None), Lesson.id.not_in(has_vectors))
-    return list(session.scalars(query.order_by(Lesson.id)))
+def latest_changes(session: Session, lesson_ids: Sequence[int]) -> dict[int, int]:
+    """The newest change-log position of each of these lessons."""
+    seqs: dict[int, int] = {}
+    for start in range(0, len(lesson_ids), 500):
+        query = (select(Change.entity_id, func.max(Change.seq))
+                 .where(Change.entity == "lesson",
+                        Change.entity_id.in_(lesson_ids[start:start + 500]))
+                 .group_by(Change.entity_id))
+        seqs.update(session.execute(query).all())
+    return seqs
+
+
+def stale_lessons(session: Session, model: str) -> list[int]:
+    """Live lessons whose vectors for `model` are missing or older than their last change."""
+    latest = (select(Change.entity_id.label("lesson_id"), func.max(Change.seq).label("seq"))
+              .where(Change.entity == "lesson").group_by(Change.entity_id).subquery())
+    embedded = (select(PassageVector.lesson_id, func.min(PassageVector.seq).label("seq"))
+                .where(PassageVector.model == model).group_by(PassageVector.lesson_id).subquery())
+    query = (
+        select(Lesson.id)
+        .outerjoin(latest, latest.c.lesson_id == Lesson.id)
+        .outerjoin(embedded, embedded.c.lesson_id == Lesson.id)
+        .where(Lesson.deleted_at.is_(None),
+               embedded.c.seq.is_(None) | (embedded.c.seq < func.coalesce(latest.c.seq, 0)))
+        .order_by(Lesson.id)
+    )
+    return list(session.scalars(query))
 
 
 def all_vectors(session: Session, model: str, dim: int) -> tuple[np.ndarray, np.ndarray]:

@@ -219,3 +219,20 @@ def test_searching_from_20_threads_while_lessons_are_captured(app):
         server.close()
         thread.join(timeout=30)
     assert errors == []
+
+
+def test_a_rebuild_refreshes_lessons_changed_behind_its_back(filled):
+    from lessons.models import Lesson
+    from lessons.services import update_lesson
+
+    with filled.app_context():  # a write no process indexed: a script, or a crash before sync
+        lesson = db.session.scalar(select(Lesson).where(Lesson.title == TOPICS[1][0]))
+        update_lesson(db.session, lesson.id, {"title": "Catering for the gala was poor",
+                                              "what_happened": "Cold food, long queues."},
+                      actor="script")
+        db.session.commit()
+    search_engine = fresh_engine(filled)
+    for path in search_engine.folder.iterdir():  # no snapshot: the new process rebuilds
+        path.unlink()
+    search_engine.ready()
+    assert top_title(filled, search_engine, "the dinner food was bad") == "Catering for the gala was poor"

@@ -18,14 +18,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from web import cli, errors, search, security
     from web.api import api
-    from web.views import actions, home, lessons, projects
+    from web.views import actions, briefings, home, lessons, projects
     from web.views import search as search_views
 
     errors.init_app(app)
     cli.init_app(app)
     security.init_app(app)
     search.init_app(app)
-    for blueprint in (home.bp, search_views.bp, projects.bp, lessons.bp, actions.bp, api):
+    for blueprint in (home.bp, search_views.bp, projects.bp, briefings.bp, lessons.bp, actions.bp,
+                      api):
         app.register_blueprint(blueprint)
     app.jinja_env.globals.update(template_globals())
     return app
@@ -43,5 +44,6 @@ def template_globals() -> dict[str, Any]:
         "PHASES": fields.PHASES,
         "PROJECT_STATUSES": fields.PROJECT_STATUSES,
         "ACTION_STATUSES": fields.ACTION_STATUSES,
+        "DECISIONS": fields.DECISIONS,
         "HTMX_FILE": HTMX_FILE,
     }

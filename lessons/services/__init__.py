@@ -11,6 +11,7 @@ from lessons.services.actions import (
     restore_action,
     update_action,
 )
+from lessons.services.briefings import decide, store_briefing
 from lessons.services.lessons import (
     create_lesson,
     delete_lesson,
@@ -36,5 +37,5 @@ __all__ = [
     "update_action", "create_lesson", "delete_lesson", "get_lesson", "lesson_revisions",
     "list_lessons", "restore_lesson", "update_lesson", "create_project", "delete_project",
     "get_project", "list_projects", "project_choices", "restore_project", "update_project",
-    "record_occurrence",
+    "record_occurrence", "decide", "store_briefing",
 ]

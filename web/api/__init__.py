@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Callable
 
-from flask import Blueprint, Response, abort, jsonify, request, url_for
+from flask import Blueprint, Response, abort, current_app, jsonify, request, url_for
 
 from lessons import services
 from lessons.errors import ValidationError
@@ -19,9 +19,11 @@ from lessons.history import revision_changes
 from lessons.queries import ACTION_FILTERS, LESSON_FILTERS, PROJECT_FILTERS, Page, parse_query
 from lessons.services.lessons import category_choices
 from web.database import db
+from search.briefing import ensure_briefing, new_since_kickoff
 from search.retrieve import search, similar_lessons
 from web.identity import current_actor
 from web.search import engine
+from web.views.briefings import briefing_rows
 from web.views.forms import categories
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -44,6 +46,7 @@ class Resource:
     get: Callable[[int], Any]
     list: Callable[[dict[str, Any]], Page[Any]]
     choices: Callable[[], dict[str, dict[str, str]]] = lambda: {}
+    after_write: Callable[[Any], Any] = lambda row: None  # derived work, once the write is committed
 
 
 RESOURCES = (
@@ -55,6 +58,7 @@ RESOURCES = (
         restore=lambda id_: services.restore_project(db.session, id_),
         get=lambda id_: services.get_project(db.session, id_),
         list=lambda query: services.list_projects(db.session, query),
+        after_write=lambda project: refresh_briefing(project),
     ),
     Resource(
         "lessons", "lesson", LESSON_FIELDS, LESSON_FILTERS,
@@ -80,6 +84,15 @@ RESOURCES = (
         list=lambda query: services.list_actions(db.session, query, date.today()),
     ),
 )
+
+
+def refresh_briefing(project: Any) -> None:
+    """Compute the kickoff briefing of a new or changed project; a failure waits for the next read."""
+    try:
+        ensure_briefing(engine(), db.session, project)
+    except Exception:
+        db.session.rollback()
+        current_app.logger.exception("Briefing of project %s failed", project.id)
 
 
 def json_body() -> dict[str, Any]:
@@ -116,6 +129,7 @@ def register(resource: Resource) -> None:
     def create() -> Response:
         row = resource.create(json_body())
         db.session.commit()
+        resource.after_write(row)
         response = jsonify(row.as_dict())
         response.status_code = 201
         response.headers["Location"] = url_for(f"api.{resource.singular}", row_id=row.id)
@@ -128,6 +142,7 @@ def register(resource: Resource) -> None:
         data = json_body()
         row = resource.update(row_id, data)
         db.session.commit()
+        resource.after_write(row)
         return jsonify(row.as_dict())
 
     def delete(row_id: int) -> Response:
@@ -211,6 +226,48 @@ def add_occurrence(row_id: int) -> Response:
     response = jsonify(occurrence.as_dict())
     response.status_code = 201
     return response
+
+
+@api.get("/projects/<int:row_id>/briefing")
+def briefing(row_id: int) -> Response:
+    """The project's kickoff briefing (computed now if not ready), with decisions and new lessons."""
+    project = services.get_project(db.session, row_id)
+    current = ensure_briefing(engine(), db.session, project)
+    rows = briefing_rows(project, current)
+    fresh = new_since_kickoff(engine(), db.session, project, current) if current else []
+    return jsonify({
+        "project_id": project.id,
+        "generated_at": current.generated_at.isoformat() if current else None,
+        "aspects": current.aspects if current else [],
+        "items": [{
+            "id": row.lesson.id,
+            "external_id": row.lesson.external_id,
+            "title": row.lesson.title,
+            "rank": row.rank,
+            "score": round(next(i.score for i in current.items if i.lesson_id == row.lesson.id), 6),
+            "aspect": row.aspects[0],
+            "aspects": row.aspects,
+            "aspect_text": row.aspect_text,
+            "terms": row.terms,
+            "category": row.lesson.category,
+            "recommendation": row.lesson.recommendation,
+            "projects_hit": row.projects_hit,
+            "decision": row.decision.as_dict() if row.decision else None,
+        } for row in rows],
+        "new_since_kickoff": [
+            {"id": lesson.id, "external_id": lesson.external_id, "title": lesson.title,
+             "similarity": round(similarity, 4), "aspect": label}
+            for lesson, similarity, label in fresh
+        ],
+    })
+
+
+@api.post("/projects/<int:row_id>/briefing/decisions")
+def decide(row_id: int) -> Response:
+    """Record the team's decision on a surfaced lesson: applied, not_applicable or risk."""
+    decision = services.decide(db.session, row_id, json_body(), actor=current_actor())
+    db.session.commit()
+    return jsonify(decision.as_dict())
 
 
 def parse_limit() -> int:

@@ -306,6 +306,78 @@ def search_paths(lesson_filters: Sequence[Any], choices: dict) -> dict[str, Any]
     }
 
 
+BRIEFING_ITEM = {
+    "type": "object",
+    "required": ["id", "external_id", "title", "rank", "score", "aspect", "decision"],
+    "properties": {
+        "id": {"type": "integer"}, "external_id": {"type": ["string", "null"]},
+        "title": {"type": "string"}, "rank": {"type": "integer"}, "score": {"type": "number"},
+        "aspect": {"type": "string", "description": "The part of the description it matched best."},
+        "aspects": {"type": "array", "items": {"type": "string"}},
+        "aspect_text": {"type": "string"}, "terms": {"type": "array", "items": {"type": "string"}},
+        "category": {"type": ["string", "null"]}, "recommendation": {"type": ["string", "null"]},
+        "projects_hit": {"type": "integer"},
+        "decision": {"anyOf": [{"$ref": "#/components/schemas/Decision"}, {"type": "null"}]},
+    },
+    "additionalProperties": False,
+}
+DECISION = {
+    "type": "object",
+    "required": ["project_id", "lesson_id", "decision", "note", "actor", "decided_at"],
+    "properties": {
+        "project_id": {"type": "integer"}, "lesson_id": {"type": "integer"},
+        "decision": {"enum": ["applied", "not_applicable", "risk"]},
+        "note": {"type": ["string", "null"]}, "actor": {"type": "string"},
+        "decided_at": {"type": "string", "format": "date-time"},
+    },
+    "additionalProperties": False,
+}
+
+
+def briefing_paths() -> dict[str, Any]:
+    """The kickoff briefing of a project and the team's decisions."""
+    missing = error("No project with this id.")
+    return {
+        "/projects/{row_id}/briefing": {
+            "parameters": [ID_PARAMETER],
+            "get": {
+                "summary": "The project's kickoff briefing, computed now if not ready",
+                "operationId": "briefing",
+                "responses": {"200": {"description": "Ranked lessons with why and decisions.",
+                                      **json_content({
+                    "type": "object",
+                    "required": ["project_id", "generated_at", "aspects", "items",
+                                 "new_since_kickoff"],
+                    "properties": {
+                        "project_id": {"type": "integer"},
+                        "generated_at": {"type": ["string", "null"], "format": "date-time"},
+                        "aspects": {"type": "array", "items": {"type": "object"}},
+                        "items": {"type": "array",
+                                  "items": {"$ref": "#/components/schemas/BriefingItem"}},
+                        "new_since_kickoff": {"type": "array", "items": {"type": "object"}},
+                    }})},
+                    "404": missing},
+            },
+        },
+        "/projects/{row_id}/briefing/decisions": {
+            "parameters": [ID_PARAMETER],
+            "post": {
+                "summary": "Record the team's decision on a surfaced lesson",
+                "operationId": "decide",
+                "requestBody": {"required": True, **json_content({
+                    "type": "object", "required": ["lesson_id", "decision"],
+                    "properties": {"lesson_id": {"type": "integer"},
+                                   "decision": {"enum": ["applied", "not_applicable", "risk"]},
+                                   "note": {"type": ["string", "null"]}},
+                    "additionalProperties": False})},
+                "responses": {"200": {"description": "The decision.", **json_content(
+                    {"$ref": "#/components/schemas/Decision"})},
+                    "404": missing, "409": error("The project is deleted."), **BODY_ERRORS},
+            },
+        },
+    }
+
+
 def build_spec(resources: Sequence[Any], categories: Sequence[str]) -> dict[str, Any]:
     """The whole OpenAPI document for `resources`, with the configured categories."""
     choices = {"category": {name: name for name in categories}}
@@ -321,6 +393,9 @@ def build_spec(resources: Sequence[Any], categories: Sequence[str]) -> dict[str,
     paths.update(search_paths(lessons.filters, choices))
     schemas["SearchHit"] = HIT
     schemas["Occurrence"] = OCCURRENCE
+    paths.update(briefing_paths())
+    schemas["BriefingItem"] = BRIEFING_ITEM
+    schemas["Decision"] = DECISION
     paths["/lessons/{row_id}/revisions"] = {
         "parameters": [ID_PARAMETER],
         "get": {

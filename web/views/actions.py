@@ -8,6 +8,7 @@ from lessons import services
 from lessons.errors import ValidationError
 from lessons.fields import ACTION_FIELDS
 from lessons.queries import ACTION_FILTERS, ACTION_SORTS, parse_query
+from lessons.services.briefings import decision_counts, lesson_decisions
 from web.database import db
 from web.htmx import is_htmx, redirect_after_post, render
 from web.views.forms import field_value, form_values
@@ -109,8 +110,10 @@ def lesson_actions(lesson_id: int, errors: dict | None = None, values: dict | No
     """The actions section of a lesson's page (the whole page without htmx)."""
     db.session.rollback()
     lesson = services.get_lesson(db.session, lesson_id)
+    decisions = lesson_decisions(db.session, lesson_id)
     return render("lessons/show.html", "lessons/_actions.html", status=status, lesson=lesson,
-                  today=date.today(), action_errors=errors or {}, action_values=values or {})
+                  today=date.today(), action_errors=errors or {}, action_values=values or {},
+                  decisions=decisions, decision_counts=decision_counts(decisions))
 
 
 def local_url(url: str | None) -> str | None:

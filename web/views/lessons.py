@@ -9,6 +9,7 @@ from lessons.errors import ValidationError
 from lessons.fields import LESSON_FIELDS
 from lessons.history import revision_changes
 from lessons.queries import LESSON_FILTERS, LESSON_SORTS, parse_query
+from lessons.services.briefings import decision_counts, lesson_decisions
 from lessons.services.lessons import category_choices
 from web.database import db
 from web.htmx import redirect_after_post, render
@@ -72,8 +73,9 @@ def new() -> Response:
 def show(lesson_id: int) -> Response:
     """One lesson with its actions."""
     lesson = services.get_lesson(db.session, lesson_id)
+    decisions = lesson_decisions(db.session, lesson_id)
     return render("lessons/show.html", lesson=lesson, today=date.today(), action_errors={},
-                  action_values={})
+                  action_values={}, decisions=decisions, decision_counts=decision_counts(decisions))
 
 
 @bp.route("/<int:lesson_id>/edit", methods=["GET", "POST"])

@@ -6,7 +6,10 @@ from lessons import services
 from lessons.errors import ValidationError
 from lessons.fields import PROJECT_FIELDS
 from lessons.queries import LESSON_FILTERS, PROJECT_FILTERS, PROJECT_SORTS, parse_query
+from lessons.services.briefings import project_decisions
+from search.briefing import ensure_briefing, new_since_kickoff
 from web.database import db
+from web.search import engine
 from web.htmx import redirect_after_post, render
 from web.views.forms import field_value, form_values
 
@@ -45,6 +48,7 @@ def new() -> Response:
             db.session.commit()
         except ValidationError as error:
             return form_page("projects/new.html", values, error.fields)
+        ensure_briefing(engine(), db.session, project)
         flash(f"Project “{project.name}” created.")
         return redirect_after_post(url_for(".show", project_id=project.id))
     return form_page("projects/new.html", {"status": "active", "phase": "initiation"}, {}, 200)
@@ -56,7 +60,10 @@ def show(project_id: int) -> Response:
     project = services.get_project(db.session, project_id)
     query = parse_query(LESSON_FILTERS, {"project_id": project_id, "per_page": 50})
     lessons = services.list_lessons(db.session, query)
-    return render("projects/show.html", project=project, lessons=lessons)
+    briefing = ensure_briefing(engine(), db.session, project)
+    fresh = new_since_kickoff(engine(), db.session, project, briefing) if briefing else []
+    return render("projects/show.html", project=project, lessons=lessons, briefing=briefing,
+                  fresh=fresh, decisions=project_decisions(db.session, project_id))
 
 
 @bp.route("/<int:project_id>/edit", methods=["GET", "POST"])
@@ -70,6 +77,7 @@ def edit(project_id: int) -> Response:
             db.session.commit()
         except ValidationError as error:
             return form_page("projects/edit.html", values, error.fields, project=project)
+        ensure_briefing(engine(), db.session, project)
         flash("Changes saved.")
         return redirect_after_post(url_for(".show", project_id=project_id))
     values = {f.name: field_value(getattr(project, f.name)) for f in PROJECT_FIELDS}

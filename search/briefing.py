@@ -1,0 +1,188 @@
+"""Kickoff briefings: the past lessons a new project must read, from its description.
+
+A description of one sentence to several pages is cut into aspects (its
+paragraphs, long ones into a few sentences each, plus the objectives,
+vendors, technologies and constraints fields). Each aspect retrieves
+candidates by meaning and words; a lesson's score adds up over the aspects it
+matches, so one that answers several parts of the charter ranks higher.
+Decisions from similar past kickoffs move lessons up (applied) or down (not
+applicable). Finally, maximal marginal relevance picks the briefing, so it
+covers the different aspects instead of ten near-copies of one lesson.
+"""
+
+import hashlib
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lessons.models import Briefing, KickoffDecision, Lesson, Project
+from lessons.services.briefings import PlannedItem, store_briefing
+from search.engine import SearchEngine
+from search.keyword import terms
+from search.passages import chunks
+from search.retrieve import RRF_K, candidates, live_conditions, shared_terms
+from search.vectors import stored_rows
+
+BRIEFING_SIZE = 15
+ASPECT_CHARS = 400
+MAX_ASPECTS = 24
+PER_ASPECT = 30
+DIVERSITY = 0.3  # weight of "unlike what is already chosen" against relevance
+FEEDBACK = 0.5  # how far decisions on similar projects move a lesson
+FEEDBACK_SIMILARITY = 0.3  # projects less alike than this do not count
+DECISION_WEIGHTS = {"applied": 1.0, "risk": 0.5, "not_applicable": -1.0}
+WATCH_SIMILARITY = 0.3  # all-MiniLM-L6-v2: related texts score 0.3-0.6, unrelated below 0.2
+KICKOFF_FIELDS = (("objectives", "Objectives"), ("vendors", "Vendors"),
+                  ("technologies", "Technologies"), ("constraints", "Constraints"))
+
+
+@dataclass(frozen=True)
+class Aspect:
+    label: str
+    text: str
+
+
+def project_aspects(project: Project) -> list[Aspect]:
+    """The parts of a project's kickoff text, each searched on its own."""
+    aspects = []
+    paragraphs = [p for p in (project.description or "").split("\n\n") if p.strip()]
+    for number, paragraph in enumerate(paragraphs, start=1):
+        label = "Description" if len(paragraphs) == 1 else f"Description, paragraph {number}"
+        aspects += [Aspect(label, piece) for piece in chunks(paragraph, ASPECT_CHARS)]
+    for name, label in KICKOFF_FIELDS:
+        aspects += [Aspect(label, piece) for piece in chunks(getattr(project, name) or "",
+                                                             ASPECT_CHARS)]
+    scale = ", ".join(filter(None, [
+        f"budget {project.budget_range}" if project.budget_range else "",
+        f"a team of {project.team_size} people" if project.team_size else ""]))
+    if scale:
+        aspects.append(Aspect("Scale", f"A project with {scale}."))
+    return aspects[:MAX_ASPECTS]
+
+
+def kickoff_hash(project: Project) -> str:
+    """A hash of everything a briefing is computed from: a change means a new briefing."""
+    text = "\x1f".join(f"{a.label}\x1e{a.text}" for a in project_aspects(project))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def ensure_briefing(engine: SearchEngine, session: Session, project: Project) -> Briefing | None:
+    """The project's briefing, computed now if there is none or its text changed; None without text."""
+    briefing = session.scalar(select(Briefing).where(Briefing.project_id == project.id))
+    if not project_aspects(project) or project.is_deleted:
+        return briefing
+    if briefing is None or briefing.text_hash != kickoff_hash(project) or briefing.model != engine.model:
+        briefing = generate(engine, session, project)
+        session.commit()
+    return briefing
+
+
+def generate(engine: SearchEngine, session: Session, project: Project) -> Briefing:
+    """Compute and store the project's briefing (the caller commits)."""
+    aspects = project_aspects(project)
+    vectors = engine.embedder.encode([aspect.text for aspect in aspects])
+    own = list(session.scalars(select(Lesson.id).where(Lesson.project_id == project.id)))
+    conditions = live_conditions(None, exclude=own)
+    scores: dict[int, float] = defaultdict(float)
+    matched: dict[int, list[tuple[int, Aspect]]] = defaultdict(list)
+    for aspect, vector in zip(aspects, vectors):
+        found = candidates(engine, session, vector, aspect.text, conditions, depth=PER_ASPECT)
+        for rank, lesson_id in enumerate(list(found.fused)[:PER_ASPECT], start=1):
+            scores[lesson_id] += 1.0 / (RRF_K + rank)
+            matched[lesson_id].append((rank, aspect))
+    project_vector = unit(vectors.mean(axis=0))
+    apply_feedback(session, project.id, project_vector, scores)
+    lessons = {lesson.id: lesson for lesson in session.scalars(
+        select(Lesson).where(Lesson.id.in_(list(scores)), *conditions))}
+    chosen = diverse(session, engine.model, {i: s for i, s in scores.items() if i in lessons})
+    items = []
+    for lesson_id in chosen:
+        best = min(matched[lesson_id], key=lambda pair: pair[0])[1]
+        labels = list(dict.fromkeys(aspect.label for _, aspect in sorted(
+            matched[lesson_id], key=lambda pair: pair[0])))
+        items.append(PlannedItem(lesson_id, scores[lesson_id], labels, best.text,
+                                 shared_terms(terms(best.text), lessons[lesson_id])))
+    return store_briefing(
+        session, project, text_hash=kickoff_hash(project), model=engine.model,
+        vector=project_vector.tobytes(),
+        aspects=[{"label": a.label, "text": a.text} for a in aspects], items=items,
+    )
+
+
+def apply_feedback(session: Session, project_id: int, vector: np.ndarray,
+                   scores: dict[int, float]) -> None:
+    """Raise lessons applied on similar projects, lower those judged not applicable there."""
+    rows = session.execute(
+        select(KickoffDecision.lesson_id, KickoffDecision.decision, Briefing.vector)
+        .join(Briefing, Briefing.project_id == KickoffDecision.project_id)
+        .where(KickoffDecision.lesson_id.in_(list(scores)),
+               KickoffDecision.project_id != project_id)
+    ).all()
+    adjustment: dict[int, float] = defaultdict(float)
+    for lesson_id, decision, other in rows:
+        other_vector = np.frombuffer(other, dtype=np.float32)
+        if other_vector.shape != vector.shape:
+            continue  # made with another model
+        similarity = float(other_vector @ vector)
+        if similarity >= FEEDBACK_SIMILARITY:
+            adjustment[lesson_id] += similarity * DECISION_WEIGHTS[decision]
+    for lesson_id, value in adjustment.items():
+        scores[lesson_id] *= math.exp(FEEDBACK * max(-2.0, min(2.0, value)))
+
+
+def diverse(session: Session, model: str, scores: dict[int, float]) -> list[int]:
+    """Maximal marginal relevance: relevant lessons, each unlike those already chosen."""
+    pool = sorted(scores, key=lambda i: -scores[i])[: BRIEFING_SIZE * 4]
+    if not pool:
+        return []
+    rows = stored_rows(session, model, pool)
+    lesson_vectors = {
+        i: unit(np.mean([np.frombuffer(r.vector, dtype=np.float32) for r in rows[i].values()], axis=0))
+        for i in pool if rows[i]
+    }
+    top = scores[pool[0]]
+    chosen: list[int] = []
+    while pool and len(chosen) < BRIEFING_SIZE:
+        def value(lesson_id: int) -> float:
+            vector = lesson_vectors.get(lesson_id)
+            overlap = max((float(vector @ lesson_vectors[c]) for c in chosen
+                           if vector is not None and c in lesson_vectors), default=0.0)
+            return (1 - DIVERSITY) * scores[lesson_id] / top - DIVERSITY * overlap
+
+        best = max(pool, key=value)
+        chosen.append(best)
+        pool.remove(best)
+    return chosen
+
+
+def new_since_kickoff(
+    engine: SearchEngine, session: Session, project: Project, briefing: Briefing, limit: int = 10
+) -> list[tuple[Lesson, float, str]]:
+    """Lessons logged on other projects after the briefing that match the project's aspects."""
+    since: datetime = briefing.generated_at
+    fresh = list(session.scalars(select(Lesson.id).where(
+        Lesson.created_at > since, Lesson.deleted_at.is_(None),
+        (Lesson.project_id != project.id) | Lesson.project_id.is_(None))))
+    if not fresh:
+        return []
+    aspects = [Aspect(a["label"], a["text"]) for a in briefing.aspects]
+    vectors = engine.embedder.encode([a.text for a in aspects])
+    best: dict[int, tuple[float, str]] = {}
+    engine.ready()
+    for aspect, vector in zip(aspects, vectors):
+        for lesson_id, similarity in engine.dense(vector, limit, np.asarray(fresh)):
+            if similarity >= WATCH_SIMILARITY and similarity > best.get(lesson_id, (0, ""))[0]:
+                best[lesson_id] = (similarity, aspect.label)
+    lessons = {lesson.id: lesson for lesson in session.scalars(
+        select(Lesson).where(Lesson.id.in_(list(best))))}
+    ranked = sorted(best.items(), key=lambda pair: -pair[1][0])[:limit]
+    return [(lessons[i], similarity, label) for i, (similarity, label) in ranked]
+
+
+def unit(vector: np.ndarray) -> np.ndarray:
+    return (vector / max(float(np.linalg.norm(vector)), 1e-9)).astype(np.float32)
