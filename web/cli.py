@@ -138,7 +138,8 @@ def import_command(file: Path, file_format: str) -> None:
         try:
             report = import_llis(db.session, file, actor="import", on_progress=bar.update)
         except ValidationError as error:
-            raise click.ClickException(error.message + " " + " ".join(error.fields.values()))
+            raise click.ClickException(
+                error.message + " " + " ".join(error.fields.values())) from None
     click.echo(f"Created {report.created} lessons and {report.projects} projects; "
                f"skipped {report.skipped} already imported; rejected {len(report.rejected)}.")
     for row, fields in report.rejected[:20]:
