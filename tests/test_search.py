@@ -212,3 +212,24 @@ def test_api_occurrences_validate_and_need_a_live_lesson(client, corpus):
 def test_the_search_page_says_why_in_words(client, corpus):
     body = client.get("/search?q=architect+ill").get_data(as_text=True)
     assert re.search(r"Why: close in meaning \(\d+%\)", body)
+
+
+def test_unchanged_text_is_never_encoded_again(app, client, corpus, monkeypatch):
+    from web.search import engine
+
+    found(client, "warm up")
+    with app.app_context():
+        embedder = engine().embedder
+    encoded: list[str] = []
+    original = type(embedder).encode
+
+    def counting(self, texts, batch_size=64):
+        encoded.extend(texts)
+        return original(self, texts, batch_size)
+
+    monkeypatch.setattr(type(embedder), "encode", counting)
+    lesson_id = corpus["testing"]["id"]
+    client.patch(f"/api/v1/lessons/{lesson_id}", json={"severity": "critical", "tags": ["uat"]})
+    assert encoded == []  # same text, same passages: the stored vectors are reused
+    client.patch(f"/api/v1/lessons/{lesson_id}", json={"root_cause": "The build slipped."})
+    assert len(encoded) == 1 and encoded[0].endswith("The build slipped.")
