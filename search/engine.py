@@ -10,7 +10,8 @@ the snapshot cannot be trusted.
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 import numpy as np
 from sqlalchemy import func, select
@@ -28,10 +29,20 @@ SYNC_BATCH = 256  # lessons re-embedded per transaction while catching up
 Progress = Callable[[int, int], None]  # (done, total)
 
 
+class IndexNotReady(Exception):
+    """Another thread is building the index; try again shortly."""
+
+    def __init__(self, done: int, total: int):
+        progress = f" ({done} of {total} lessons embedded)" if total else ""
+        super().__init__(f"The search index is being built{progress}. Try again in a minute.")
+        self.message = str(self)
+
+
 class SearchEngine:
     """Owns the index of one process; all its methods are safe to call from many threads."""
 
-    def __init__(self, sessions: sessionmaker[Session], folder: Path, model: str):
+    def __init__(self, sessions: sessionmaker[Session], folder: Path, model: str,
+                 wait_while_building: bool = True):
         self.sessions = sessions
         self.folder = folder
         self.model = model
@@ -39,6 +50,19 @@ class SearchEngine:
         self.last_seq = 0
         self.changes_since_snapshot = 0
         self.lock = threading.RLock()
+        # A web request should not queue for minutes behind a first build: it is told instead.
+        self.wait_while_building = wait_while_building
+        self.progress: tuple[int, int] = (0, 0)
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """The engine's lock, or `IndexNotReady` while another thread builds the index."""
+        if not self.lock.acquire(blocking=self.wait_while_building or self.index is not None):
+            raise IndexNotReady(*self.progress)
+        try:
+            yield
+        finally:
+            self.lock.release()
 
     @property
     def embedder(self) -> Embedder:
@@ -46,7 +70,7 @@ class SearchEngine:
 
     def ready(self, on_progress: Progress | None = None) -> "SearchEngine":
         """Load the snapshot (or rebuild) on first use, then catch up with the change log."""
-        with self.lock:
+        with self.locked():
             if self.index is None:
                 self.start(on_progress)
             self.sync(on_progress)
@@ -95,12 +119,13 @@ class SearchEngine:
                 vectors.refresh_vectors(session, self.embedder, lessons, seqs)
                 session.commit()
             done += len(batch)
+            self.progress = (done, len(lesson_ids))
             if on_progress:
                 on_progress(done, len(lesson_ids))
 
     def sync(self, on_progress: Progress | None = None) -> int:
         """Apply every lesson change logged since the last one applied; how many lessons changed."""
-        with self.lock:
+        with self.locked():
             if self.index is None:
                 self.start(on_progress)
                 return 0
@@ -144,7 +169,7 @@ class SearchEngine:
 
     def dense(self, vector: np.ndarray, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
         """The `k` nearest lessons to `vector` (within `allowed`, if given)."""
-        with self.lock:
+        with self.locked():
             if self.index is None:
                 self.ready()
             return self.index.search(vector, k, allowed)

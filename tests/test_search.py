@@ -233,3 +233,35 @@ def test_unchanged_text_is_never_encoded_again(app, client, corpus, monkeypatch)
     assert encoded == []  # same text, same passages: the stored vectors are reused
     client.patch(f"/api/v1/lessons/{lesson_id}", json={"root_cause": "The build slipped."})
     assert len(encoded) == 1 and encoded[0].endswith("The build slipped.")
+
+
+def test_while_another_thread_builds_the_index_search_says_so(app, client, corpus):
+    import threading
+
+    from web.search import engine
+
+    with app.app_context():
+        search_engine = engine()
+    search_engine.index = None  # as at start, before the first build finished
+    search_engine.progress = (40, 186)
+    holding, release = threading.Event(), threading.Event()
+
+    def build():
+        with search_engine.lock:
+            holding.set()
+            release.wait(30)
+
+    builder = threading.Thread(target=build)
+    builder.start()
+    holding.wait(10)
+    try:
+        api = client.get("/api/v1/search?q=testing")
+        assert api.status_code == 503 and api.headers["Retry-After"] == "30"
+        assert "being built (40 of 186 lessons embedded)" in api.get_json()["error"]
+        assert client.get("/lessons/").status_code == 200  # pages without search still answer
+        panel = client.get("/lessons/similar?title=Testing+squeezed&what_happened=at+the+end")
+        assert panel.status_code == 200
+    finally:
+        release.set()
+        builder.join()
+    assert found(client, "acceptance testing cut short")[0]["id"] == corpus["testing"]["id"]

@@ -5,6 +5,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from lessons.errors import Conflict, NotFound, ValidationError
+from search.engine import IndexNotReady
 from web.database import db
 
 
@@ -49,6 +50,12 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(Conflict)
     def conflict(error: Conflict) -> Response:
         return error_response(409, error.message)
+
+    @app.errorhandler(IndexNotReady)
+    def index_not_ready(error: IndexNotReady) -> Response:
+        response = error_response(503, error.message)
+        response.headers["Retry-After"] = "30"
+        return response
 
     @app.errorhandler(IntegrityError)
     def integrity_error(error: IntegrityError) -> Response:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from flask import Flask, Response, current_app, request
 
-from search.engine import SearchEngine
+from search.engine import IndexNotReady, SearchEngine
 from web.database import db
 
 
@@ -12,7 +12,8 @@ def init_app(app: Flask) -> None:
     """Create the engine (nothing loads until it is first needed) and the write hook."""
     sessions = app.extensions["lessons.db"][1]
     folder = Path(app.instance_path) / "index"
-    app.extensions["lessons.search"] = SearchEngine(sessions, folder, app.config["EMBEDDING_MODEL"])
+    app.extensions["lessons.search"] = SearchEngine(
+        sessions, folder, app.config["EMBEDDING_MODEL"], wait_while_building=False)
     app.after_request(index_after_write)
 
 
@@ -27,6 +28,8 @@ def index_after_write(response: Response) -> Response:
         try:
             db.session.close()  # release this request's connection before indexing
             engine().sync()
+        except IndexNotReady:
+            pass  # the build in progress replays this write from the change log
         except Exception:  # the next search catches up; the write itself stands
             current_app.logger.exception("Indexing after a write failed")
     return response

@@ -6,6 +6,7 @@ from lessons import services
 from lessons.errors import ValidationError
 from lessons.queries import LESSON_FILTERS, parse_query
 from lessons.services.lessons import category_choices
+from search.engine import IndexNotReady
 from search.retrieve import Results, search, similar_lessons
 from web.database import db
 from web.htmx import redirect_after_post, render
@@ -58,8 +59,8 @@ def similar_to_draft() -> Response:
     if len(text) >= 12:  # a word or two is not enough to judge
         try:
             results = search(engine(), db.session, text, limit=5)
-        except ValidationError:
-            results = None
+        except (ValidationError, IndexNotReady):
+            results = None  # suggestions are a help, never an obstacle
     return render("search/_similar.html", results=results, draft=request.args)
 
 
