@@ -244,7 +244,7 @@ def briefing(row_id: int) -> Response:
             "external_id": row.lesson.external_id,
             "title": row.lesson.title,
             "rank": row.rank,
-            "score": round(next(i.score for i in current.items if i.lesson_id == row.lesson.id), 6),
+            "score": round(row.score, 6),
             "aspect": row.aspects[0],
             "aspects": row.aspects,
             "aspect_text": row.aspect_text,

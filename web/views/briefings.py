@@ -25,6 +25,7 @@ class Row:
     """One briefing line as people read it."""
 
     rank: int
+    score: float
     lesson: Lesson
     aspects: list[str]
     aspect_text: str
@@ -44,8 +45,8 @@ def briefing_rows(project: Project, briefing: Briefing | None) -> list[Row]:
         if lesson.is_deleted:
             continue
         hit = {lesson.project_id} | {o.project_id for o in lesson.occurrences}
-        rows.append(Row(item.rank, lesson, item.aspects, item.aspect_text, item.terms,
-                        len(hit - {None}), decisions.get(lesson.id)))
+        rows.append(Row(item.rank, item.score, lesson, item.aspects, item.aspect_text,
+                        item.terms, len(hit - {None}), decisions.get(lesson.id)))
     return rows
 
 
