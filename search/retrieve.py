@@ -104,17 +104,18 @@ def search_by_vector(
     """`search` with the query already embedded (a lesson's own vector, for "similar")."""
     conditions = live_conditions(filters, exclude)
     found = candidates(engine, session, vector, text, conditions)
-    lessons = {
-        lesson.id: lesson
-        for lesson in session.scalars(select(Lesson).where(Lesson.id.in_(list(found.fused)),
-                                                            *conditions))
-    }
-    ranked = [(lesson_id, score) for lesson_id, score in found.fused.items() if lesson_id in lessons]
+    # Facets need four columns of every candidate; whole lessons are loaded for the page only.
+    facts = {row.id: row for row in session.execute(
+        select(Lesson.id, *(getattr(Lesson, name) for name in FACETS))
+        .where(Lesson.id.in_(list(found.fused)), *conditions))}
+    ranked = [(lesson_id, score) for lesson_id, score in found.fused.items() if lesson_id in facts]
     top = ranked[:limit]
+    lessons = {lesson.id: lesson for lesson in session.scalars(
+        select(Lesson).where(Lesson.id.in_([lesson_id for lesson_id, _ in top])))}
     explained = explain(session, engine.model, vector, [lessons[i] for i, _ in top], text)
     hits = [Hit(lessons[lesson_id], score, *explained[lesson_id], found.matched_by(lesson_id))
             for lesson_id, score in top]
-    return Results(hits, len(ranked), count_facets([lessons[i] for i, _ in ranked]))
+    return Results(hits, len(ranked), count_facets(list(facts.values())))
 
 
 def live_conditions(filters: Mapping[str, Any] | None, exclude: Sequence[int] = ()) -> list:
@@ -195,8 +196,8 @@ def shared_terms(words: Sequence[str], lesson: Lesson) -> list[str]:
     return [w for w in words if re.search(rf"\b{re.escape(w)}", haystack)][:12]
 
 
-def count_facets(lessons: Sequence[Lesson]) -> dict[str, list[tuple[Any, int]]]:
-    """How many of the candidates fall in each category, kind, severity and project."""
+def count_facets(lessons: Sequence[Any]) -> dict[str, list[tuple[Any, int]]]:
+    """How many of the candidates (rows with the FACETS columns) fall in each value."""
     facets = {}
     for name in FACETS:
         counts = Counter(getattr(lesson, name) for lesson in lessons)
