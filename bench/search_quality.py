@@ -24,6 +24,7 @@ import argparse
 import csv
 import math
 import os
+import pickle
 import shutil
 import sys
 import time
@@ -117,11 +118,13 @@ def single_vector_index(app, embedder):
     return index
 
 
-def evaluate(app, queries: list[tuple[int, str]], label: str) -> list[tuple[str, tuple]]:
-    """Rank the relevant lesson for every query with each method; the metrics per method."""
+def rankings_for(app, queries: list[tuple[int, str]], label: str) -> list[dict]:
+    """Per query: the relevant lesson and the keyword, dense and one-vector rankings (cached)."""
+    cached = CACHE / f"{label}-rankings.pickle"
+    if cached.exists():
+        return pickle.loads(cached.read_bytes())
     from lessons.models import Lesson
     from lessons.services.lessons import lesson_conditions
-    from search import retrieve
     from search.keyword import keyword_search
     from web.database import db
     from web.search import engine
@@ -129,7 +132,6 @@ def evaluate(app, queries: list[tuple[int, str]], label: str) -> list[tuple[str,
     with app.app_context():
         search_engine = engine()
         by_external = dict(db.session.execute(select(Lesson.external_id, Lesson.id)).all())
-        targets = [by_external[external_id] for external_id, _ in queries]
         texts = [text for _, text in queries]
         started = time.perf_counter()
         vectors = search_engine.embedder.encode(texts)
@@ -137,34 +139,61 @@ def evaluate(app, queries: list[tuple[int, str]], label: str) -> list[tuple[str,
               flush=True)
         single = single_vector_index(app, search_engine.embedder)
         conditions = lesson_conditions({"state": "active"})
-        ranks: dict[str, list] = {name: [] for name in (
-            "keyword only", "dense only (passages)", "hybrid (passages)",
-            "dense only (one vector per lesson)", "hybrid (one vector per lesson)",
-            "hybrid, RRF k=10", "hybrid, dense weighted 2:1")}
-        for target, text, vector in zip(targets, texts, vectors):
-            keyword = keyword_search(db.session, text, conditions, DEPTH)
-            dense = search_engine.dense(vector, DEPTH, None)
+        result = []
+        for (external_id, text), vector in zip(queries, vectors):
             scores, labels = single.search(vector.reshape(1, -1), DEPTH)
-            one = [(int(i), float(s)) for i, s in zip(labels[0], scores[0]) if i >= 0]
-            ranks["keyword only"].append(rank_of(target, keyword))
-            ranks["dense only (passages)"].append(rank_of(target, dense))
-            ranks["hybrid (passages)"].append(
-                rank_of(target, list(retrieve.fuse({"d": dense, "k": keyword}).items())))
-            ranks["dense only (one vector per lesson)"].append(rank_of(target, one))
-            ranks["hybrid (one vector per lesson)"].append(
-                rank_of(target, list(retrieve.fuse({"d": one, "k": keyword}).items())))
-            ranks["hybrid, RRF k=10"].append(rank_of(target, fuse_k(dense, keyword, 10)))
-            ranks["hybrid, dense weighted 2:1"].append(
-                rank_of(target, fuse_k(dense, keyword, 60, dense_weight=2.0)))
-    return [(name, metrics(r)) for name, r in ranks.items()]
+            result.append({
+                "target": by_external[external_id],
+                "keyword": keyword_search(db.session, text, conditions, DEPTH),
+                "dense": search_engine.dense(vector, DEPTH, None),
+                "one": [(int(i), float(s)) for i, s in zip(labels[0], scores[0]) if i >= 0],
+            })
+    cached.write_bytes(pickle.dumps(result))
+    return result
 
 
-def fuse_k(dense, keyword, k: int, dense_weight: float = 1.0):
-    """Fusion variants the product did not pick, for comparison."""
+def evaluate(runs: list[dict]) -> list[tuple[str, tuple]]:
+    """The metrics of every method on the cached rankings."""
+    from search import retrieve
+
+    methods = {
+        "keyword only": lambda r: r["keyword"],
+        "dense only, passages (shipped)": lambda r: r["dense"],
+        "dense only, one vector per lesson": lambda r: r["one"],
+        "hybrid, passages (shipped fusion)": lambda r: list(
+            retrieve.fuse(r["dense"], r["keyword"]).items()),
+        "hybrid, one vector per lesson (shipped fusion)": lambda r: list(
+            retrieve.fuse(r["one"], r["keyword"]).items()),
+        "hybrid, RRF k=60": lambda r: rrf(r["dense"], r["keyword"], 60),
+        "hybrid, RRF k=10": lambda r: rrf(r["dense"], r["keyword"], 10),
+    }
+    for alpha in (0.3, 0.4, 0.5, 0.6, 0.7):
+        methods[f"hybrid, convex combination, dense weight {alpha}"] = (
+            lambda r, a=alpha: convex(r["dense"], r["keyword"], a))
+    return [(name, metrics([rank_of(r["target"], method(r)) for r in runs]))
+            for name, method in methods.items()]
+
+
+def rrf(dense, keyword, k: int):
+    """Reciprocal rank fusion with constant `k`."""
     scores: dict[int, float] = {}
-    for weight, ranking in ((dense_weight, dense), (1.0, keyword)):
+    for ranking in (dense, keyword):
         for rank, (lesson_id, _) in enumerate(ranking, start=1):
-            scores[lesson_id] = scores.get(lesson_id, 0.0) + weight / (k + rank)
+            scores[lesson_id] = scores.get(lesson_id, 0.0) + 1 / (k + rank)
+    return sorted(scores.items(), key=lambda item: -item[1])
+
+
+def convex(dense, keyword, alpha: float):
+    """alpha * dense + (1 - alpha) * keyword, each min-max normalised over its own list."""
+    scores: dict[int, float] = {}
+    for weight, ranking in ((alpha, dense), (1 - alpha, keyword)):
+        if not ranking:
+            continue
+        values = [score for _, score in ranking]
+        low, high = min(values), max(values)
+        for lesson_id, score in ranking:
+            normal = (score - low) / (high - low) if high > low else 1.0
+            scores[lesson_id] = scores.get(lesson_id, 0.0) + weight * normal
     return sorted(scores.items(), key=lambda item: -item[1])
 
 
@@ -191,7 +220,7 @@ def main() -> None:
     }
     print(f"\nCommand: .venv/bin/python bench/search_quality.py --data {args.data}\n")
     for name, (app, queries) in sets.items():
-        results = evaluate(app, queries, name)
+        results = evaluate(rankings_for(app, queries, name))
         print(f"\n### Query = {name} ({len(queries)} queries, {len(rows)} lessons)\n")
         print("| method | nDCG@10 | Recall@10 | MRR |\n| --- | --- | --- | --- |")
         for method, (ndcg, recall, mrr) in results:

@@ -25,13 +25,14 @@ from lessons.services.briefings import PlannedItem, store_briefing
 from search.engine import SearchEngine
 from search.keyword import terms
 from search.passages import chunks
-from search.retrieve import RRF_K, candidates, live_conditions, shared_terms
+from search.retrieve import candidates, live_conditions, shared_terms
 from search.vectors import stored_rows
 
 BRIEFING_SIZE = 15
 ASPECT_CHARS = 400
 MAX_ASPECTS = 24
 PER_ASPECT = 30
+RRF_K = 60  # each aspect's ranking adds 1 / (RRF_K + rank): agreement across aspects counts
 DIVERSITY = 0.3  # weight of "unlike what is already chosen" against relevance
 FEEDBACK = 0.5  # how far decisions on similar projects move a lesson
 FEEDBACK_SIMILARITY = 0.3  # projects less alike than this do not count

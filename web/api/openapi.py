@@ -213,7 +213,7 @@ HIT = {
         "kind": {"type": "string"},
         "severity": {"type": "string"},
         "occurred_on": {"type": ["string", "null"], "format": "date"},
-        "score": {"type": "number", "description": "Reciprocal-rank-fusion score; higher is better."},
+        "score": {"type": "number", "description": "Fused score, 0 to 1: normalised meaning and word scores, weighted; higher is better."},
         "similarity": {"type": "number", "description": "Cosine similarity of the closest passage."},
         "why": {
             "type": "object",
