@@ -7,15 +7,15 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from lessons.db import safe_url
+from lessons.db import safe_url, schema_state
 
 LESSONS = Path(sys.executable).with_name("lessons")
 
 
-def test_db_upgrade_reports_the_revision(runner):
+def test_db_upgrade_reports_the_revision(runner, backend):
     result = runner.invoke(args=["db", "upgrade"])
     assert result.exit_code == 0, result.output
-    assert "is at revision 0002" in result.output
+    assert f"is at revision {schema_state(backend.engine)[1]}." in result.output
 
 
 def test_demo_loads_once(runner, client):
@@ -42,7 +42,8 @@ def test_status_counts_and_hides_the_password(backend, make_app):
     result = app.test_cli_runner().invoke(args=["status"])
     assert result.exit_code == 0, result.output
     assert "s3cret-pw" not in result.output
-    assert "lessons: 1\n" in result.output and "schema: 0002" in result.output
+    head = schema_state(backend.engine)[1]
+    assert "lessons: 1\n" in result.output and f"schema: {head} (newest: {head})" in result.output
     assert "embedding model: all-MiniLM-L6-v2" in result.output
     assert "index: not built (no snapshot yet)" in result.output
 
