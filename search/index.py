@@ -152,7 +152,9 @@ def ivf_index(dim: int, vectors: np.ndarray) -> faiss.Index:
     index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
     sample = vectors[np.random.default_rng(0).permutation(len(vectors))[: nlist * 64]]
     index.train(np.ascontiguousarray(sample, dtype=np.float32))
-    index.nprobe = max(8, nlist // 16)
+    # A lesson has several passages, so recall over lessons needs a wide probe: on 100k
+    # lessons nlist/16 gave recall@10 0.85 and nlist/6 0.949 (bench/README.md).
+    index.nprobe = max(8, nlist // 4)
     return index
 
 
