@@ -169,7 +169,7 @@ def evaluate(runs: list[dict]) -> list[tuple[str, tuple]]:
     }
     for alpha in (0.3, 0.4, 0.5, 0.6, 0.7):
         methods[f"hybrid, convex combination, dense weight {alpha}"] = (
-            lambda r, a=alpha: convex(r["dense"], r["keyword"], a))
+            lambda r, a=alpha: list(retrieve.fuse(r["dense"], r["keyword"], a).items()))
     return [(name, metrics([rank_of(r["target"], method(r)) for r in runs]))
             for name, method in methods.items()]
 
@@ -180,20 +180,6 @@ def rrf(dense, keyword, k: int):
     for ranking in (dense, keyword):
         for rank, (lesson_id, _) in enumerate(ranking, start=1):
             scores[lesson_id] = scores.get(lesson_id, 0.0) + 1 / (k + rank)
-    return sorted(scores.items(), key=lambda item: -item[1])
-
-
-def convex(dense, keyword, alpha: float):
-    """alpha * dense + (1 - alpha) * keyword, each min-max normalised over its own list."""
-    scores: dict[int, float] = {}
-    for weight, ranking in ((alpha, dense), (1 - alpha, keyword)):
-        if not ranking:
-            continue
-        values = [score for _, score in ranking]
-        low, high = min(values), max(values)
-        for lesson_id, score in ranking:
-            normal = (score - low) / (high - low) if high > low else 1.0
-            scores[lesson_id] = scores.get(lesson_id, 0.0) + weight * normal
     return sorted(scores.items(), key=lambda item: -item[1])
 
 
