@@ -121,7 +121,3 @@ ACTION_FIELDS = (
     Field("status", "Status", "choice", choices=ACTION_STATUSES, default="open"),
 )
 
-
-def field_names(fields: tuple[Field, ...]) -> list[str]:
-    """The names of `fields`, in order."""
-    return [f.name for f in fields]

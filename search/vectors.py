@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lessons.models import Change, Lesson, PassageVector
@@ -129,7 +129,3 @@ def all_vectors(session: Session, model: str, dim: int) -> tuple[np.ndarray, np.
     matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(ids), dim)
     return np.asarray(ids, dtype=np.int64), matrix
 
-
-def drop_other_models(session: Session, model: str) -> int:
-    """Delete vectors of models no longer in use; how many rows went."""
-    return session.execute(delete(PassageVector).where(PassageVector.model != model)).rowcount
