@@ -673,7 +673,8 @@ def bench_ivf(args, ids: np.ndarray, matrix: np.ndarray, queries: np.ndarray) ->
 # --------------------------------------------------------------------------- 4. bulk embedding
 
 
-def bench_bulk(args) -> dict[str, Any]:
+def bench_bulk(args, out: dict[str, Any]) -> None:
+    """Fill `out` as it goes (lessons, passages, then each run), so a killed run keeps what it had."""
     work = Path(tempfile.mkdtemp(prefix="lessons-bench-bulk-"))
     try:
         write_llis_subset(work / "subset.csv", args.bulk_lessons, seed=args.seed + 2)
@@ -690,7 +691,8 @@ def bench_bulk(args) -> dict[str, Any]:
         engine = SearchEngine(sessions, work / "index", DEFAULT_MODEL)
         embedder = engine.embedder
         embedder.model.encode(texts[:128], batch_size=64, show_progress_bar=False)  # warm-up
-        runs = []
+        out.update({"runs": [], "lessons": len(lesson_ids), "passages": len(texts)})
+        runs = out["runs"]
         for run in (1, 2):
             start = time.perf_counter()
             embedder.model.encode(texts, batch_size=64, normalize_embeddings=True,
@@ -721,8 +723,6 @@ def bench_bulk(args) -> dict[str, Any]:
                 f"(the app's encode calls without the database: "
                 f"{batched:.1f} passages/s = {batched / library:.1%})")
         db_engine.dispose()
-        return {"runs": runs, "lessons": len(lesson_ids), "passages": len(texts),
-                "mean_chars": statistics.mean(len(t) for t in texts)}
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -794,7 +794,7 @@ def report(args, results: dict[str, Any], wall: float) -> str:
         add(f"… filtered to 50 lessons ({CANDIDATES} asked): lessons returned, exact vs IVF", "",
             f"{np.mean(f['exact']['found']):.1f} in {fmt_pair(f['exact']['times'])} vs "
             f"{np.mean(f['ivf']['found']):.1f} in {fmt_pair(f['ivf']['times'])}", "")
-    if "bulk" in results:
+    if results.get("bulk", {}).get("runs"):
         b = results["bulk"]
         for i, run in enumerate(b["runs"], start=1):
             add(f"Bulk embedding, run {i}: `SearchEngine.embed` vs `model.encode` "
@@ -873,7 +873,24 @@ def main(argv: Sequence[str] | None = None) -> None:
     rows = nasa_rows()
     all_sentences = nasa_sentences(rows)
     results: dict[str, Any] = {}
+    finished = False
+    try:
+        run_parts(args, rows, all_sentences, results)
+        finished = True
+    finally:
+        # Killed or failed half-way, the parts that did finish still get their table.
+        wall = time.perf_counter() - wall_start
+        log("\n## Results" + ("" if finished else " (partial: the run stopped early)") + "\n")
+        log(f"Command: `{command}`  ")
+        load()
+        log(f"Machine: {machine()}; wall time {wall / 60:.1f} min; 1-minute load average "
+            f"min {min(LOADS):.2f}, max {max(LOADS):.2f} over the run (this run alone keeps it "
+            "near 2; well above that, the machine was shared and timings are inflated)\n")
+        log(report(args, results, wall))
 
+
+def run_parts(args, rows, all_sentences: list[str], results: dict[str, Any]) -> None:
+    """Each part in turn, its results stored as soon as it finishes."""
     if "capture" in args.parts:
         with section(f"1. Capture → searchable ({args.captures} POSTs)"):
             results["capture"] = bench_capture(args, all_sentences, rows)
@@ -885,8 +902,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                                                    min(args.sentences, len(all_sentences)))
             matrix = embed_sentences(pool)
             queries = nasa_queries(rows, args.queries, args.seed)
-            results["scale"] = [bench_scale(args, size, pool, matrix, queries)
-                                for size in sorted(args.sizes)]
+            results["scale"] = []
+            for size in sorted(args.sizes):
+                results["scale"].append(bench_scale(args, size, pool, matrix, queries))
 
     if "ivf" in args.parts:
         largest = results["scale"][-1]
@@ -898,16 +916,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     if "bulk" in args.parts:
         with section(f"4. Bulk embedding ({args.bulk_lessons} NASA lessons)"):
-            results["bulk"] = bench_bulk(args)
-
-    wall = time.perf_counter() - wall_start
-    log("\n## Results\n")
-    log(f"Command: `{command}`  ")
-    load()
-    log(f"Machine: {machine()}; wall time {wall / 60:.1f} min; 1-minute load average "
-        f"min {min(LOADS):.2f}, max {max(LOADS):.2f} over the run (this run alone keeps it "
-        "near 2; well above that, the machine was shared and timings are inflated)\n")
-    log(report(args, results, wall))
+            results["bulk"] = {"runs": []}
+            bench_bulk(args, results["bulk"])
 
 
 if __name__ == "__main__":
