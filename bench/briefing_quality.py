@@ -21,10 +21,11 @@ nobody judged counts as 0 and is reported). Metrics per method:
 and the same nDCG@10 and P@10 "condensed": unjudged lessons dropped from a
 deeper ranking (all 15 briefing items, the plain search's top 20) before the
 cut at 10, so a variant that surfaces lessons nobody judged is not punished
-for it (Sakai's condensed lists). The judgments were pooled once, from the
-code of commit 6347b3b (reciprocal rank fusion inside each aspect and in plain
-search, aspect RRF_K 60); later fusion changes surface lessons nobody judged,
-on both sides, so read the condensed figures next to the plain ones.
+for it (Sakai's condensed lists). The judgments were pooled twice: from the
+code of commit 6347b3b, then (2026-11-27) the lessons the code of that day
+put in a top 10 that nobody had judged; later fusion changes may surface
+lessons nobody judged again, so read the condensed figures next to the plain
+ones, and judge a new pool with --pool when the count of unjudged grows.
 Each description's judgments carry a "_criteria" string saying what counted.
 
 It also times `generate` on the descriptions of 250 words or more (a warm-up,

@@ -16,8 +16,10 @@ truncates at 256 word pieces.
 
 The data goes in through `lessons import --format llis`, the vectors through
 the product's own engine. Work files live in /tmp/lessons-quality-cache so a
-rerun skips what is done. Run:
+rerun skips what is done. --budgets re-runs the keyword side under other
+values of search.keyword.POSTINGS_BUDGET (the dense side as cached). Run:
     .venv/bin/python bench/search_quality.py [--data ../shared/data/nasa_llis_2101.csv]
+    .venv/bin/python bench/search_quality.py --budgets 1000000000 50000 1050 630
 """
 
 import argparse
@@ -174,6 +176,32 @@ def evaluate(runs: list[dict]) -> list[tuple[str, tuple]]:
             for name, method in methods.items()]
 
 
+def keyword_budgets(app, queries: list[tuple[int, str]], runs: list[dict],
+                    budgets: list[int]) -> None:
+    """The keyword side re-run under other POSTINGS_BUDGET values; the dense side as cached."""
+    from lessons.services.lessons import lesson_conditions
+    from search import keyword, retrieve
+    from web.database import db
+
+    shipped = keyword.POSTINGS_BUDGET
+    print("| postings budget | keyword nDCG@10 | hybrid nDCG@10 | keyword ms/query |\n"
+          "| --- | --- | --- | --- |")
+    with app.app_context():
+        conditions = lesson_conditions({"state": "active"})
+        for budget in budgets:
+            keyword.POSTINGS_BUDGET = budget
+            started = time.perf_counter()
+            rankings = [keyword.keyword_search(db.session, text, conditions, DEPTH)
+                        for _, text in queries]
+            elapsed = (time.perf_counter() - started) / len(queries) * 1000
+            alone = metrics([rank_of(r["target"], k) for r, k in zip(runs, rankings)])
+            fused = metrics([rank_of(r["target"], list(retrieve.fuse(r["dense"], k).items()))
+                             for r, k in zip(runs, rankings)])
+            print(f"| {budget:,}{' (shipped)' if budget == shipped else ''} | {alone[0]:.3f} "
+                  f"| {fused[0]:.3f} | {elapsed:.1f} |")
+    keyword.POSTINGS_BUDGET = shipped
+
+
 def rrf(dense, keyword, k: int):
     """Reciprocal rank fusion with constant `k`."""
     scores: dict[int, float] = {}
@@ -187,6 +215,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--fresh", action="store_true", help="Forget the cached work files.")
+    parser.add_argument("--budgets", type=int, nargs="*", default=[],
+                        help="Also re-run the keyword side with these POSTINGS_BUDGET values.")
     args = parser.parse_args()
     if args.fresh:
         shutil.rmtree(CACHE, ignore_errors=True)
@@ -206,11 +236,14 @@ def main() -> None:
     }
     print(f"\nCommand: .venv/bin/python bench/search_quality.py --data {args.data}\n")
     for name, (app, queries) in sets.items():
-        results = evaluate(rankings_for(app, queries, name))
+        runs = rankings_for(app, queries, name)
         print(f"\n### Query = {name} ({len(queries)} queries, {len(rows)} lessons)\n")
         print("| method | nDCG@10 | Recall@10 | MRR |\n| --- | --- | --- | --- |")
-        for method, (ndcg, recall, mrr) in results:
+        for method, (ndcg, recall, mrr) in evaluate(runs):
             print(f"| {method} | {ndcg:.3f} | {recall:.3f} | {mrr:.3f} |")
+        if args.budgets:
+            print()
+            keyword_budgets(app, queries, runs, args.budgets)
     print(f"\nWall time: {time.perf_counter() - started:.0f} s")
 
 

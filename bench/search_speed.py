@@ -40,13 +40,12 @@ Markdown table that can be pasted into bench/README.md:
    a database cost.
 
 Nothing is asserted: the script prints numbers. Timings use time.perf_counter;
-the model is loaded and warmed up before anything is timed; torch and FAISS
-keep their default thread counts (all cores of the machine), as in the app.
-That makes every torch call fragile on a shared machine: with one other busy
-process on two cores, a one-query encode goes from ~15 ms to ~450 ms (its
-threads wait for each other at every layer). The 1-minute load average is
-printed with each part and summed up at the end; `--torch-threads 1` shows
-the difference.
+the model is loaded and warmed up before anything is timed. Torch computes
+on one thread, as `lessons run` serves requests (`--torch-threads 0` keeps
+torch's default of every core, which collapses on a shared machine: with one
+other busy process on two cores, a one-query encode went from ~15 ms to
+~450 ms). FAISS keeps its default. The 1-minute load average is printed with
+each part and summed up at the end.
 
     .venv/bin/python bench/search_speed.py            # the full run, 15-30 minutes
     .venv/bin/python bench/search_speed.py --quick    # a smoke run of a few minutes
@@ -503,8 +502,7 @@ def time_rebuild(engine: SearchEngine) -> dict[str, float]:
         ids, matrix = vector_store.all_vectors(session, engine.model, engine.embedder.dim)
         parts["read vectors"] = time.perf_counter() - start
     start = time.perf_counter()
-    lessons = len(np.unique(ids))
-    index = VectorIndex.build(engine.embedder.dim, ids, matrix, lessons)
+    index = VectorIndex.build(engine.embedder.dim, ids, matrix)
     parts["build index"] = time.perf_counter() - start
     start = time.perf_counter()
     index.save(engine.folder, engine.model, engine.last_seq)
@@ -841,10 +839,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--only", nargs="+", choices=["capture", "search", "ivf", "bulk"],
                         help="run only these parts (ivf needs search)")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--torch-threads", type=int, default=None,
-                        help="torch.set_num_threads(N) before anything runs (default: leave "
-                             "torch's own choice, as the app does); 1 shows how a query "
-                             "encode fares when another process shares the cores")
+    parser.add_argument("--torch-threads", type=int, default=1,
+                        help="torch.set_num_threads(N) before anything runs (default 1, as "
+                             "`lessons run` serves requests; 0 leaves torch's own choice)")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run: small sizes, few captures and queries")
     args = parser.parse_args(argv)

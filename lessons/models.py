@@ -379,6 +379,64 @@ class KickoffDecision(Base):
         }
 
 
+class Theme(Base):
+    """A recurring theme: lessons alike in meaning, as the last recompute grouped them.
+
+    A recompute gives each new cluster the id of the old theme it matches, so
+    trends and links survive; a theme no longer found is retired, not deleted.
+    """
+
+    __tablename__ = "themes"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    model: Mapped[str] = mapped_column(String(500))
+    keywords: Mapped[list[str]] = mapped_column(JSON)  # most distinctive first (c-TF-IDF)
+    central_lesson_id: Mapped[int | None] = mapped_column(ForeignKey("lessons.id"))
+    centroid: Mapped[bytes] = mapped_column(LargeBinary)
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    retired_at: Mapped[datetime | None]
+    central_lesson: Mapped[Lesson | None] = relationship(lazy="joined")
+
+    @property
+    def label(self) -> str:
+        return ", ".join(self.keywords[:4]) or f"Theme {self.id}"
+
+
+class LessonTheme(Base):
+    """The theme a lesson belongs to: set by a recompute, or at capture between recomputes."""
+
+    __tablename__ = "lesson_themes"
+
+    lesson_id: Mapped[int] = mapped_column(
+        ForeignKey("lessons.id", ondelete="CASCADE"), primary_key=True)
+    theme_id: Mapped[int] = mapped_column(ForeignKey("themes.id"), index=True)
+    assigned: Mapped[str] = mapped_column(String(20))  # "recompute" or "capture"
+
+
+class ThemeRun(Base):
+    """One theme recompute: its progress (for the polled bar) and how it ended."""
+
+    __tablename__ = "theme_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(20))  # running, done, failed
+    requested_themes: Mapped[int | None]
+    stage: Mapped[str] = mapped_column(String(100), default="Starting")
+    done: Mapped[int] = mapped_column(default=0)
+    total: Mapped[int] = mapped_column(default=0)
+    themes: Mapped[int | None]  # how many it found
+    message: Mapped[str | None] = mapped_column(Text)  # why it failed
+    actor: Mapped[str]
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    finished_at: Mapped[datetime | None]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "status": self.status, "stage": self.stage, "done": self.done,
+                "total": self.total, "themes": self.themes, "message": self.message,
+                "started_at": iso(self.started_at), "finished_at": iso(self.finished_at)}
+
+
 class Change(Base):
     """One row per write, in commit order: what other processes and the index follow."""
 

@@ -73,6 +73,21 @@ def model_location(name: str) -> str:
     return name
 
 
+def compute_on_request_threads() -> None:
+    """Make torch compute on the calling thread only, as a server should.
+
+    Torch's default spreads each encode over every core. A server encodes on
+    several request threads at once, and on two cores those spread-out
+    encodes wait for each other at every layer: one query took 13 ms alone
+    and 430-470 ms beside one other busy process, against 14 ms on one
+    thread (bench/README.md). Bulk work (`lessons reindex`, imports) keeps
+    the default, using every core for one big encode.
+    """
+    import torch
+
+    torch.set_num_threads(1)
+
+
 _loaded: dict[str, Embedder] = {}
 _load_lock = threading.Lock()
 

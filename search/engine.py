@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lessons.models import Change, Lesson
-from search import vectors
+from search import theme_store, vectors
 from search.embedder import Embedder, get_embedder
 from search.index import SnapshotError, VectorIndex, read_manifest, remove_stale_temp_files
 
@@ -103,8 +103,7 @@ class SearchEngine:
             self.embed(stale, on_progress)
             with self.sessions() as session:
                 ids, matrix = vectors.all_vectors(session, self.model, self.embedder.dim)
-                lessons = len(np.unique(ids))
-            self.index = VectorIndex.build(self.embedder.dim, ids, matrix, lessons)
+            self.index = VectorIndex.build(self.embedder.dim, ids, matrix)
             self.last_seq = position
             self.snapshot()
 
@@ -150,11 +149,12 @@ class SearchEngine:
             return len(changed)
 
     def reindex_lessons(self, lesson_ids: list[int], seqs: dict[int, int]) -> None:
-        """Replace these lessons' vectors in the index (deleted ones just leave)."""
+        """Replace these lessons' vectors in the index; deleted ones leave, new ones join a theme."""
         with self.sessions() as session:
             lessons = session.scalars(select(Lesson).where(Lesson.id.in_(lesson_ids))).all()
             live = [lesson for lesson in lessons if not lesson.is_deleted]
             fresh = vectors.refresh_vectors(session, self.embedder, live, seqs)
+            theme_store.join_nearest(session, self.model, fresh)
             session.commit()
         self.index.remove(lesson_ids)
         for lesson_id, matrix in fresh.items():

@@ -7,14 +7,27 @@ query under the same filters, so retrieval can fuse them with dense results.
 import re
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, Select, Text, cast, column, func, literal_column, select, table
+from sqlalchemy import (
+    ColumnElement, Select, Text, cast, column, func, literal_column, select, table, text,
+)
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Session
 
 from lessons.models import Lesson
 
 MAX_TERMS = 64
+POSTINGS_BUDGET = 50_000  # lessons holding each matched word, summed (bench/README.md)
+OVERFETCH = 2  # ranked in FTS5 alone per result wanted, before the filters apply
 FTS = table("lessons_fts", column("rowid"))  # the FTS5 table of migration 0002 (SQLite)
+VOCABULARY = table("lessons_fts_vocab", column("term"), column("doc"), schema="temp")
+_SCRATCH = (  # per connection, made on first use: SQLite keeps temp tables per connection
+    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.lessons_fts_vocab "
+    "USING fts5vocab(main, lessons_fts, row)",
+    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_words "
+    "USING fts5(word, tokenize='porter unicode61 remove_diacritics 2')",
+    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_words_vocab "
+    "USING fts5vocab(temp, query_words, instance)",
+)
 STOPWORDS = frozenset("""
 a about above after again against all am an and any are as at be because been before being
 below between both but by can could did do does doing down during each few for from further
@@ -43,23 +56,81 @@ def keyword_search(
     if not words:
         return []
     if session.get_bind().dialect.name == "postgresql":
-        stmt = _postgresql(query)
-    else:
-        stmt = _sqlite(words)
-    rows = session.execute(stmt.where(*conditions).limit(k))
-    return [(row[0], float(row[1])) for row in rows]
+        rows = session.execute(_postgresql(query).where(*conditions).limit(k))
+        return [(row[0], float(row[1])) for row in rows]
+    return _sqlite(session, rarest(session, words), conditions, k)
 
 
-def _sqlite(words: list[str]) -> Select:
+def rarest(session: Session, words: list[str]) -> list[str]:
+    """The words worth matching, rarest first, within POSTINGS_BUDGET.
+
+    FTS5 computes bm25 for every lesson that holds any query word, so its time
+    grows with the words' document frequencies: on 100k lessons that was most
+    of a search's time. A word in more than half of the lessons adds nothing
+    to bm25 (its weight is clamped to zero) and is dropped; past the budget,
+    the commonest remaining words are too. On the 2,101 NASA lessons the budget
+    is never reached (bench/README.md). Frequencies come from FTS5's own
+    vocabulary, looked up by each word's stem as its tokenizer makes it.
+    """
+    stem_of = _stems(session, words)
+    counts = dict(session.execute(
+        select(VOCABULARY.c.term, VOCABULARY.c.doc)
+        .where(VOCABULARY.c.term.in_(set(stem_of.values())))).all())
+    frequency = {word: counts.get(stem_of.get(word), 0) for word in words}
+    by_rarity = sorted(words, key=lambda word: frequency[word])
+    half = session.scalar(select(func.count()).select_from(Lesson)) / 2
+    useful = [word for word in by_rarity if 0 < frequency[word] <= half] or by_rarity[-1:]
+    chosen, postings = [], 0
+    for word in useful:
+        if chosen and postings + frequency[word] > POSTINGS_BUDGET:
+            break
+        chosen.append(word)
+        postings += frequency[word]
+    return chosen
+
+
+def _stems(session: Session, words: list[str]) -> dict[str, str]:
+    """Each word's first token as FTS5 indexes it ("failures" → "failur").
+
+    SQLite has no SQL function to run a tokenizer, so the words go through a
+    scratch FTS5 table of this connection with the tokenizer of `lessons_fts`
+    (migration 0002), one row per word, and its vocabulary says what they became.
+    """
+    for statement in _SCRATCH:
+        session.execute(text(statement))
+    session.execute(text("DELETE FROM temp.query_words"))
+    session.execute(text("INSERT INTO temp.query_words(rowid, word) VALUES (:row, :word)"),
+                    [{"row": row, "word": word} for row, word in enumerate(words)])
+    tokens = session.execute(text(
+        "SELECT doc, term FROM temp.query_words_vocab ORDER BY doc, offset")).all()
+    session.execute(text("DELETE FROM temp.query_words"))
+    stem_of: dict[str, str] = {}
+    for row, term in tokens:
+        stem_of.setdefault(words[row], term)
+    return stem_of
+
+
+def _sqlite(
+    session: Session, words: list[str], conditions: Sequence[ColumnElement[bool]], k: int
+) -> list[tuple[int, float]]:
     # Each word is quoted, so nothing in the query is read as FTS5 syntax.
-    match = " OR ".join('"' + word.replace('"', '""') + '"' for word in words)
-    score = literal_column("-bm25(lessons_fts, 4.0, 1.0, 1.0, 1.0, 2.0)")
-    return (
-        select(Lesson.id, score.label("score"))
-        .join(FTS, FTS.c.rowid == Lesson.id)
-        .where(literal_column("lessons_fts").op("MATCH")(match))
-        .order_by(score.desc(), Lesson.id)
-    )
+    match = literal_column("lessons_fts").op("MATCH")(
+        " OR ".join('"' + word.replace('"', '""') + '"' for word in words))
+    score = literal_column("-bm25(lessons_fts, 4.0, 1.0, 1.0, 1.0, 2.0)").label("score")
+    # Ranking inside FTS5 first and filtering the best few costs half of joining every
+    # match to its lesson (bench/README.md). Only when the filters reject too many of
+    # those does the ranking run again, joined, so a filtered search still fills its page.
+    fetch = k * OVERFETCH
+    best = session.execute(select(FTS.c.rowid, score).where(match)
+                           .order_by(score.desc(), FTS.c.rowid).limit(fetch)).all()
+    allowed = set(session.scalars(
+        select(Lesson.id).where(Lesson.id.in_([row[0] for row in best]), *conditions)))
+    found = [(row[0], float(row[1])) for row in best if row[0] in allowed]
+    if len(found) < k and len(best) == fetch:
+        found = [(row[0], float(row[1])) for row in session.execute(
+            select(Lesson.id, score).join(FTS, FTS.c.rowid == Lesson.id)
+            .where(match, *conditions).order_by(score.desc(), Lesson.id).limit(k))]
+    return found[:k]
 
 
 def _postgresql(query: str) -> Select:

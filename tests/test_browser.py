@@ -145,3 +145,26 @@ def test_log_a_lesson_then_filter_the_list(page, page_errors, base_url, client):
         "APP BUG: the browser asks for /favicon.ico and gets a 404, logged as a console "
         "error; web/templates/base.html links no icon and no route serves /favicon.ico"
     )
+
+
+def test_recompute_themes_with_a_polled_progress_bar(page, page_errors, client):
+    for title, body in [
+        ("Road permit requested too late", "The council took eight weeks to grant it."),
+        ("Crane licence came late", "The lifting permit took nine weeks from the council."),
+        ("Planning consent delayed the build", "We applied after the contract was signed."),
+        ("UAT squeezed to five days", "The build slipped and testing was cut short."),
+        ("Load testing dropped", "Performance tests were cut to make the launch date."),
+        ("Regression tests skipped", "Testing time went to late features."),
+    ]:
+        assert client.post("/api/v1/lessons", json={
+            "title": title, "what_happened": body}).status_code == 201
+    page.goto("/themes")
+    expect(page.get_by_text("No themes yet")).to_be_visible()
+    page.locator("#theme-count").fill("2")
+    page.get_by_role("button", name="Recompute").click()
+    expect(page.locator("#theme-run progress")).to_be_visible()  # polled every second
+    # When the run is done, the page reloads itself with the themes and their trend charts.
+    expect(page.locator("table.themes tbody tr")).to_have_count(2, timeout=60_000)
+    expect(page.locator("svg.trend")).to_have_count(2)
+    expect(page.locator("#theme-run")).to_contain_text("2 themes")
+    assert page_errors == []

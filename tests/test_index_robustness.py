@@ -9,12 +9,14 @@ import threading
 import time
 from pathlib import Path
 
+import faiss
+import numpy as np
 import pytest
 from sqlalchemy import func, select
 
 from lessons.models import PassageVector
 from search.engine import SearchEngine
-from search.index import SnapshotError, VectorIndex, read_manifest
+from search.index import SnapshotError, VectorIndex, ivf_index, read_manifest
 from search.embedder import model_location
 from web.database import db
 from web.search import engine
@@ -119,7 +121,7 @@ from sqlalchemy.orm import Session
 url, folder, model = sys.argv[1:4]
 with Session(make_engine(url)) as session:
     ids, matrix = vectors.all_vectors(session, model, 384)
-index = VectorIndex.build(384, ids, matrix, len(set(ids.tolist())))
+index = VectorIndex.build(384, ids, matrix)
 print("ready", flush=True)
 while True:
     index.save(Path(folder), model, 1)
@@ -236,3 +238,21 @@ def test_a_rebuild_refreshes_lessons_changed_behind_its_back(filled):
         path.unlink()
     search_engine.ready()
     assert top_title(filled, search_engine, "the dinner food was bad") == "Catering for the gala was poor"
+
+
+def test_a_filtered_search_on_ivf_compares_every_allowed_lesson():
+    # An unfiltered IVF search probes a quarter of the lists; a filter's few lessons
+    # may all sit elsewhere, so a filtered search must still find each of them.
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((25_000, 32)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = np.arange(len(vectors)) // 2  # two passages per lesson
+    approximate = VectorIndex(ivf_index(32, vectors), "ivf")
+    exact = VectorIndex(faiss.IndexIDMap(faiss.IndexFlatIP(32)), "flat")
+    for index in (approximate, exact):
+        index.add(ids, vectors)
+    allowed = rng.choice(ids.max() + 1, 50, replace=False)
+    for query in vectors[:20]:
+        found = approximate.search(query, 10, allowed)
+        assert [lesson for lesson, _ in found] == [lesson for lesson, _ in exact.search(query, 10, allowed)]
+        assert len(approximate.search(query, 100, allowed)) == 50  # stops when all are found

@@ -5,6 +5,9 @@ import re
 import pytest
 from jsonschema import Draft202012Validator
 
+from search.keyword import keyword_search, rarest
+from search.retrieve import live_conditions
+
 LESSONS = {
     "lock-in": ("Our data was trapped in the supplier's proprietary platform",
                 "When we tried to change provider, the vendor's closed format and missing export "
@@ -265,3 +268,30 @@ def test_while_another_thread_builds_the_index_search_says_so(app, client, corpu
         release.set()
         builder.join()
     assert found(client, "acceptance testing cut short")[0]["id"] == corpus["testing"]["id"]
+
+
+def test_keyword_search_matches_the_rarest_words_by_their_stems(client, session, backend):
+    if backend.name != "sqlite":
+        pytest.skip("PostgreSQL matches every word; only FTS5 picks the rarest")
+    for title in ("Pump seized", "Pump overheated", "Pump cavitation"):
+        add(client, title=title, what_happened="The pumps failed on the test stand.")
+    add(client, title="Relief valve stuck", what_happened="A valve jammed shut.")
+    # "pumps" is in 3 of 4 lessons (no bm25 weight), "zebra" in none: only "valve" is matched.
+    assert rarest(session, ["pumps", "valve", "zebra"]) == ["valve"]
+    assert rarest(session, ["pumps", "zebra"]) == ["pumps"]  # something is always matched
+    # Found by their stems ("jammed", "seized"); unknown words would leave just one.
+    assert rarest(session, ["jamming", "seizing"]) == ["jamming", "seizing"]
+
+
+def test_a_filter_that_rejects_the_best_keyword_matches_still_fills_the_page(client, session):
+    # FTS5 ranks the best 2 matches per result wanted before filtering; all of them
+    # belong to another project here, so the joined ranking must find the one that counts.
+    strong = client.post("/api/v1/projects", json={"name": "Valve-heavy"}).get_json()
+    weak = client.post("/api/v1/projects", json={"name": "Other"}).get_json()
+    for number in range(3):
+        add(client, title=f"Valve stuck {number}", what_happened="valve valve valve",
+            project_id=strong["id"])
+    wanted = add(client, title="Long report", what_happened="Among many things, a valve.",
+                 project_id=weak["id"])
+    conditions = live_conditions({"project_id": weak["id"]})
+    assert [i for i, _ in keyword_search(session, "valve", conditions, 1)] == [wanted["id"]]

@@ -19,7 +19,11 @@ from lessons.errors import ValidationError
 from lessons.importers.llis import import_llis
 from lessons.models import Lesson
 from lessons.services.status import counts
+from search.embedder import compute_on_request_threads
 from search.retrieve import search
+from search.theme_store import recompute
+from search.themes import K_MAX, K_MIN
+from search.trends import Windows, theme_views
 from web import create_app
 from web.database import db
 from web.search import engine
@@ -37,8 +41,15 @@ def run_command(host: str, port: int, threads: int) -> None:
     current, head = database.schema_state(db.engine)
     if current != head:
         raise click.ClickException("The database is not up to date: run `lessons db upgrade`.")
-    # Load the model and the index now, so the first search does not wait for them.
-    threading.Thread(target=engine().ready, name="search-warm-up", daemon=True).start()
+    search_engine = engine()
+
+    def warm_up() -> None:
+        # Load the model and the index now, so the first search does not wait for them;
+        # a first build embeds on every core, then requests get one each.
+        search_engine.ready()
+        compute_on_request_threads()
+
+    threading.Thread(target=warm_up, name="search-warm-up", daemon=True).start()
     click.echo(f"Serving Lessons on http://{host}:{port} (Ctrl+C to stop)")
     waitress.serve(current_app._get_current_object(), host=host, port=port, threads=threads)
 
@@ -106,6 +117,24 @@ def reindex_command() -> None:
     click.echo(f"Index rebuilt: {search.status()}")
 
 
+@click.command("themes")
+@click.option("--themes", "count", type=click.IntRange(K_MIN, K_MAX), default=None,
+              help="How many themes (default: chosen from the number of lessons).")
+@with_appcontext
+def themes_command(count: int | None) -> None:
+    """Recompute the recurring themes from every live lesson, keeping their ids."""
+    with tqdm(unit="step") as bar:
+        def on_progress(stage: str, done: int, total: int) -> None:
+            bar.set_description(stage)
+            bar.total, bar.n = total, done
+            bar.refresh()
+
+        recompute(engine(), count, on_progress)
+    for view in theme_views(db.session, Windows(date.today())):
+        click.echo(f"{view.theme.id:>5}  {len(view.lessons):>5} lessons  "
+                   f"{len(view.projects):>3} projects  {view.theme.label}")
+
+
 @click.command("search")
 @click.argument("text")
 @click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 200))
@@ -162,7 +191,7 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
 def init_app(app: Flask) -> None:
     """Register the commands on the app, so `app.test_cli_runner()` reaches them."""
     for command in (run_command, db_group, demo_group, status_command, reindex_command,
-                    search_command, import_command):
+                    search_command, import_command, themes_command):
         app.cli.add_command(command)
 
 

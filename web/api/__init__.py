@@ -13,15 +13,18 @@ from typing import Any, Callable
 from flask import Blueprint, Response, abort, current_app, jsonify, request, url_for
 
 from lessons import services
-from lessons.errors import ValidationError
+from lessons.errors import NotFound, ValidationError
 from lessons.fields import ACTION_FIELDS, LESSON_FIELDS, PROJECT_FIELDS, Field
 from lessons.history import revision_changes
+from lessons.models import ThemeRun
 from lessons.queries import ACTION_FILTERS, LESSON_FILTERS, PROJECT_FILTERS, Page, parse_query
 from lessons.services.lessons import category_choices
 from web.database import db
 from search.briefing import ensure_briefing, new_since_kickoff
 from search.retrieve import search, similar_lessons
+from search.trends import Windows, repeated_mistakes, theme_views
 from web.identity import current_actor
+from web.jobs import parse_theme_count, start_recompute
 from web.search import engine
 from web.views.briefings import briefing_rows
 from web.views.forms import categories
@@ -284,3 +287,56 @@ def openapi() -> Response:
     from web.api.openapi import build_spec
 
     return jsonify(build_spec(RESOURCES, categories()))
+
+
+@api.get("/themes")
+def themes() -> Response:
+    """Every live theme with its lessons, reach, impact and lessons per window."""
+    windows = Windows.parse(request.args, date.today())
+    views = theme_views(db.session, windows)
+    return jsonify({"items": [view.as_dict() for view in views], "total": len(views),
+                    "windows": windows.as_list()})
+
+
+@api.get("/themes/trends")
+def theme_trends() -> Response:
+    """Lessons per theme per window, and which themes rise or fall in the latest window."""
+    windows = Windows.parse(request.args, date.today())
+    views = theme_views(db.session, windows)
+    by_change = sorted(views, key=lambda view: view.change)
+    return jsonify({
+        "window_days": windows.days, "windows": windows.as_list(),
+        "items": [{"id": v.theme.id, "label": v.theme.label, "counts": v.counts,
+                   "change": v.change} for v in views],
+        "rising": [v.theme.id for v in reversed(by_change) if v.change > 0],
+        "falling": [v.theme.id for v in by_change if v.change < 0],
+    })
+
+
+@api.get("/themes/repeats")
+def theme_repeats() -> Response:
+    """Mistakes identified but not learned: met on several projects, or back after their action."""
+    views = theme_views(db.session, Windows(date.today()))
+    repeats = repeated_mistakes(db.session, views)
+    return jsonify({"items": [repeat.as_dict() for repeat in repeats], "total": len(repeats)})
+
+
+@api.post("/themes/recompute")
+def recompute_themes() -> Response:
+    """Start recomputing the themes in the background; poll the run it returns."""
+    themes = parse_theme_count((json_body() if request.content_length else {}).get("themes"))
+    run = start_recompute(current_app._get_current_object(), db.session, engine(), themes,
+                          current_actor())
+    response = jsonify(run.as_dict())
+    response.status_code = 202
+    response.headers["Location"] = url_for("api.theme_run", row_id=run.id)
+    return response
+
+
+@api.get("/themes/runs/<int:row_id>")
+def theme_run(row_id: int) -> Response:
+    """The progress of one theme recompute."""
+    run = db.session.get(ThemeRun, row_id)
+    if run is None:
+        raise NotFound("theme recompute", row_id)
+    return jsonify(run.as_dict())

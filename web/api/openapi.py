@@ -378,6 +378,126 @@ def briefing_paths() -> dict[str, Any]:
     }
 
 
+LESSON_REF = {
+    "type": "object", "required": ["id", "external_id", "title"],
+    "properties": {"id": {"type": "integer"}, "external_id": {"type": ["string", "null"]},
+                   "title": {"type": "string"}},
+    "additionalProperties": False,
+}
+PROJECT_REF = {
+    "type": "object", "required": ["id", "name"],
+    "properties": {"id": {"type": "integer"}, "name": {"type": "string"}},
+    "additionalProperties": False,
+}
+WINDOW_LIST = {"type": "array", "items": {
+    "type": "object", "required": ["start", "end"],
+    "properties": {"start": {"type": "string", "format": "date"},
+                   "end": {"type": "string", "format": "date"}}}}
+THEME = {
+    "type": "object",
+    "required": ["id", "label", "keywords", "central_lesson", "size", "projects", "severe_share",
+                 "impact_cost", "impact_days", "counts", "change", "repeated", "lessons"],
+    "properties": {
+        "id": {"type": "integer", "description": "Stable across recomputes."},
+        "label": {"type": "string"}, "keywords": {"type": "array", "items": {"type": "string"}},
+        "central_lesson": {"anyOf": [{"type": "object", "required": ["id", "title"]},
+                                     {"type": "null"}]},
+        "size": {"type": "integer"},
+        "projects": {"type": "array", "items": PROJECT_REF},
+        "severe_share": {"type": "number", "description": "Share of high or critical lessons."},
+        "impact_cost": {"type": "string", "description": "Summed cost impact (decimal)."},
+        "impact_days": {"type": "integer", "description": "Summed schedule impact in days."},
+        "counts": {"type": "array", "items": {"type": "integer"},
+                   "description": "Lessons per window, oldest first."},
+        "change": {"type": "integer", "description": "Latest window minus the one before."},
+        "repeated": {"type": "boolean", "description": "Met on 3 or more projects."},
+        "lessons": {"type": "array", "items": LESSON_REF},
+    },
+    "additionalProperties": False,
+}
+REPEAT = {
+    "type": "object", "required": ["lessons", "projects", "reasons", "theme_id"],
+    "properties": {
+        "lessons": {"type": "array", "items": LESSON_REF},
+        "projects": {"type": "array", "items": PROJECT_REF},
+        "reasons": {"type": "array", "items": {"type": "string"}},
+        "theme_id": {"type": ["integer", "null"]},
+    },
+    "additionalProperties": False,
+}
+THEME_RUN = {
+    "type": "object",
+    "required": ["id", "status", "stage", "done", "total", "themes", "message", "started_at",
+                 "finished_at"],
+    "properties": {
+        "id": {"type": "integer"}, "status": {"enum": ["running", "done", "failed"]},
+        "stage": {"type": "string"}, "done": {"type": "integer"}, "total": {"type": "integer"},
+        "themes": {"type": ["integer", "null"]}, "message": {"type": ["string", "null"]},
+        "started_at": {"type": "string", "format": "date-time"},
+        "finished_at": {"type": ["string", "null"], "format": "date-time"},
+    },
+    "additionalProperties": False,
+}
+WINDOW_PARAMETERS = [
+    {"name": "window_days", "in": "query", "required": False,
+     "schema": {"type": "integer", "minimum": 7, "maximum": 366, "default": 90}},
+    {"name": "windows", "in": "query", "required": False,
+     "schema": {"type": "integer", "minimum": 2, "maximum": 24, "default": 8}},
+]
+
+
+def theme_paths() -> dict[str, Any]:
+    """Recurring themes, their trends, repeated mistakes, and recomputes."""
+    bad_windows = error("The trend windows are not valid.")
+    return {
+        "/themes": {"get": {
+            "summary": "Every live theme with its lessons, reach, impact and lessons per window",
+            "operationId": "themes", "parameters": WINDOW_PARAMETERS,
+            "responses": {"200": {"description": "The themes, largest first.", **json_content({
+                "type": "object", "required": ["items", "total", "windows"], "properties": {
+                    "items": {"type": "array", "items": {"$ref": "#/components/schemas/Theme"}},
+                    "total": {"type": "integer"}, "windows": WINDOW_LIST}})},
+                "422": bad_windows}}},
+        "/themes/trends": {"get": {
+            "summary": "Lessons per theme per window; the themes rising and falling",
+            "operationId": "theme_trends", "parameters": WINDOW_PARAMETERS,
+            "responses": {"200": {"description": "The trends.", **json_content({
+                "type": "object",
+                "required": ["window_days", "windows", "items", "rising", "falling"],
+                "properties": {
+                    "window_days": {"type": "integer"}, "windows": WINDOW_LIST,
+                    "items": {"type": "array", "items": {
+                        "type": "object", "required": ["id", "label", "counts", "change"]}},
+                    "rising": {"type": "array", "items": {"type": "integer"}},
+                    "falling": {"type": "array", "items": {"type": "integer"}}}})},
+                "422": bad_windows}}},
+        "/themes/repeats": {"get": {
+            "summary": "Mistakes identified, not learned: met on 3+ projects or back after "
+                       "their action was done",
+            "operationId": "theme_repeats",
+            "responses": {"200": {"description": "The repeated mistakes.", **json_content({
+                "type": "object", "required": ["items", "total"], "properties": {
+                    "items": {"type": "array", "items": {"$ref": "#/components/schemas/Repeat"}},
+                    "total": {"type": "integer"}}})}}}},
+        "/themes/recompute": {"post": {
+            "summary": "Start recomputing the themes in the background",
+            "operationId": "recompute_themes",
+            "requestBody": {"required": False, **json_content({
+                "type": "object", "properties": {"themes": {
+                    "type": ["integer", "null"], "minimum": 2, "maximum": 60,
+                    "description": "How many themes; absent or null: chosen by size."}}})},
+            "responses": {"202": {"description": "The run; poll its Location.", **json_content(
+                {"$ref": "#/components/schemas/ThemeRun"})},
+                "409": error("Another recompute is running."), **BODY_ERRORS}}},
+        "/themes/runs/{row_id}": {
+            "parameters": [ID_PARAMETER],
+            "get": {"summary": "The progress of one theme recompute", "operationId": "theme_run",
+                    "responses": {"200": {"description": "The run.", **json_content(
+                        {"$ref": "#/components/schemas/ThemeRun"})},
+                        "404": error("No recompute with this id.")}}},
+    }
+
+
 def build_spec(resources: Sequence[Any], categories: Sequence[str]) -> dict[str, Any]:
     """The whole OpenAPI document for `resources`, with the configured categories."""
     choices = {"category": {name: name for name in categories}}
@@ -396,6 +516,8 @@ def build_spec(resources: Sequence[Any], categories: Sequence[str]) -> dict[str,
     paths.update(briefing_paths())
     schemas["BriefingItem"] = BRIEFING_ITEM
     schemas["Decision"] = DECISION
+    paths.update(theme_paths())
+    schemas.update(Theme=THEME, Repeat=REPEAT, ThemeRun=THEME_RUN)
     paths["/lessons/{row_id}/revisions"] = {
         "parameters": [ID_PARAMETER],
         "get": {

@@ -1,0 +1,152 @@
+"""Themes in the database: recomputed from every live lesson, joined by new lessons in between.
+
+A recompute clusters the lessons' vectors (search.themes), names each theme
+by its distinctive terms and central lesson, and keeps the id of the old
+theme each new one matches, so trends and links survive a recompute.
+Between recomputes a new lesson joins its nearest theme as soon as its
+vectors are stored, so the PMO view is never behind the lessons.
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from lessons.models import Lesson, LessonTheme, Theme, utcnow
+from search import themes
+from search.vectors import all_vectors
+
+if TYPE_CHECKING:  # the engine stores vectors through join_nearest below
+    from search.engine import SearchEngine
+
+# A recomputed theme keeps an old id when their centroids are at least this alike: distinct
+# NASA themes reach 0.83, a theme and its recomputed self mostly 0.9 (bench/theme_quality.py).
+MATCH_SIMILARITY = 0.85
+LABEL_FIELDS = ("title", "what_happened", "root_cause", "impact", "recommendation")
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+def recompute(engine: "SearchEngine", count: int | None = None,
+              on_progress: Progress | None = None) -> int:
+    """Cluster every live lesson into `count` themes (None: chosen by size), store them; how many."""
+    report = on_progress or (lambda stage, done, total: None)
+    engine.ready(lambda done, total: report("Embedding lessons", done, total))
+    with engine.sessions() as session:
+        report("Reading vectors", 0, 1)
+        lesson_ids, vectors = lesson_vectors(session, engine.model, engine.embedder.dim)
+        found = clustering(session, lesson_ids, vectors, count, report)
+        report("Saving", 0, 1)
+        ids = stable_ids(session, engine.model, found.centroids)
+        store(session, engine.model, ids, found, lesson_ids)
+        session.commit()
+    report("Done", 1, 1)
+    return len(ids)
+
+
+@dataclass
+class Clustering:
+    labels: np.ndarray  # each lesson's theme, 0..themes-1
+    centroids: np.ndarray  # one unit row per theme
+    keywords: list[list[str]]
+    central: list[int]  # the lesson id nearest each centroid
+
+
+def clustering(session: Session, lesson_ids: np.ndarray, vectors: np.ndarray,
+               count: int | None, report: Progress) -> Clustering:
+    """The themes of these lessons, named."""
+    if not len(lesson_ids):
+        return Clustering(np.zeros(0, np.int64), np.zeros((0, vectors.shape[1]), np.float32), [], [])
+    report("Clustering", 0, 1)
+    labels = themes.cluster(vectors, count)
+    centroids = themes.centroids(vectors, labels)
+    report("Naming themes", 0, 1)
+    keywords = themes.distinctive_terms(lesson_texts(session, lesson_ids), labels)
+    central = [int(lesson_ids[i]) for i in themes.central_member(vectors, labels, centroids)]
+    return Clustering(labels, centroids, keywords, central)
+
+
+def lesson_vectors(session: Session, model: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """(lesson ids, unit vectors) of every live lesson: the normalised mean of its passages.
+
+    The mean of all passages represents a lesson best for clustering; its title
+    alone or its first passage agree less with the NASA failure patterns
+    (bench/theme_quality.py --experiments).
+    """
+    passage_ids, matrix = all_vectors(session, model, dim)  # sorted by lesson
+    lesson_ids, first = np.unique(passage_ids, return_index=True)
+    if not len(lesson_ids):
+        return lesson_ids, np.zeros((0, dim), dtype=np.float32)
+    sums = np.add.reduceat(matrix, first, axis=0)
+    return lesson_ids, unit_rows(sums)
+
+
+def lesson_texts(session: Session, lesson_ids: np.ndarray) -> list[str]:
+    """The text of each lesson, in the order of `lesson_ids`, to name themes by."""
+    columns = [getattr(Lesson, name) for name in LABEL_FIELDS]
+    texts = {row[0]: "\n".join(filter(None, row[1:])) for row in session.execute(
+        select(Lesson.id, *columns).where(Lesson.deleted_at.is_(None)))}
+    return [texts.get(int(lesson_id), "") for lesson_id in lesson_ids]
+
+
+def stable_ids(session: Session, model: str, centroids: np.ndarray) -> list[int]:
+    """Each new theme's id: its old theme's if one matches, else one never given before."""
+    previous = {theme_id: np.frombuffer(centroid, dtype=np.float32)
+                for theme_id, centroid in session.execute(
+                    select(Theme.id, Theme.centroid).where(Theme.model == model))}
+    next_id = (session.scalar(select(func.max(Theme.id))) or 0) + 1
+    return themes.match_to_previous(previous, centroids, MATCH_SIMILARITY, next_id)
+
+
+def store(session: Session, model: str, ids: list[int], found: Clustering,
+          lesson_ids: np.ndarray) -> None:
+    """Write the themes and every lesson's theme; retire the themes no longer found."""
+    now = utcnow()
+    existing = {theme.id: theme for theme in session.scalars(select(Theme))}
+    for index, theme_id in enumerate(ids):
+        theme = existing.get(theme_id) or Theme(id=theme_id)
+        theme.model, theme.keywords = model, found.keywords[index]
+        theme.central_lesson_id, theme.centroid = found.central[index], found.centroids[index].tobytes()
+        theme.computed_at, theme.retired_at = now, None
+        session.add(theme)
+    for theme in existing.values():
+        if theme.id not in ids and theme.retired_at is None:
+            theme.retired_at = now
+    session.flush()
+    session.execute(delete(LessonTheme))
+    if len(lesson_ids):
+        session.execute(insert(LessonTheme), [
+            {"lesson_id": int(lesson_id), "theme_id": ids[label], "assigned": "recompute"}
+            for lesson_id, label in zip(lesson_ids, found.labels)])
+
+
+def join_nearest(session: Session, model: str, vectors: Mapping[int, np.ndarray]) -> None:
+    """Lessons not yet in a theme join the live theme nearest to them (`vectors`: passages)."""
+    if not vectors:
+        return
+    live = session.execute(select(Theme.id, Theme.centroid).where(
+        Theme.model == model, Theme.retired_at.is_(None)).order_by(Theme.id)).all()
+    if not live:
+        return
+    themed = set(session.scalars(
+        select(LessonTheme.lesson_id).where(LessonTheme.lesson_id.in_(list(vectors)))))
+    centroids = np.stack([np.frombuffer(centroid, dtype=np.float32) for _, centroid in live])
+    rows = []
+    for lesson_id, passages in vectors.items():
+        if lesson_id not in themed and len(passages):
+            nearest = themes.nearest_theme(unit_rows(passages.sum(axis=0, keepdims=True))[0],
+                                           centroids)
+            rows.append({"lesson_id": lesson_id, "theme_id": live[nearest][0],
+                         "assigned": "capture"})
+    if rows:
+        # Another process catching up on the same change may have just assigned it.
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        session.execute(dialect.insert(LessonTheme).on_conflict_do_nothing(), rows)
+
+
+def unit_rows(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return (matrix / np.maximum(norms, 1e-12)).astype(np.float32)

@@ -1,0 +1,274 @@
+"""What the PMO reads from the themes: reach, impact, trend per window, and repeated mistakes.
+
+Everything is computed from the live lessons at read time, so a lesson
+captured a minute ago (which joined its nearest theme at capture) counts,
+and a deleted one never does.
+"""
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lessons.errors import ValidationError
+from lessons.models import Action, Lesson, LessonTheme, Occurrence, Project, Theme
+from search.theme_store import lesson_vectors
+
+WINDOW_DAYS = 90
+WINDOWS = 8  # two years of quarters on the chart
+SEVERE = ("high", "critical")
+REPEAT_PROJECTS = 3  # a mistake met on this many projects was identified, not learned
+# Lessons this alike may tell the same mistake in other words. On the demo data, pairs of
+# one recurring mistake score 0.45-0.7 and unrelated pairs up to 0.5: no cut is clean.
+NEAR_IDENTICAL = 0.5  # occurrences recorded by people ("the same lesson") add the rest
+
+
+@dataclass
+class LessonFacts:
+    """The columns of a lesson the PMO view needs (no text)."""
+
+    id: int
+    external_id: str | None
+    title: str
+    project_id: int | None
+    severity: str
+    impact_cost: Decimal | None
+    impact_days: int | None
+    day: date  # when it happened, or when it was logged
+
+    def as_ref(self) -> dict[str, Any]:
+        return {"id": self.id, "external_id": self.external_id, "title": self.title}
+
+
+@dataclass
+class ThemeView:
+    theme: Theme
+    lessons: list[LessonFacts]
+    projects: dict[int, str]  # id -> name, the projects its lessons (and occurrences) come from
+    counts: list[int] = field(default_factory=list)  # lessons per window, oldest first
+
+    @property
+    def severe_share(self) -> float:
+        return sum(1 for l in self.lessons if l.severity in SEVERE) / max(len(self.lessons), 1)
+
+    @property
+    def cost(self) -> Decimal:
+        return sum((l.impact_cost or Decimal(0) for l in self.lessons), Decimal(0))
+
+    @property
+    def days(self) -> int:
+        return sum(l.impact_days or 0 for l in self.lessons)
+
+    @property
+    def change(self) -> int:
+        """Lessons in the latest window minus the one before: above 0 rising, below falling."""
+        return self.counts[-1] - self.counts[-2] if len(self.counts) >= 2 else 0
+
+    @property
+    def repeated(self) -> bool:
+        return len(self.projects) >= REPEAT_PROJECTS
+
+    def as_dict(self) -> dict[str, Any]:
+        central = self.theme.central_lesson
+        return {
+            "id": self.theme.id, "label": self.theme.label, "keywords": self.theme.keywords,
+            "central_lesson": ({"id": central.id, "title": central.title}
+                               if central is not None and not central.is_deleted else None),
+            "size": len(self.lessons),
+            "projects": [{"id": i, "name": n} for i, n in sorted(self.projects.items())],
+            "severe_share": round(self.severe_share, 4),
+            "impact_cost": str(self.cost), "impact_days": self.days,
+            "counts": self.counts, "change": self.change, "repeated": self.repeated,
+            "lessons": [lesson.as_ref() for lesson in self.lessons],
+        }
+
+
+@dataclass
+class Windows:
+    """Consecutive periods of `days` days, the last one ending `today`, oldest first."""
+
+    today: date
+    days: int = WINDOW_DAYS
+    count: int = WINDOWS
+
+    @property
+    def starts(self) -> list[date]:
+        return [self.today - timedelta(days=self.days * (self.count - i) - 1)
+                for i in range(self.count)]
+
+    def index(self, day: date) -> int | None:
+        """Which window `day` falls in, or None before the first or after today."""
+        back = (self.today - day).days // self.days
+        return self.count - 1 - back if 0 <= back < self.count and day <= self.today else None
+
+    @classmethod
+    def parse(cls, args: Mapping[str, str], today: date) -> "Windows":
+        """`window_days` (7 to 366) and `windows` (2 to 24) from a query string."""
+        days, count = args.get("window_days", str(WINDOW_DAYS)), args.get("windows", str(WINDOWS))
+        errors = {}
+        if not days.isdecimal() or not 7 <= int(days) <= 366:
+            errors["window_days"] = "A whole number of days from 7 to 366."
+        if not count.isdecimal() or not 2 <= int(count) <= 24:
+            errors["windows"] = "A whole number from 2 to 24."
+        if errors:
+            raise ValidationError(errors, "The trend windows are not valid.")
+        return cls(today, int(days), int(count))
+
+    def as_list(self) -> list[dict[str, str]]:
+        return [{"start": start.isoformat(),
+                 "end": (start + timedelta(days=self.days - 1)).isoformat()}
+                for start in self.starts]
+
+
+def theme_views(session: Session, windows: Windows) -> list[ThemeView]:
+    """Every live theme with its live lessons, largest first."""
+    facts = live_lessons(session)
+    names = dict(session.execute(select(Project.id, Project.name)).all())
+    members: dict[int, list[LessonFacts]] = defaultdict(list)
+    for lesson_id, theme_id in session.execute(select(LessonTheme.lesson_id, LessonTheme.theme_id)):
+        if lesson_id in facts:
+            members[theme_id].append(facts[lesson_id])
+    occurred = occurrence_projects(session)
+    views = []
+    for theme in session.scalars(select(Theme).where(Theme.retired_at.is_(None))):
+        lessons = sorted(members.get(theme.id, []), key=lambda l: l.id)
+        if not lessons:
+            continue
+        project_ids = {l.project_id for l in lessons} | set().union(
+            *(occurred.get(l.id, set()) for l in lessons))
+        view = ThemeView(theme, lessons, {i: names[i] for i in project_ids if i in names})
+        view.counts = per_window([l.day for l in lessons], windows)
+        views.append(view)
+    return sorted(views, key=lambda v: (-len(v.lessons), v.theme.id))
+
+
+def live_lessons(session: Session) -> dict[int, LessonFacts]:
+    rows = session.execute(select(
+        Lesson.id, Lesson.external_id, Lesson.title, Lesson.project_id, Lesson.severity,
+        Lesson.impact_cost, Lesson.impact_days, Lesson.occurred_on, Lesson.created_at,
+    ).where(Lesson.deleted_at.is_(None)))
+    return {row.id: LessonFacts(*row[:7], row.occurred_on or row.created_at.date())
+            for row in rows}
+
+
+def occurrence_projects(session: Session) -> dict[int, set[int]]:
+    """The projects each lesson was met on again (its occurrences)."""
+    found: dict[int, set[int]] = defaultdict(set)
+    for lesson_id, occurrences in occurrences_by_lesson(session).items():
+        found[lesson_id] = {project_id for project_id, _ in occurrences if project_id}
+    return found
+
+
+def occurrences_by_lesson(session: Session) -> dict[int, list[tuple[int | None, date]]]:
+    """Each lesson's occurrences as (project id, day)."""
+    found: dict[int, list[tuple[int | None, date]]] = defaultdict(list)
+    for lesson_id, project_id, occurred_on, created_at in session.execute(select(
+            Occurrence.lesson_id, Occurrence.project_id, Occurrence.occurred_on,
+            Occurrence.created_at)):
+        found[lesson_id].append((project_id, occurred_on or created_at.date()))
+    return found
+
+
+def per_window(days: list[date], windows: Windows) -> list[int]:
+    counts = [0] * windows.count
+    for day in days:
+        index = windows.index(day)
+        if index is not None:
+            counts[index] += 1
+    return counts
+
+
+@dataclass
+class Repeat:
+    """A mistake made again: near-identical lessons and occurrences, and why it is flagged."""
+
+    lessons: list[LessonFacts]
+    projects: dict[int, str]
+    reasons: list[str]
+    theme_id: int | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"lessons": [lesson.as_ref() for lesson in self.lessons],
+                "projects": [{"id": i, "name": n} for i, n in sorted(self.projects.items())],
+                "reasons": self.reasons, "theme_id": self.theme_id}
+
+
+def repeated_mistakes(session: Session, views: list[ThemeView]) -> list[Repeat]:
+    """Groups of near-identical lessons that span REPEAT_PROJECTS projects, or came back
+    after an action on them was done: "identified, not learned"."""
+    if not views:
+        return []
+    theme = views[0].theme  # every live theme comes from one model's vectors
+    lesson_ids, vectors = lesson_vectors(session, theme.model, len(theme.centroid) // 4)
+    row_of = {int(lesson_id): row for row, lesson_id in enumerate(lesson_ids)}
+    occurred = occurrences_by_lesson(session)
+    done = done_actions(session)
+    names = dict(session.execute(select(Project.id, Project.name)).all())
+    repeats = []
+    for view in views:
+        members = [l for l in view.lessons if l.id in row_of]
+        for group in near_identical_groups(members, vectors[[row_of[l.id] for l in members]]):
+            met = [(l.project_id, l.day) for l in group] + [
+                occurrence for l in group for occurrence in occurred.get(l.id, [])]
+            projects = {i: names[i] for i, _ in met if i in names}
+            reasons = []
+            if len(projects) >= REPEAT_PROJECTS:
+                reasons.append(f"met on {len(projects)} projects")
+            reasons += came_back(group, met, done)
+            if reasons:
+                repeats.append(Repeat(group, projects, reasons, view.theme.id))
+    return sorted(repeats, key=lambda r: (-len(r.projects), -len(r.lessons), r.lessons[0].id))
+
+
+def near_identical_groups(lessons: list[LessonFacts], vectors: np.ndarray) -> list[list[LessonFacts]]:
+    """Lessons linked by similarity >= NEAR_IDENTICAL (transitively); a lone lesson is a group.
+
+    Compared within one theme only: near-identical lessons share a theme, and
+    this keeps the work to the sum of the squared theme sizes.
+    """
+    parent = list(range(len(lessons)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, j in zip(*np.nonzero(np.triu(vectors @ vectors.T >= NEAR_IDENTICAL, k=1))):
+        parent[root(int(i))] = root(int(j))
+    groups: dict[int, list[LessonFacts]] = defaultdict(list)
+    for i, lesson in enumerate(lessons):
+        groups[root(i)].append(lesson)
+    return [sorted(group, key=lambda l: l.day) for group in groups.values()]
+
+
+def done_actions(session: Session) -> dict[int, date]:
+    """When the first action on each lesson was marked done."""
+    closed: dict[int, date] = {}
+    for lesson_id, closed_at in session.execute(
+            select(Action.lesson_id, Action.closed_at)
+            .where(Action.status == "done", Action.deleted_at.is_(None),
+                   Action.closed_at.is_not(None))):
+        day = closed_at.date()
+        closed[lesson_id] = min(day, closed.get(lesson_id, day))
+    return closed
+
+
+def came_back(group: list[LessonFacts], met: list[tuple[int | None, date]],
+              done: dict[int, date]) -> list[str]:
+    """Why the mistake counts as back: met again (a lesson or an occurrence) after an action
+    on one of its lessons was done."""
+    reasons = []
+    for lesson in group:
+        if lesson.id in done:
+            later = sum(1 for _, day in met if day > done[lesson.id])
+            if later:
+                reasons.append(f"back {later} time{'s' if later > 1 else ''} after the action on "
+                               f"“{lesson.title}” was done on {done[lesson.id].isoformat()}")
+    return reasons

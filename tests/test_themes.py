@@ -1,0 +1,206 @@
+"""Recurring themes: clustered from the real model's vectors, stable ids, joined at capture, repeats."""
+
+import time
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from lessons.models import Action, ThemeRun
+
+TOPICS = {
+    "lock-in": [
+        ("Supplier would not export our data", "Leaving the vendor meant paying them to export "
+         "our own records from their proprietary format."),
+        ("Closed data format trapped us", "The platform stored everything in a proprietary "
+         "format with no export clause in the contract."),
+        ("Exit from the hosting vendor cost a fortune", "No export clause: the supplier charged "
+         "for every extract of our data."),
+        ("Migration off the old CRM blocked by the vendor", "They refused a bulk export and "
+         "the contract had no exit terms."),
+    ],
+    "testing": [
+        ("User acceptance testing squeezed", "The build slipped but go-live did not, so UAT "
+         "shrank from six weeks to five days."),
+        ("Load testing dropped before launch", "Performance tests were cut to hit the date and "
+         "the site fell over on day one."),
+        ("Regression testing skipped in the final sprint", "Defects reached production because "
+         "testing time was given to late features."),
+        ("Test environment arrived late", "Testing started three weeks late and was squeezed "
+         "into the last fortnight before go-live."),
+    ],
+    "permits": [
+        ("Road closure permit requested too late", "The council needed eight weeks for the "
+         "street works permit; crews sat idle."),
+        ("Planning consent delayed the build", "We applied for planning consent after contract "
+         "award and lost two months."),
+        ("Crane licence took nine weeks", "The lifting permit from the council was requested "
+         "two weeks before the lift."),
+        ("Environmental permit not in the plan", "The river works permit was applied for late "
+         "and held the site for a month."),
+    ],
+}
+
+
+def make_project(client, name):
+    response = client.post("/api/v1/projects", json={"name": name})
+    assert response.status_code == 201
+    return response.get_json()["id"]
+
+
+def add(client, title, body, project_id=None, **values):
+    response = client.post("/api/v1/lessons", json={
+        "title": title, "what_happened": body, "project_id": project_id, **values})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["id"]
+
+
+@pytest.fixture
+def topics(client):
+    """Twelve lessons in three topics, each topic spread over four projects."""
+    projects = [make_project(client, f"Project {n}") for n in range(4)]
+    return {topic: [add(client, title, body, projects[i]) for i, (title, body) in enumerate(items)]
+            for topic, items in TOPICS.items()}
+
+
+def themes(client, **args):
+    response = client.get("/api/v1/themes", query_string=args)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def theme_of(listing, lesson_id):
+    return next(item["id"] for item in listing["items"]
+                if lesson_id in [lesson["id"] for lesson in item["lessons"]])
+
+
+def test_recompute_groups_lessons_by_meaning_and_keeps_ids(client, runner, topics):
+    result = runner.invoke(args=["themes", "--themes", "3"])
+    assert result.exit_code == 0, result.output
+    first = themes(client)
+    assert first["total"] == 3
+    for topic, lesson_ids in topics.items():
+        assert len({theme_of(first, lesson_id) for lesson_id in lesson_ids}) == 1, topic
+    by_topic = {topic: theme_of(first, ids[0]) for topic, ids in topics.items()}
+    permits = next(item for item in first["items"] if item["id"] == by_topic["permits"])
+    assert "permit" in permits["keywords"] and len(permits["projects"]) == 4
+    assert permits["central_lesson"]["id"] in topics["permits"]
+    # A second recompute, with one more lesson, gives every theme back its id.
+    add(client, "Scaffold licence from the council came late", "The permit took six weeks.")
+    assert runner.invoke(args=["themes", "--themes", "3"]).exit_code == 0
+    second = themes(client)
+    assert {topic: theme_of(second, ids[0]) for topic, ids in topics.items()} == by_topic
+
+
+def test_a_new_lesson_joins_its_nearest_theme_at_capture(client, runner, topics):
+    runner.invoke(args=["themes", "--themes", "3"])
+    before = themes(client)
+    new = add(client, "Street works permit refused twice", "The council permit for the "
+              "road closure was late, so the crews waited.")
+    after = themes(client)
+    assert theme_of(after, new) == theme_of(before, topics["permits"][0])
+    # Deleted lessons leave every theme at once.
+    assert client.delete(f"/api/v1/lessons/{new}").status_code in (200, 204)
+    assert new not in [l["id"] for item in themes(client)["items"] for l in item["lessons"]]
+
+
+def test_theme_counts_per_window_show_the_trend(client, runner):
+    today = date.today()
+    old, recent = today - timedelta(days=200), today - timedelta(days=10)
+    for n, day in enumerate([old, recent, recent, recent]):
+        add(client, f"Permit requested too late, site {n}", "The council permit took weeks.",
+            occurred_on=day.isoformat())
+    for n in range(2):
+        add(client, f"Caterer cancelled on day {n}", "Lunch for the workshop arrived cold.")
+    runner.invoke(args=["themes", "--themes", "2"])
+    listing = themes(client, window_days=90, windows=4)
+    counts = [item["counts"] for item in listing["items"]]
+    assert [0, 1, 0, 3] in counts  # 200 days ago: window 2 of 4; 10 days ago: the latest
+    trends = client.get("/api/v1/themes/trends", query_string={"window_days": 90, "windows": 4})
+    rising = trends.get_json()["rising"]
+    assert any(item["counts"] == [0, 1, 0, 3] and item["id"] in rising
+               for item in trends.get_json()["items"])
+    bad = client.get("/api/v1/themes", query_string={"window_days": "0"})
+    assert bad.status_code == 422 and "window_days" in bad.get_json()["fields"]
+
+
+def test_a_mistake_met_on_three_projects_or_back_after_its_action_is_flagged(client, runner,
+                                                                           session):
+    projects = [make_project(client, f"Site {n}") for n in range(3)]
+    first = add(client, "Road permit requested too late", "The council needed eight weeks "
+                "for the road closure permit and the crews sat idle.", projects[0],
+                occurred_on="2024-01-10")
+    action = client.post("/api/v1/actions", json={
+        "lesson_id": first, "description": "Permit checklist", "status": "done"}).get_json()
+    # As if it had been marked done long ago (the API stamps the time it is told).
+    session.get(Action, action["id"]).closed_at = datetime(2024, 2, 1, tzinfo=UTC)
+    session.commit()
+    add(client, "Road closure permit applied for late", "Eight weeks for the council's road "
+        "closure permit; the crews waited on site.", projects[1],
+        occurred_on=(date.today() - timedelta(days=1)).isoformat())
+    add(client, "Unrelated: the caterer cancelled", "Lunch arrived cold on the first day.",
+        projects[2])
+    runner.invoke(args=["themes", "--themes", "2"])
+    repeats = client.get("/api/v1/themes/repeats").get_json()["items"]
+    assert len(repeats) == 1
+    assert [l["id"] for l in repeats[0]["lessons"]][0] == first
+    assert any("back 1 time after the action" in reason for reason in repeats[0]["reasons"])
+    # Recorded as the same lesson on a third project, it is also "met on 3 projects".
+    client.post(f"/api/v1/lessons/{first}/occurrences", json={"project_id": projects[2]})
+    repeats = client.get("/api/v1/themes/repeats").get_json()["items"]
+    assert "met on 3 projects" in repeats[0]["reasons"]
+
+
+def test_theme_answers_match_the_openapi_document(client, runner, topics):
+    spec = client.get("/api/v1/openapi.json").get_json()
+
+    def check(body, name):
+        Draft202012Validator({"$ref": f"#/components/schemas/{name}",
+                              "components": spec["components"]}).validate(body)
+
+    runner.invoke(args=["themes"])
+    for item in themes(client)["items"]:
+        check(item, "Theme")
+    for item in client.get("/api/v1/themes/repeats").get_json()["items"]:
+        check(item, "Repeat")
+
+
+def test_recompute_from_the_api_runs_in_the_background(client, session, topics):
+    response = client.post("/api/v1/themes/recompute", json={"themes": 3})
+    assert response.status_code == 202
+    location = response.headers["Location"]
+    for _ in range(600):
+        run = client.get(location).get_json()
+        if run["status"] != "running":
+            break
+        time.sleep(0.1)
+    assert run["status"] == "done" and run["themes"] == 3, run
+    assert themes(client)["total"] == 3
+    assert client.post("/api/v1/themes/recompute", json={"themes": 99}).status_code == 422
+    # While a run is in progress, another is refused.
+    session.add(ThemeRun(status="running", actor="someone", stage="Clustering"))
+    session.commit()
+    conflict = client.post("/api/v1/themes/recompute")
+    assert conflict.status_code == 409 and "being recomputed" in conflict.get_json()["error"]
+
+
+def test_the_themes_page_shows_themes_trends_and_recompute(client, runner, session, topics):
+    empty = client.get("/themes")
+    assert empty.status_code == 200 and b"No themes yet" in empty.data
+    runner.invoke(args=["themes", "--themes", "3"])
+    page = client.get("/themes").get_data(as_text=True)
+    assert page.count('<svg class="trend"') == 3 and "Identified, not learned" in page
+    theme_id = themes(client)["items"][0]["id"]
+    detail = client.get(f"/themes/{theme_id}").get_data(as_text=True)
+    assert "Lessons per 90-day window" in detail and "<table" in detail
+    assert client.get("/themes/9999").status_code == 404
+    started = client.post("/themes/recompute", data={"themes": "3"}, headers={"HX-Request": "true"})
+    assert started.status_code == 200 and 'id="theme-run"' in started.get_data(as_text=True)
+    run_id = session.query(ThemeRun).one().id
+    for _ in range(600):  # the fragment polls itself until the run ends, then reloads the page
+        progress = client.get(f"/themes/runs/{run_id}", headers={"HX-Request": "true"})
+        if progress.headers.get("HX-Refresh") == "true":
+            break
+        assert "hx-get" in progress.get_data(as_text=True)
+        time.sleep(0.1)
+    assert "3 themes" in progress.get_data(as_text=True)

@@ -1,0 +1,59 @@
+"""Recurring themes for the PMO: the themes, their trend per window, repeated mistakes, recompute."""
+
+from datetime import date
+
+from flask import Blueprint, Response, abort, current_app, request, url_for
+
+from lessons.models import Theme, ThemeRun
+from search.trends import REPEAT_PROJECTS, Windows, repeated_mistakes, theme_views
+from web.database import db
+from web.htmx import is_htmx, redirect_after_post, render
+from web.identity import current_actor
+from web.jobs import latest_run, parse_theme_count, start_recompute
+from web.search import engine
+
+bp = Blueprint("themes", __name__)
+
+
+@bp.get("/themes")
+def index() -> Response:
+    """Every live theme with its reach, impact and trend, and the mistakes made again."""
+    windows = Windows.parse(request.args, date.today())
+    views = theme_views(db.session, windows)
+    return render("themes/index.html", views=views, windows=windows,
+                  repeats=repeated_mistakes(db.session, views),
+                  run=latest_run(db.session), repeat_projects=REPEAT_PROJECTS)
+
+
+@bp.get("/themes/<int:theme_id>")
+def show(theme_id: int) -> Response:
+    """One theme: its lessons, its projects and its trend."""
+    windows = Windows.parse(request.args, date.today())
+    view = next((v for v in theme_views(db.session, windows) if v.theme.id == theme_id), None)
+    if view is None:
+        theme = db.session.get(Theme, theme_id)
+        if theme is None:
+            abort(404)
+        return render("themes/retired.html", theme=theme, status=404)
+    return render("themes/show.html", view=view, windows=windows)
+
+
+@bp.post("/themes/recompute")
+def recompute() -> Response:
+    """Start a recompute in the background; the page polls its progress."""
+    themes = parse_theme_count(request.form.get("themes"))
+    run = start_recompute(current_app._get_current_object(), db.session, engine(), themes,
+                          current_actor())
+    if is_htmx():
+        return render("themes/_run.html", run=run)
+    return redirect_after_post(url_for("themes.index"))
+
+
+@bp.get("/themes/runs/<int:run_id>")
+def run_progress(run_id: int) -> Response:
+    """The progress of one recompute (htmx polls this); a finished run reloads the page."""
+    run = db.session.get(ThemeRun, run_id) or abort(404)
+    response = render("themes/_run.html", run=run)
+    if is_htmx() and run.status == "done":
+        response.headers["HX-Refresh"] = "true"
+    return response
