@@ -437,6 +437,20 @@ class ThemeRun(Base):
                 "started_at": iso(self.started_at), "finished_at": iso(self.finished_at)}
 
 
+class SearchLog(Base):
+    """A search or a kickoff and how well the best lesson matched: weak ones are learning gaps."""
+
+    __tablename__ = "search_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(20))  # "search" or "kickoff"
+    text: Mapped[str] = mapped_column(String(500))
+    best_similarity: Mapped[float]  # cosine of the closest passage, 0 when nothing was found
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"))
+    actor: Mapped[str]
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
 class Change(Base):
     """One row per write, in commit order: what other processes and the index follow."""
 

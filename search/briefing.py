@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from lessons.models import Briefing, KickoffDecision, Lesson, Project
 from lessons.services.briefings import PlannedItem, store_briefing
+from lessons.services.search_log import record_search
 from search.engine import SearchEngine
 from search.keyword import terms
 from search.passages import chunks
@@ -91,8 +92,10 @@ def generate(engine: SearchEngine, session: Session, project: Project) -> Briefi
     conditions = live_conditions(None, exclude=own)
     scores: dict[int, float] = defaultdict(float)
     matched: dict[int, list[tuple[int, Aspect]]] = defaultdict(list)
+    closest = 0.0
     for aspect, vector in zip(aspects, vectors):
         found = candidates(engine, session, vector, aspect.text, conditions, depth=PER_ASPECT)
+        closest = max(closest, found.closest)
         for rank, lesson_id in enumerate(list(found.fused)[:PER_ASPECT], start=1):
             scores[lesson_id] += 1.0 / (RRF_K + rank)
             matched[lesson_id].append((rank, aspect))
@@ -108,6 +111,8 @@ def generate(engine: SearchEngine, session: Session, project: Project) -> Briefi
             matched[lesson_id], key=lambda pair: pair[0])))
         items.append(PlannedItem(lesson_id, scores[lesson_id], labels, best.text,
                                  shared_terms(terms(best.text), lessons[lesson_id])))
+    record_search(session, "kickoff", f"{project.name}: {project.description or ''}", closest,
+                  actor="kickoff", project_id=project.id)
     return store_briefing(
         session, project, text_hash=kickoff_hash(project), model=engine.model,
         vector=project_vector.tobytes(),

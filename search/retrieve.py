@@ -134,6 +134,7 @@ class Candidates:
     fused: dict[int, float]
     meaning: set[int]
     words: set[int]
+    closest: float = 0.0  # cosine of the closest passage: how well the collection answers
 
     def matched_by(self, lesson_id: int) -> list[str]:
         return [name for name, ids in (("meaning", self.meaning), ("words", self.words))
@@ -155,7 +156,8 @@ def candidates(
         allowed = np.fromiter(session.scalars(select(Lesson.id).where(*conditions)), dtype=np.int64)
     dense = engine.dense(vector, depth, allowed)
     keyword = keyword_search(session, text, conditions, depth)
-    return Candidates(fuse(dense, keyword), {i for i, _ in dense}, {i for i, _ in keyword})
+    return Candidates(fuse(dense, keyword), {i for i, _ in dense}, {i for i, _ in keyword},
+                      max((score for _, score in dense), default=0.0))
 
 
 def fuse(dense: Sequence[tuple[int, float]], keyword: Sequence[tuple[int, float]],

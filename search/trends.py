@@ -13,6 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -126,9 +128,56 @@ class Windows:
                 for start in self.starts]
 
 
-def theme_views(session: Session, windows: Windows) -> list[ThemeView]:
-    """Every live theme with its live lessons, largest first."""
-    facts = live_lessons(session)
+@dataclass(frozen=True)
+class Scope:
+    """The lessons a PMO view covers: a business unit, a date range, a category, or all."""
+
+    business_unit: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    category: str | None = None
+
+    @classmethod
+    def parse(cls, args: Mapping[str, str]) -> "Scope":
+        """The scope in a query string (`business_unit`, `from`, `to`, `category`)."""
+        dates, errors = {}, {}
+        for name in ("from", "to"):
+            raw = (args.get(name) or "").strip()
+            try:
+                dates[name] = date.fromisoformat(raw) if raw else None
+            except ValueError:
+                errors[name] = "A date as YYYY-MM-DD."
+        if not errors and dates["from"] and dates["to"] and dates["from"] > dates["to"]:
+            errors["to"] = "On or after the start date."
+        if errors:
+            raise ValidationError(errors, "The date range is not valid.")
+        return cls((args.get("business_unit") or "").strip() or None, dates["from"], dates["to"],
+                   (args.get("category") or "").strip() or None)
+
+    def as_args(self) -> dict[str, str]:
+        """The scope as query-string arguments (for links and exports)."""
+        values = {"business_unit": self.business_unit, "category": self.category,
+                  "from": self.date_from and self.date_from.isoformat(),
+                  "to": self.date_to and self.date_to.isoformat()}
+        return {name: value for name, value in values.items() if value}
+
+    def covers(self, lesson: "LessonFacts") -> bool:
+        return ((self.date_from is None or lesson.day >= self.date_from)
+                and (self.date_to is None or lesson.day <= self.date_to))
+
+    def conditions(self) -> list:
+        """WHERE conditions on Lesson for the business unit and category (dates: `covers`)."""
+        found = []
+        if self.business_unit:
+            found.append(Lesson.project.has(Project.business_unit == self.business_unit))
+        if self.category:
+            found.append(Lesson.category == self.category)
+        return found
+
+
+def theme_views(session: Session, windows: Windows, scope: Scope = Scope()) -> list[ThemeView]:
+    """Every live theme with its live lessons in `scope`, largest first."""
+    facts = live_lessons(session, scope)
     names = dict(session.execute(select(Project.id, Project.name)).all())
     members: dict[int, list[LessonFacts]] = defaultdict(list)
     for lesson_id, theme_id in session.execute(select(LessonTheme.lesson_id, LessonTheme.theme_id)):
@@ -148,13 +197,14 @@ def theme_views(session: Session, windows: Windows) -> list[ThemeView]:
     return sorted(views, key=lambda v: (-len(v.lessons), v.theme.id))
 
 
-def live_lessons(session: Session) -> dict[int, LessonFacts]:
+def live_lessons(session: Session, scope: Scope = Scope()) -> dict[int, LessonFacts]:
+    """The facts of every live lesson in `scope`, by id."""
     rows = session.execute(select(
         Lesson.id, Lesson.external_id, Lesson.title, Lesson.project_id, Lesson.severity,
         Lesson.impact_cost, Lesson.impact_days, Lesson.occurred_on, Lesson.created_at,
-    ).where(Lesson.deleted_at.is_(None)))
-    return {row.id: LessonFacts(*row[:7], row.occurred_on or row.created_at.date())
-            for row in rows}
+    ).where(Lesson.deleted_at.is_(None), *scope.conditions()))
+    facts = (LessonFacts(*row[:7], row.occurred_on or row.created_at.date()) for row in rows)
+    return {lesson.id: lesson for lesson in facts if scope.covers(lesson)}
 
 
 def occurrence_projects(session: Session) -> dict[int, set[int]]:
@@ -214,6 +264,8 @@ def repeated_mistakes(session: Session, views: list[ThemeView]) -> list[Repeat]:
     for view in views:
         members = [l for l in view.lessons if l.id in row_of]
         for group in near_identical_groups(members, vectors[[row_of[l.id] for l in members]]):
+            if len(group) == 1 and group[0].id not in occurred:
+                continue  # one lesson, never met again: nothing repeated
             met = [(l.project_id, l.day) for l in group] + [
                 occurrence for l in group for occurrence in occurred.get(l.id, [])]
             projects = {i: names[i] for i, _ in met if i in names}
@@ -232,19 +284,13 @@ def near_identical_groups(lessons: list[LessonFacts], vectors: np.ndarray) -> li
     Compared within one theme only: near-identical lessons share a theme, and
     this keeps the work to the sum of the squared theme sizes.
     """
-    parent = list(range(len(lessons)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i, j in zip(*np.nonzero(np.triu(vectors @ vectors.T >= NEAR_IDENTICAL, k=1))):
-        parent[root(int(i))] = root(int(j))
+    if not lessons:
+        return []
+    linked = sparse.csr_matrix(vectors @ vectors.T >= NEAR_IDENTICAL)
+    _, component = connected_components(linked, directed=False)
     groups: dict[int, list[LessonFacts]] = defaultdict(list)
-    for i, lesson in enumerate(lessons):
-        groups[root(i)].append(lesson)
+    for lesson, group in zip(lessons, component):
+        groups[int(group)].append(lesson)
     return [sorted(group, key=lambda l: l.day) for group in groups.values()]
 
 

@@ -26,6 +26,10 @@ def test_demo_loads_once(runner, client):
     assert again.output.strip() == "Demo data already loaded; nothing added."
     total = client.get("/api/v1/lessons?per_page=1").get_json()["total"]
     assert total >= 150
+    # The PMO pages have themes at once: every demo lesson is in one.
+    themes = client.get("/api/v1/themes").get_json()["items"]
+    assert "Grouped the lessons into" in first.output and len(themes) >= 5
+    assert sum(theme["size"] for theme in themes) == total
 
 
 def test_status_counts_and_hides_the_password(backend, make_app):

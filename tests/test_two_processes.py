@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.error import URLError
+from urllib.error import HTTPError, URLError
 from urllib.request import Request, urlopen
 
 import pytest
@@ -53,8 +53,21 @@ def other_process(backend, tmp_path):
     server.stderr.close()
 
 
+def wait_for_index(base: str) -> None:
+    """Search answers 503 while the process's warm-up thread builds its index."""
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            call(base, "GET", "/search?q=warm+up")
+            return
+        except HTTPError as error:
+            if error.code != 503 or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def test_writes_through_one_process_are_found_through_the_other(client, other_process):
-    call(other_process, "GET", "/search?q=warm+up")
+    wait_for_index(other_process)
     lesson = client.post("/api/v1/lessons", json={
         "title": "Scaffolding inspection skipped before the storm",
         "what_happened": "High winds moved an uninspected scaffold; work stopped for a week."}

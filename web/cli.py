@@ -75,14 +75,18 @@ def demo_group() -> None:
 
 @demo_group.command("load")
 def demo_load_command() -> None:
-    """Load the demo projects and lessons (projects already present are skipped)."""
+    """Load the demo projects and lessons (projects already present are skipped), then
+    embed them and compute the themes, so the PMO pages have something to show."""
     result = load_demo(db.session)
     db.session.commit()
     if result.projects == 0:
         click.echo("Demo data already loaded; nothing added.")
-    else:
-        click.echo(f"Loaded {result.projects} projects, {result.lessons} lessons and "
-                   f"{result.actions} actions.")
+        return
+    click.echo(f"Loaded {result.projects} projects, {result.lessons} lessons and "
+               f"{result.actions} actions.")
+    with theme_progress() as on_progress:
+        found = recompute(engine(), None, on_progress)
+    click.echo(f"Grouped the lessons into {found} themes.")
 
 
 @click.command("status")
@@ -123,12 +127,7 @@ def reindex_command() -> None:
 @with_appcontext
 def themes_command(count: int | None) -> None:
     """Recompute the recurring themes from every live lesson, keeping their ids."""
-    with tqdm(unit="step") as bar:
-        def on_progress(stage: str, done: int, total: int) -> None:
-            bar.set_description(stage)
-            bar.total, bar.n = total, done
-            bar.refresh()
-
+    with theme_progress() as on_progress:
         recompute(engine(), count, on_progress)
     for view in theme_views(db.session, Windows(date.today())):
         click.echo(f"{view.theme.id:>5}  {len(view.lessons):>5} lessons  "
@@ -184,6 +183,18 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
         def on_progress(done: int, total: int) -> None:
             bar.total = total
             bar.update(done - bar.n)
+
+        yield on_progress
+
+
+@contextmanager
+def theme_progress() -> Iterator[Callable[[str, int, int], None]]:
+    """A tqdm bar for a theme recompute: its stage as the label, its progress as the bar."""
+    with tqdm(unit="step") as bar:
+        def on_progress(stage: str, done: int, total: int) -> None:
+            bar.set_description(stage)
+            bar.total, bar.n = total, done
+            bar.refresh()
 
         yield on_progress
 

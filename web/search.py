@@ -4,8 +4,11 @@ from pathlib import Path
 
 from flask import Flask, Response, current_app, request
 
+from lessons.services.search_log import record_search
 from search.engine import IndexNotReady, SearchEngine
+from search.retrieve import Results
 from web.database import db
+from web.identity import current_actor
 
 
 def init_app(app: Flask) -> None:
@@ -20,6 +23,17 @@ def init_app(app: Flask) -> None:
 def engine() -> SearchEngine:
     """This app's search engine."""
     return current_app.extensions["lessons.search"]
+
+
+def log_search(text: str, results: Results) -> None:
+    """Keep the query and how well its best lesson matched, for the PMO's learning gaps."""
+    try:
+        best = max((hit.similarity for hit in results.hits), default=0.0)
+        record_search(db.session, "search", text, best, current_actor())
+        db.session.commit()
+    except Exception:  # the search itself has been answered; losing one log line is fine
+        db.session.rollback()
+        current_app.logger.exception("Logging a search failed")
 
 
 def index_after_write(response: Response) -> Response:

@@ -1,4 +1,4 @@
-"""Recurring themes: themes with stable ids, each lesson's theme, and recompute runs.
+"""The PMO view: themes with stable ids, each lesson's theme, recompute runs, the search log.
 
 Revision ID: 0004
 Revises: 0003
@@ -53,7 +53,23 @@ def upgrade() -> None:
     )
 
 
+    op.create_table('search_log',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('source', sa.String(length=20), nullable=False),
+    sa.Column('text', sa.String(length=500), nullable=False),
+    sa.Column('best_similarity', sa.Double(), nullable=False),
+    sa.Column('project_id', sa.Integer(), nullable=True),
+    sa.Column('actor', sa.String(length=200), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    op.create_index(op.f('ix_search_log_at'), 'search_log', ['at'], unique=False)
+
+
 def downgrade() -> None:
+    op.drop_index(op.f('ix_search_log_at'), table_name='search_log')
+    op.drop_table('search_log')
     op.drop_table('theme_runs')
     op.drop_index(op.f('ix_lesson_themes_theme_id'), table_name='lesson_themes')
     op.drop_table('lesson_themes')

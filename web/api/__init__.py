@@ -22,10 +22,11 @@ from lessons.services.lessons import category_choices
 from web.database import db
 from search.briefing import ensure_briefing, new_since_kickoff
 from search.retrieve import search, similar_lessons
-from search.trends import Windows, repeated_mistakes, theme_views
+from search.report import pmo_report
+from search.trends import Scope, Windows, repeated_mistakes, theme_views
 from web.identity import current_actor
 from web.jobs import parse_theme_count, start_recompute
-from web.search import engine
+from web.search import engine, log_search
 from web.views.briefings import briefing_rows
 from web.views.forms import categories
 
@@ -194,13 +195,15 @@ def search_lessons() -> Response:
     filters = parse_query(LESSON_FILTERS, request.args, category_choices(categories()))
     limit = parse_limit()
     results = search(engine(), db.session, request.args.get("q", ""), filters, limit=limit)
-    return jsonify({
+    response = jsonify({
         "items": [hit.as_dict() for hit in results.hits],
         "total": len(results.hits),
         "candidates": results.candidates,
         "facets": {name: [{"value": value, "count": count} for value, count in counts]
                    for name, counts in results.facets.items()},
     })
+    log_search(request.args["q"], results)
+    return response
 
 
 @api.get("/lessons/<int:row_id>/similar")
@@ -340,3 +343,10 @@ def theme_run(row_id: int) -> Response:
     if run is None:
         raise NotFound("theme recompute", row_id)
     return jsonify(run.as_dict())
+
+
+@api.get("/report")
+def report() -> Response:
+    """The PMO report's data for a scope: periods, themes, repeats, actions, reuse, gaps."""
+    return jsonify(pmo_report(db.session, Scope.parse(request.args),
+                              Windows.parse(request.args, date.today())))

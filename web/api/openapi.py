@@ -446,6 +446,41 @@ WINDOW_PARAMETERS = [
 ]
 
 
+SCOPE_PARAMETERS = [
+    {"name": "business_unit", "in": "query", "required": False, "schema": {"type": "string"}},
+    {"name": "from", "in": "query", "required": False,
+     "schema": {"type": "string", "format": "date"}},
+    {"name": "to", "in": "query", "required": False,
+     "schema": {"type": "string", "format": "date"}},
+    {"name": "category", "in": "query", "required": False, "schema": {"type": "string"}},
+]
+PERIOD = {
+    "type": "object",
+    "required": ["start", "end", "lessons", "severe", "impact_cost", "impact_days",
+                 "actions_opened", "actions_closed", "applied_at_kickoff"],
+}
+REPORT = {
+    "type": "object",
+    "required": ["scope", "window_days", "periods", "themes", "rising", "falling",
+                 "themes_total", "repeats", "actions", "reuse", "capture", "gaps"],
+    "properties": {
+        "scope": {"type": "object"}, "window_days": {"type": "integer"},
+        "periods": {"type": "object", "required": ["current", "previous"],
+                    "properties": {"current": PERIOD, "previous": PERIOD}},
+        "themes": {"type": "array", "items": {"type": "object"}},
+        "rising": {"type": "array"}, "falling": {"type": "array"},
+        "themes_total": {"type": "integer"},
+        "repeats": {"type": "array", "items": {"$ref": "#/components/schemas/Repeat"}},
+        "actions": {"type": "object", "required": ["open", "overdue", "done", "by_owner"]},
+        "reuse": {"type": "object", "required": ["briefings", "decisions", "lessons_applied",
+                                                 "top_lessons"]},
+        "capture": {"type": "object", "required": ["by_project", "by_month"]},
+        "gaps": {"type": "array", "items": {
+            "type": "object", "required": ["source", "text", "best_similarity", "at"]}},
+    },
+}
+
+
 def theme_paths() -> dict[str, Any]:
     """Recurring themes, their trends, repeated mistakes, and recomputes."""
     bad_windows = error("The trend windows are not valid.")
@@ -489,6 +524,14 @@ def theme_paths() -> dict[str, Any]:
             "responses": {"202": {"description": "The run; poll its Location.", **json_content(
                 {"$ref": "#/components/schemas/ThemeRun"})},
                 "409": error("Another recompute is running."), **BODY_ERRORS}}},
+        "/report": {"get": {
+            "summary": "The PMO report's data: this window against the previous, top themes, "
+                       "repeats, actions, kickoff reuse, capture and learning gaps",
+            "operationId": "report",
+            "parameters": [*WINDOW_PARAMETERS, *SCOPE_PARAMETERS],
+            "responses": {"200": {"description": "The report data.", **json_content(
+                {"$ref": "#/components/schemas/Report"})},
+                          "422": error("The scope or the windows are not valid.")}}},
         "/themes/runs/{row_id}": {
             "parameters": [ID_PARAMETER],
             "get": {"summary": "The progress of one theme recompute", "operationId": "theme_run",
@@ -517,7 +560,7 @@ def build_spec(resources: Sequence[Any], categories: Sequence[str]) -> dict[str,
     schemas["BriefingItem"] = BRIEFING_ITEM
     schemas["Decision"] = DECISION
     paths.update(theme_paths())
-    schemas.update(Theme=THEME, Repeat=REPEAT, ThemeRun=THEME_RUN)
+    schemas.update(Theme=THEME, Repeat=REPEAT, ThemeRun=THEME_RUN, Report=REPORT)
     paths["/lessons/{row_id}/revisions"] = {
         "parameters": [ID_PARAMETER],
         "get": {

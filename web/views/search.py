@@ -11,7 +11,7 @@ from search.retrieve import Results, search, similar_lessons
 from web.database import db
 from web.htmx import redirect_after_post, render
 from web.identity import current_actor
-from web.search import engine
+from web.search import engine, log_search
 from web.views.forms import categories
 
 bp = Blueprint("search", __name__)
@@ -35,7 +35,7 @@ def index() -> Response:
             results = search(engine(), db.session, text, filters, limit=filters["per_page"])
         except ValidationError as error:
             errors.update(error.fields)
-    return render(
+    response = render(
         "search/index.html",
         "search/_results.html",
         status=400 if errors else 200,
@@ -47,6 +47,9 @@ def index() -> Response:
         projects=dict(services.project_choices(db.session)),
         categories=categories(),
     )
+    if results is not None:
+        log_search(text, results)
+    return response
 
 
 @bp.get("/lessons/similar")

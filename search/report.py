@@ -1,0 +1,157 @@
+"""The PMO's numbers in value language: the dashboard and the one-page executive report.
+
+Everything is computed at read time for a scope (business unit, date range,
+category). The scope picks lessons; the actions on them, the kickoff
+decisions about them and their themes follow. Search gaps (searches and
+kickoffs whose best lesson matched weakly) follow the date range only: an
+unanswered question belongs to no business unit.
+"""
+
+from collections import Counter, defaultdict
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from lessons.models import Action, Briefing, KickoffDecision, Project, SearchLog
+from search.trends import (
+    SEVERE, LessonFacts, Scope, ThemeView, Windows, live_lessons, repeated_mistakes, theme_views,
+)
+
+WEAK_MATCH = 0.45  # all-MiniLM-L6-v2: a best passage below this barely touches the question
+TOP = 5  # themes, repeats and reused lessons on the one-page report
+GAPS = 10
+MONTHS = 12
+
+
+def pmo_report(session: Session, scope: Scope, windows: Windows) -> dict[str, Any]:
+    """Every number of the dashboard and the report, JSON-ready."""
+    lessons = live_lessons(session, scope)
+    views = theme_views(session, windows, scope)
+    actions = session.execute(select(Action).where(
+        Action.deleted_at.is_(None), Action.lesson_id.in_(list(lessons)))).scalars().all()
+    decisions = session.execute(select(KickoffDecision).where(
+        KickoffDecision.lesson_id.in_(list(lessons)))).scalars().all()
+    current = (windows.starts[-1], windows.today)
+    previous = (windows.starts[-1] - timedelta(days=windows.days),
+                windows.starts[-1] - timedelta(days=1))
+    return {
+        "scope": scope.as_args(),
+        "window_days": windows.days,
+        "periods": {name: period(lessons, actions, decisions, *span)
+                    for name, span in (("current", current), ("previous", previous))},
+        "themes": [theme_summary(view) for view in views[:TOP]],
+        "rising": [theme_summary(v) for v in sorted(views, key=lambda v: -v.change)
+                   if v.change > 0][:3],
+        "falling": [theme_summary(v) for v in sorted(views, key=lambda v: v.change)
+                    if v.change < 0][:3],
+        "themes_total": len(views),
+        "repeats": [repeat.as_dict() for repeat in repeated_mistakes(session, views)[:TOP]],
+        "actions": action_summary(actions, windows.today),
+        "reuse": reuse(session, decisions, lessons),
+        "capture": capture(session, lessons, windows.today),
+        "gaps": gaps(session, scope),
+    }
+
+
+def period(lessons: dict[int, LessonFacts], actions, decisions, start: date,
+           end: date) -> dict[str, Any]:
+    """What one window brought: lessons and their cost, actions closed, lessons reused."""
+    inside = [l for l in lessons.values() if start <= l.day <= end]
+    return {
+        "start": start.isoformat(), "end": end.isoformat(),
+        "lessons": len(inside),
+        "severe": sum(1 for l in inside if l.severity in SEVERE),
+        "impact_cost": str(sum((l.impact_cost or Decimal(0) for l in inside), Decimal(0))),
+        "impact_days": sum(l.impact_days or 0 for l in inside),
+        "actions_opened": sum(1 for a in actions if start <= a.created_at.date() <= end),
+        "actions_closed": sum(1 for a in actions if a.status == "done" and a.closed_at
+                              and start <= a.closed_at.date() <= end),
+        "applied_at_kickoff": sum(1 for d in decisions if d.decision == "applied"
+                                  and start <= d.decided_at.date() <= end),
+    }
+
+
+def theme_summary(view: ThemeView) -> dict[str, Any]:
+    """A theme without its lesson list, for the report."""
+    summary = view.as_dict()
+    summary["projects"] = len(summary.pop("projects"))
+    summary.pop("lessons")
+    return summary
+
+
+def action_summary(actions, today: date) -> dict[str, Any]:
+    """Open, overdue and done actions, and who holds the open ones."""
+    open_actions = [a for a in actions if a.status == "open"]
+    by_owner: dict[str, Counter] = defaultdict(Counter)
+    for action in open_actions:
+        owner = action.owner or "(no owner)"
+        by_owner[owner]["open"] += 1
+        by_owner[owner]["overdue"] += action.is_overdue(today)
+    owners = [{"owner": owner, "open": c["open"], "overdue": c["overdue"]}
+              for owner, c in by_owner.items()]
+    return {
+        "open": len(open_actions),
+        "overdue": sum(1 for a in open_actions if a.is_overdue(today)),
+        "done": sum(1 for a in actions if a.status == "done"),
+        "by_owner": sorted(owners, key=lambda o: (-o["overdue"], -o["open"], o["owner"])),
+    }
+
+
+def reuse(session: Session, decisions, lessons: dict[int, LessonFacts]) -> dict[str, Any]:
+    """Kickoff briefings and what their teams did with the lessons: the proof of reuse."""
+    counts = Counter(d.decision for d in decisions)
+    applied = Counter(d.lesson_id for d in decisions if d.decision == "applied")
+    generated = session.scalar(select(func.count(Briefing.id)).join(
+        Project, Project.id == Briefing.project_id).where(Project.deleted_at.is_(None)))
+    return {
+        "briefings": generated,
+        "decisions": {name: counts.get(name, 0) for name in ("applied", "not_applicable", "risk")},
+        "lessons_applied": len(applied),
+        "top_lessons": [{**lessons[lesson_id].as_ref(), "applied": times}
+                        for lesson_id, times in applied.most_common(TOP) if lesson_id in lessons],
+    }
+
+
+def capture(session: Session, lessons: dict[int, LessonFacts], today: date) -> dict[str, Any]:
+    """Lessons captured per project and per month: who feeds the knowledge base."""
+    names = dict(session.execute(select(Project.id, Project.name)).all())
+    per_project = Counter(l.project_id for l in lessons.values())
+    months = [month_start(today, back) for back in range(MONTHS - 1, -1, -1)]
+    per_month = Counter(l.day.strftime("%Y-%m") for l in lessons.values())
+    return {
+        "by_project": [{"project_id": project_id, "name": names.get(project_id, "(no project)"),
+                        "lessons": count} for project_id, count in per_project.most_common(10)],
+        "by_month": [{"month": m, "lessons": per_month.get(m, 0)} for m in months],
+    }
+
+
+def month_start(today: date, back: int) -> str:
+    """The month `back` months before today's, as YYYY-MM."""
+    index = today.year * 12 + today.month - 1 - back
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def gaps(session: Session, scope: Scope) -> list[dict[str, Any]]:
+    """Searches and kickoffs whose best lesson matched weakly: what we have not learned yet."""
+    query = select(SearchLog).where(SearchLog.best_similarity < WEAK_MATCH)
+    if scope.date_from:
+        query = query.where(SearchLog.at >= midnight(scope.date_from))
+    if scope.date_to:
+        query = query.where(SearchLog.at < midnight(scope.date_to + timedelta(days=1)))
+    seen, found = set(), []
+    for entry in session.scalars(query.order_by(SearchLog.best_similarity, SearchLog.id.desc())):
+        if entry.text.lower() not in seen:
+            seen.add(entry.text.lower())
+            found.append({"source": entry.source, "text": entry.text,
+                          "best_similarity": round(entry.best_similarity, 4),
+                          "at": entry.at.isoformat(), "project_id": entry.project_id})
+        if len(found) == GAPS:
+            break
+    return found

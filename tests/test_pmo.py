@@ -1,0 +1,139 @@
+"""The PMO dashboard and executive report: numbers per window and scope, reuse, learning gaps."""
+
+from datetime import date, timedelta
+
+from jsonschema import Draft202012Validator
+
+from lessons.models import SearchLog
+
+
+def make_project(client, name, unit, **values):
+    response = client.post("/api/v1/projects", json={"name": name, "business_unit": unit,
+                                                     **values})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["id"]
+
+
+def add(client, title, body, project_id, day, **values):
+    response = client.post("/api/v1/lessons", json={
+        "title": title, "what_happened": body, "project_id": project_id,
+        "occurred_on": day.isoformat(), **values})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["id"]
+
+
+def report(client, **args):
+    response = client.get("/api/v1/report", query_string=args)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def test_the_report_compares_this_window_with_the_one_before(client, runner):
+    today = date.today()
+    finance = make_project(client, "Ledger", "Finance")
+    ops = make_project(client, "Depot", "Operations")
+    recent, earlier = today - timedelta(days=5), today - timedelta(days=100)
+    first = add(client, "Permit requested too late", "The council took eight weeks.", finance,
+                recent, severity="critical", impact_cost="12000", impact_days=10,
+                category="schedule")
+    add(client, "Road permit late again", "Eight weeks for the council permit.", ops, recent,
+        impact_cost="3000", category="schedule")
+    add(client, "Testing squeezed", "UAT cut to five days.", finance, earlier, severity="high",
+        impact_days=4, category="quality & testing")
+    client.post("/api/v1/actions", json={"lesson_id": first, "description": "Permit checklist",
+                                         "owner": "Ana", "due_on": "2020-01-01"})
+    client.post("/api/v1/actions", json={"lesson_id": first, "description": "Book early",
+                                         "owner": "Ben", "status": "done"})
+    runner.invoke(args=["themes", "--themes", "2"])
+
+    data = report(client)
+    current, previous = data["periods"]["current"], data["periods"]["previous"]
+    assert (current["lessons"], current["severe"], current["impact_days"]) == (2, 1, 10)
+    assert current["impact_cost"] == "15000.00" and current["actions_closed"] == 1
+    assert (previous["lessons"], previous["severe"], previous["impact_days"]) == (1, 1, 4)
+    assert data["actions"]["open"] == 1 and data["actions"]["overdue"] == 1
+    assert data["actions"]["by_owner"] == [{"owner": "Ana", "open": 1, "overdue": 1}]
+    assert sum(theme["size"] for theme in data["themes"]) == 3
+    assert [m["lessons"] for m in data["capture"]["by_month"]][-1] >= 1
+
+    finance_only = report(client, business_unit="Finance")
+    assert finance_only["periods"]["current"]["lessons"] == 1
+    assert finance_only["scope"] == {"business_unit": "Finance"}
+    testing = report(client, category="quality & testing")
+    assert testing["periods"]["previous"]["lessons"] == 1
+    assert testing["periods"]["current"]["lessons"] == 0
+    dated = report(client, **{"from": recent.isoformat()})
+    assert dated["periods"]["previous"]["lessons"] == 0
+    bad = client.get("/api/v1/report", query_string={"from": "2026-13-01"})
+    assert bad.status_code == 422 and "from" in bad.get_json()["fields"]
+    backwards = client.get("/api/v1/report", query_string={"from": "2026-02-01",
+                                                           "to": "2026-01-01"})
+    assert backwards.status_code == 422 and "to" in backwards.get_json()["fields"]
+
+    spec = client.get("/api/v1/openapi.json").get_json()
+    Draft202012Validator({"$ref": "#/components/schemas/Report",
+                          "components": spec["components"]}).validate(data)
+
+
+def test_weak_searches_and_kickoffs_are_learning_gaps(client, session):
+    add(client, "Permit requested too late", "The council took eight weeks for the road "
+        "closure permit.", None, date.today())
+    assert client.get("/api/v1/search", query_string={"q": "council road permit"}).status_code == 200
+    # Typed live, a query arrives once per pause: its prefixes collapse into one entry.
+    for typed in ("sourdough", "sourdough starter", "sourdough starter hydration"):
+        assert client.get("/search", query_string={"q": typed}).status_code == 200
+    texts = [entry.text for entry in session.query(SearchLog).order_by(SearchLog.id)]
+    assert texts == ["council road permit", "sourdough starter hydration"]
+    gaps = report(client)["gaps"]
+    assert [gap["text"] for gap in gaps] == ["sourdough starter hydration"]
+    assert gaps[0]["source"] == "search" and gaps[0]["best_similarity"] < 0.45
+    # A kickoff whose description matches nothing we know is a gap too.
+    make_project(client, "Bakery", "Retail", description="Open an artisan bakery with "
+                 "sourdough breads and a wood-fired oven.")
+    sources = {gap["source"] for gap in report(client)["gaps"]}
+    assert sources == {"search", "kickoff"}
+
+
+def test_kickoff_reuse_counts_briefings_and_decisions(client):
+    old = make_project(client, "Old works", "Operations")
+    lesson = add(client, "Road closure permit requested too late", "The council needed eight "
+                 "weeks for the street works permit; crews sat idle.", old, date.today())
+    new = make_project(client, "New works", "Operations", description="Resurface the high "
+                       "street; we need road closure permits from the council.")
+    decided = client.post(f"/api/v1/projects/{new}/briefing/decisions",
+                          json={"lesson_id": lesson, "decision": "applied"})
+    assert decided.status_code == 200, decided.get_json()
+    reuse = report(client)["reuse"]
+    assert reuse["briefings"] == 1 and reuse["decisions"]["applied"] == 1
+    assert reuse["top_lessons"] == [{"id": lesson, "external_id": None, "applied": 1,
+                                     "title": "Road closure permit requested too late"}]
+    assert report(client)["periods"]["current"]["applied_at_kickoff"] == 1
+
+
+def test_the_dashboard_and_the_report_render_and_export(client, runner):
+    projects = [make_project(client, f"Ledger {n}", "Finance") for n in range(3)]
+    for project in projects:  # a repeat whose title would be a formula in a spreadsheet
+        add(client, "=SUM(1+1) permit late", "The council took eight weeks for the "
+            "road permit.", project, date.today())
+    add(client, "Caterer cancelled", "Lunch arrived cold.", projects[0], date.today())
+    runner.invoke(args=["themes", "--themes", "2"])
+    dashboard = client.get("/pmo").get_data(as_text=True)
+    for heading in ("This window against the one before", "Recurring themes",
+                    "Identified, not learned", "Open actions by owner", "Kickoff reuse",
+                    "Lessons captured", "Learning gaps"):
+        assert heading in dashboard
+    assert '<option selected>Finance</option>' in client.get(
+        "/pmo", query_string={"business_unit": "Finance"}).get_data(as_text=True)
+    page = client.get("/pmo/report").get_data(as_text=True)
+    assert "Where we keep failing, and what it costs" in page and "/pmo/report.csv" in page
+    markdown = client.get("/pmo/report.md")
+    assert markdown.mimetype == "text/markdown"
+    assert markdown.get_data(as_text=True).startswith("# Lessons learned: executive report")
+    exported = client.get("/pmo/report.csv")
+    assert exported.mimetype == "text/csv"
+    lines = exported.get_data(as_text=True).splitlines()
+    assert lines[0] == "section,item,measure,value"
+    assert any(line.startswith("period,current") for line in lines)
+    assert any(line.startswith("repeat,'=SUM(1+1) permit late,") for line in lines)
+    assert not any(",=" in line or line.startswith("=") for line in lines)
+    assert client.get("/pmo", query_string={"from": "yesterday"}).status_code == 422
