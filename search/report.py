@@ -30,10 +30,11 @@ def pmo_report(session: Session, scope: Scope, windows: Windows) -> dict[str, An
     """Every number of the dashboard and the report, JSON-ready."""
     lessons = live_lessons(session, scope)
     views = theme_views(session, windows, scope)
-    actions = session.execute(select(Action).where(
-        Action.deleted_at.is_(None), Action.lesson_id.in_(list(lessons)))).scalars().all()
-    decisions = session.execute(select(KickoffDecision).where(
-        KickoffDecision.lesson_id.in_(list(lessons)))).scalars().all()
+    # Filtered here, not by an IN list: a scope can hold more lessons than a query has
+    # parameters (32,766 on SQLite, 65,535 on PostgreSQL).
+    actions = [a for a in session.scalars(select(Action).where(Action.deleted_at.is_(None)))
+               if a.lesson_id in lessons]
+    decisions = [d for d in session.scalars(select(KickoffDecision)) if d.lesson_id in lessons]
     current = (windows.starts[-1], windows.today)
     previous = (windows.starts[-1] - timedelta(days=windows.days),
                 windows.starts[-1] - timedelta(days=1))

@@ -54,6 +54,7 @@ class ThemeView:
     lessons: list[LessonFacts]
     projects: dict[int, str]  # id -> name, the projects its lessons (and occurrences) come from
     counts: list[int] = field(default_factory=list)  # lessons per window, oldest first
+    back_after_actions: int = 0  # done actions after which the theme was met again
 
     @property
     def severe_share(self) -> float:
@@ -73,8 +74,19 @@ class ThemeView:
         return self.counts[-1] - self.counts[-2] if len(self.counts) >= 2 else 0
 
     @property
+    def reasons(self) -> list[str]:
+        """Why the theme counts as identified but not learned (none: it does not)."""
+        reasons = []
+        if len(self.projects) >= REPEAT_PROJECTS:
+            reasons.append(f"met on {len(self.projects)} projects")
+        if self.back_after_actions:
+            reasons.append(f"met again after {self.back_after_actions} of its actions "
+                           f"{'was' if self.back_after_actions == 1 else 'were'} done")
+        return reasons
+
+    @property
     def repeated(self) -> bool:
-        return len(self.projects) >= REPEAT_PROJECTS
+        return bool(self.reasons)
 
     def as_dict(self) -> dict[str, Any]:
         central = self.theme.central_lesson
@@ -87,6 +99,7 @@ class ThemeView:
             "severe_share": round(self.severe_share, 4),
             "impact_cost": str(self.cost), "impact_days": self.days,
             "counts": self.counts, "change": self.change, "repeated": self.repeated,
+            "reasons": self.reasons,
             "lessons": [lesson.as_ref() for lesson in self.lessons],
         }
 
@@ -161,7 +174,7 @@ class Scope:
                   "to": self.date_to and self.date_to.isoformat()}
         return {name: value for name, value in values.items() if value}
 
-    def covers(self, lesson: "LessonFacts") -> bool:
+    def covers(self, lesson: LessonFacts) -> bool:
         return ((self.date_from is None or lesson.day >= self.date_from)
                 and (self.date_to is None or lesson.day <= self.date_to))
 
@@ -183,16 +196,19 @@ def theme_views(session: Session, windows: Windows, scope: Scope = Scope()) -> l
     for lesson_id, theme_id in session.execute(select(LessonTheme.lesson_id, LessonTheme.theme_id)):
         if lesson_id in facts:
             members[theme_id].append(facts[lesson_id])
-    occurred = occurrence_projects(session)
+    occurred = occurrences_by_lesson(session)
+    done = done_actions(session)
     views = []
     for theme in session.scalars(select(Theme).where(Theme.retired_at.is_(None))):
         lessons = sorted(members.get(theme.id, []), key=lambda l: l.id)
         if not lessons:
             continue
-        project_ids = {l.project_id for l in lessons} | set().union(
-            *(occurred.get(l.id, set()) for l in lessons))
-        view = ThemeView(theme, lessons, {i: names[i] for i in project_ids if i in names})
+        met = [(l.project_id, l.day) for l in lessons] + [
+            occurrence for l in lessons for occurrence in occurred.get(l.id, [])]
+        view = ThemeView(theme, lessons, {i: names[i] for i, _ in met if i in names})
         view.counts = per_window([l.day for l in lessons], windows)
+        last = max(day for _, day in met)
+        view.back_after_actions = sum(1 for l in lessons if l.id in done and last > done[l.id])
         views.append(view)
     return sorted(views, key=lambda v: (-len(v.lessons), v.theme.id))
 
@@ -205,14 +221,6 @@ def live_lessons(session: Session, scope: Scope = Scope()) -> dict[int, LessonFa
     ).where(Lesson.deleted_at.is_(None), *scope.conditions()))
     facts = (LessonFacts(*row[:7], row.occurred_on or row.created_at.date()) for row in rows)
     return {lesson.id: lesson for lesson in facts if scope.covers(lesson)}
-
-
-def occurrence_projects(session: Session) -> dict[int, set[int]]:
-    """The projects each lesson was met on again (its occurrences)."""
-    found: dict[int, set[int]] = defaultdict(set)
-    for lesson_id, occurrences in occurrences_by_lesson(session).items():
-        found[lesson_id] = {project_id for project_id, _ in occurrences if project_id}
-    return found
 
 
 def occurrences_by_lesson(session: Session) -> dict[int, list[tuple[int | None, date]]]:

@@ -145,6 +145,9 @@ def test_a_mistake_met_on_three_projects_or_back_after_its_action_is_flagged(cli
     assert len(repeats) == 1
     assert [l["id"] for l in repeats[0]["lessons"]][0] == first
     assert any("back 1 time after the action" in reason for reason in repeats[0]["reasons"])
+    listing = themes(client)
+    permits = next(item for item in listing["items"] if item["id"] == theme_of(listing, first))
+    assert permits["reasons"] == ["met again after 1 of its actions was done"]
     # Recorded as the same lesson on a third project, it is also "met on 3 projects".
     client.post(f"/api/v1/lessons/{first}/occurrences", json={"project_id": projects[2]})
     repeats = client.get("/api/v1/themes/repeats").get_json()["items"]

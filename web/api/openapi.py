@@ -396,7 +396,8 @@ WINDOW_LIST = {"type": "array", "items": {
 THEME = {
     "type": "object",
     "required": ["id", "label", "keywords", "central_lesson", "size", "projects", "severe_share",
-                 "impact_cost", "impact_days", "counts", "change", "repeated", "lessons"],
+                 "impact_cost", "impact_days", "counts", "change", "repeated", "reasons",
+                 "lessons"],
     "properties": {
         "id": {"type": "integer", "description": "Stable across recomputes."},
         "label": {"type": "string"}, "keywords": {"type": "array", "items": {"type": "string"}},
@@ -410,7 +411,11 @@ THEME = {
         "counts": {"type": "array", "items": {"type": "integer"},
                    "description": "Lessons per window, oldest first."},
         "change": {"type": "integer", "description": "Latest window minus the one before."},
-        "repeated": {"type": "boolean", "description": "Met on 3 or more projects."},
+        "repeated": {"type": "boolean",
+                     "description": "Identified, not learned: see reasons."},
+        "reasons": {"type": "array", "items": {"type": "string"},
+                    "description": "Met on 3 or more projects; met again after an action "
+                                   "on it was done."},
         "lessons": {"type": "array", "items": LESSON_REF},
     },
     "additionalProperties": False,
