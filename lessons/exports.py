@@ -3,13 +3,17 @@
 import csv
 import io
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from typing import Any
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_cell(value: Any) -> str:
-    """`value` as CSV text; a leading = + - @ gets a quote so no spreadsheet evaluates it."""
+    """`value` as CSV text; text with a leading = + - @ gets a quote so no spreadsheet
+    evaluates it (numbers stay numbers: -3 is not a formula)."""
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        return str(value)
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -417,6 +418,11 @@ class ThemeRun(Base):
     """One theme recompute: its progress (for the polled bar) and how it ended."""
 
     __tablename__ = "theme_runs"
+    __table_args__ = (  # at most one running at a time, across every process
+        Index("uq_theme_runs_running", "status", unique=True,
+              sqlite_where=text("status = 'running'"),
+              postgresql_where=text("status = 'running'")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     status: Mapped[str] = mapped_column(String(20))  # running, done, failed
@@ -441,6 +447,7 @@ class SearchLog(Base):
     """A search or a kickoff and how well the best lesson matched: weak ones are learning gaps."""
 
     __tablename__ = "search_log"
+    __table_args__ = (Index("ix_search_log_actor", "actor", "id"),)  # one's latest search
 
     id: Mapped[int] = mapped_column(primary_key=True)
     source: Mapped[str] = mapped_column(String(20))  # "search" or "kickoff"

@@ -4,7 +4,10 @@ Both answer the same question, the best `k` live lessons for the words of a
 query under the same filters, so retrieval can fuse them with dense results.
 """
 
+import functools
 import re
+import sqlite3
+import threading
 from collections.abc import Sequence
 
 from sqlalchemy import (
@@ -20,14 +23,10 @@ POSTINGS_BUDGET = 50_000  # lessons holding each matched word, summed (bench/REA
 OVERFETCH = 2  # ranked in FTS5 alone per result wanted, before the filters apply
 FTS = table("lessons_fts", column("rowid"))  # the FTS5 table of migration 0002 (SQLite)
 VOCABULARY = table("lessons_fts_vocab", column("term"), column("doc"), schema="temp")
-_SCRATCH = (  # per connection, made on first use: SQLite keeps temp tables per connection
-    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.lessons_fts_vocab "
-    "USING fts5vocab(main, lessons_fts, row)",
-    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_words "
-    "USING fts5(word, tokenize='porter unicode61 remove_diacritics 2')",
-    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_words_vocab "
-    "USING fts5vocab(temp, query_words, instance)",
-)
+# Per connection, made on first use (SQLite keeps temp tables per connection); DDL, so it
+# opens no transaction.
+VOCABULARY_DDL = ("CREATE VIRTUAL TABLE IF NOT EXISTS temp.lessons_fts_vocab "
+                  "USING fts5vocab(main, lessons_fts, row)")
 STOPWORDS = frozenset("""
 a about above after again against all am an and any are as at be because been before being
 below between both but by can could did do does doing down during each few for from further
@@ -72,7 +71,8 @@ def rarest(session: Session, words: list[str]) -> list[str]:
     is never reached (bench/README.md). Frequencies come from FTS5's own
     vocabulary, looked up by each word's stem as its tokenizer makes it.
     """
-    stem_of = _stems(session, words)
+    stem_of = _stems(words)
+    session.execute(text(VOCABULARY_DDL))
     counts = dict(session.execute(
         select(VOCABULARY.c.term, VOCABULARY.c.doc)
         .where(VOCABULARY.c.term.in_(set(stem_of.values())))).all())
@@ -89,25 +89,38 @@ def rarest(session: Session, words: list[str]) -> list[str]:
     return chosen
 
 
-def _stems(session: Session, words: list[str]) -> dict[str, str]:
+def _stems(words: list[str]) -> dict[str, str]:
     """Each word's first token as FTS5 indexes it ("failures" → "failur").
 
-    SQLite has no SQL function to run a tokenizer, so the words go through a
-    scratch FTS5 table of this connection with the tokenizer of `lessons_fts`
-    (migration 0002), one row per word, and its vocabulary says what they became.
+    SQLite has no SQL function to run a tokenizer, so the words go through an
+    FTS5 table with the tokenizer of `lessons_fts` (migration 0002), one row
+    per word, and its vocabulary says what they became. The table lives in a
+    private in-memory database: writing it on the request's connection would
+    open a transaction there, pinning an old snapshot that later writes of
+    the request could not commit on.
     """
-    for statement in _SCRATCH:
-        session.execute(text(statement))
-    session.execute(text("DELETE FROM temp.query_words"))
-    session.execute(text("INSERT INTO temp.query_words(rowid, word) VALUES (:row, :word)"),
-                    [{"row": row, "word": word} for row, word in enumerate(words)])
-    tokens = session.execute(text(
-        "SELECT doc, term FROM temp.query_words_vocab ORDER BY doc, offset")).all()
-    session.execute(text("DELETE FROM temp.query_words"))
+    with _tokenizer_lock:
+        connection = _tokenizer()
+        connection.executemany("INSERT INTO words(rowid, word) VALUES (?, ?)", enumerate(words))
+        tokens = connection.execute(
+            "SELECT doc, term FROM words_vocab ORDER BY doc, offset").fetchall()
+        connection.execute("DELETE FROM words")
     stem_of: dict[str, str] = {}
     for row, term in tokens:
         stem_of.setdefault(words[row], term)
     return stem_of
+
+
+_tokenizer_lock = threading.Lock()
+
+
+@functools.cache
+def _tokenizer() -> sqlite3.Connection:
+    connection = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+    connection.execute("CREATE VIRTUAL TABLE words USING fts5(word, "
+                       "tokenize='porter unicode61 remove_diacritics 2')")
+    connection.execute("CREATE VIRTUAL TABLE words_vocab USING fts5vocab(words, instance)")
+    return connection
 
 
 def _sqlite(

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from lessons.models import Action, Briefing, KickoffDecision, Project, SearchLog
 from search.trends import (
-    SEVERE, LessonFacts, Scope, ThemeView, Windows, live_lessons, repeated_mistakes, theme_views,
+    SEVERE, LessonFacts, Scope, ThemeView, Windows, live_lessons, repeated_mistakes,
+    rising_and_falling, theme_views,
 )
 
 WEAK_MATCH = 0.45  # all-MiniLM-L6-v2: a best passage below this barely touches the question
@@ -30,6 +31,7 @@ def pmo_report(session: Session, scope: Scope, windows: Windows) -> dict[str, An
     """Every number of the dashboard and the report, JSON-ready."""
     lessons = live_lessons(session, scope)
     views = theme_views(session, windows, scope)
+    rising, falling = rising_and_falling(views)
     # Filtered here, not by an IN list: a scope can hold more lessons than a query has
     # parameters (32,766 on SQLite, 65,535 on PostgreSQL).
     actions = [a for a in session.scalars(select(Action).where(Action.deleted_at.is_(None)))
@@ -44,10 +46,8 @@ def pmo_report(session: Session, scope: Scope, windows: Windows) -> dict[str, An
         "periods": {name: period(lessons, actions, decisions, *span)
                     for name, span in (("current", current), ("previous", previous))},
         "themes": [theme_summary(view) for view in views[:TOP]],
-        "rising": [theme_summary(v) for v in sorted(views, key=lambda v: -v.change)
-                   if v.change > 0][:3],
-        "falling": [theme_summary(v) for v in sorted(views, key=lambda v: v.change)
-                    if v.change < 0][:3],
+        "rising": [theme_summary(view) for view in rising[:3]],
+        "falling": [theme_summary(view) for view in falling[:3]],
         "themes_total": len(views),
         "repeats": [repeat.as_dict() for repeat in repeated_mistakes(session, views)[:TOP]],
         "actions": action_summary(actions, windows.today),
@@ -136,6 +136,7 @@ def month_start(today: date, back: int) -> str:
 
 
 def midnight(day: date) -> datetime:
+    """The start of `day` in UTC, as stored times are."""
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 

@@ -3,8 +3,8 @@
 A recompute clusters the lessons' vectors (search.themes), names each theme
 by its distinctive terms and central lesson, and keeps the id of the old
 theme each new one matches, so trends and links survive a recompute.
-Between recomputes a new lesson joins its nearest theme as soon as its
-vectors are stored, so the PMO view is never behind the lessons.
+Between recomputes, and while one runs, a new lesson joins its nearest theme
+as soon as its vectors are stored, so the PMO view is never behind the lessons.
 """
 
 from collections.abc import Callable, Mapping
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from lessons.models import Lesson, LessonTheme, Theme, utcnow
 from search import themes
-from search.vectors import all_vectors
+from search.vectors import all_vectors, stored_rows
 
 if TYPE_CHECKING:  # the engine stores vectors through join_nearest below
     from search.engine import SearchEngine
@@ -42,6 +42,7 @@ def recompute(engine: "SearchEngine", count: int | None = None,
         report("Saving", 0, 1)
         ids = stable_ids(session, engine.model, found.centroids)
         store(session, engine.model, ids, found, lesson_ids)
+        join_unthemed(session, engine.model)  # captured while the clustering ran
         session.commit()
     report("Done", 1, 1)
     return len(ids)
@@ -147,6 +148,19 @@ def join_nearest(session: Session, model: str, vectors: Mapping[int, np.ndarray]
         session.execute(dialect.insert(LessonTheme).on_conflict_do_nothing(), rows)
 
 
+def join_unthemed(session: Session, model: str) -> None:
+    """Every live lesson with vectors but no theme joins its nearest live theme."""
+    themed = select(LessonTheme.lesson_id).where(LessonTheme.lesson_id == Lesson.id).exists()
+    unthemed = list(session.scalars(select(Lesson.id).where(Lesson.deleted_at.is_(None),
+                                                            ~themed)))
+    rows = stored_rows(session, model, unthemed)
+    join_nearest(session, model, {
+        lesson_id: np.stack([np.frombuffer(row.vector, dtype=np.float32)
+                             for row in by_position.values()])
+        for lesson_id, by_position in rows.items()})
+
+
 def unit_rows(matrix: np.ndarray) -> np.ndarray:
+    """Each row scaled to length 1."""
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     return (matrix / np.maximum(norms, 1e-12)).astype(np.float32)

@@ -8,7 +8,7 @@ and a deleted one never does.
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +22,11 @@ from lessons.errors import ValidationError
 from lessons.models import Action, Lesson, LessonTheme, Occurrence, Project, Theme
 from search.theme_store import lesson_vectors
 
+def today() -> date:
+    """Today in UTC: lesson, action and decision times are stored in UTC, so windows are too."""
+    return datetime.now(UTC).date()
+
+
 WINDOW_DAYS = 90
 WINDOWS = 8  # two years of quarters on the chart
 SEVERE = ("high", "critical")
@@ -29,6 +34,8 @@ REPEAT_PROJECTS = 3  # a mistake met on this many projects was identified, not l
 # Lessons this alike may tell the same mistake in other words. On the demo data, pairs of
 # one recurring mistake score 0.45-0.7 and unrelated pairs up to 0.5: no cut is clean.
 NEAR_IDENTICAL = 0.5  # occurrences recorded by people ("the same lesson") add the rest
+NEIGHBOURS = 10  # links kept per lesson when grouping: repeats are small groups
+BLOCK = 1024  # lessons compared at once: memory is BLOCK x the theme's size
 
 
 @dataclass
@@ -80,8 +87,8 @@ class ThemeView:
         if len(self.projects) >= REPEAT_PROJECTS:
             reasons.append(f"met on {len(self.projects)} projects")
         if self.back_after_actions:
-            reasons.append(f"met again after {self.back_after_actions} of its actions "
-                           f"{'was' if self.back_after_actions == 1 else 'were'} done")
+            reasons.append(f"met again after the actions on {self.back_after_actions} of its "
+                           f"lessons were done")
         return reasons
 
     @property
@@ -127,9 +134,9 @@ class Windows:
         """`window_days` (7 to 366) and `windows` (2 to 24) from a query string."""
         days, count = args.get("window_days", str(WINDOW_DAYS)), args.get("windows", str(WINDOWS))
         errors = {}
-        if not days.isdecimal() or not 7 <= int(days) <= 366:
+        if not (days.isdecimal() and len(days) <= 3 and 7 <= int(days) <= 366):
             errors["window_days"] = "A whole number of days from 7 to 366."
-        if not count.isdecimal() or not 2 <= int(count) <= 24:
+        if not (count.isdecimal() and len(count) <= 2 and 2 <= int(count) <= 24):
             errors["windows"] = "A whole number from 2 to 24."
         if errors:
             raise ValidationError(errors, "The trend windows are not valid.")
@@ -213,6 +220,13 @@ def theme_views(session: Session, windows: Windows, scope: Scope = Scope()) -> l
     return sorted(views, key=lambda v: (-len(v.lessons), v.theme.id))
 
 
+def rising_and_falling(views: list[ThemeView]) -> tuple[list[ThemeView], list[ThemeView]]:
+    """The themes that grew in the latest window, most first, and those that shrank."""
+    by_change = sorted(views, key=lambda view: view.change)
+    return ([v for v in reversed(by_change) if v.change > 0],
+            [v for v in by_change if v.change < 0])
+
+
 def live_lessons(session: Session, scope: Scope = Scope()) -> dict[int, LessonFacts]:
     """The facts of every live lesson in `scope`, by id."""
     rows = session.execute(select(
@@ -234,6 +248,7 @@ def occurrences_by_lesson(session: Session) -> dict[int, list[tuple[int | None, 
 
 
 def per_window(days: list[date], windows: Windows) -> list[int]:
+    """How many of `days` fall in each window, oldest first."""
     counts = [0] * windows.count
     for day in days:
         index = windows.index(day)
@@ -289,13 +304,26 @@ def repeated_mistakes(session: Session, views: list[ThemeView]) -> list[Repeat]:
 def near_identical_groups(lessons: list[LessonFacts], vectors: np.ndarray) -> list[list[LessonFacts]]:
     """Lessons linked by similarity >= NEAR_IDENTICAL (transitively); a lone lesson is a group.
 
-    Compared within one theme only: near-identical lessons share a theme, and
-    this keeps the work to the sum of the squared theme sizes.
+    Compared within one theme only, BLOCK rows at a time, keeping each lesson's
+    NEIGHBOURS closest links: near-identical lessons share a theme, and memory
+    stays bounded however large a theme is.
     """
-    if not lessons:
-        return []
-    linked = sparse.csr_matrix(vectors @ vectors.T >= NEAR_IDENTICAL)
-    _, component = connected_components(linked, directed=False)
+    count = len(lessons)
+    if count < 2:
+        return [lessons] if lessons else []
+    keep = min(NEIGHBOURS, count - 1)
+    rows, columns = [], []
+    for start in range(0, count, BLOCK):
+        similarity = vectors[start:start + BLOCK] @ vectors.T
+        block = np.arange(len(similarity))
+        similarity[block, start + block] = -1.0  # not linked to itself
+        closest = np.argpartition(-similarity, keep - 1, axis=1)[:, :keep]
+        linked = np.take_along_axis(similarity, closest, axis=1) >= NEAR_IDENTICAL
+        rows.append(np.repeat(start + block, keep)[linked.ravel()])
+        columns.append(closest[linked])
+    rows_, columns_ = np.concatenate(rows), np.concatenate(columns)
+    graph = sparse.csr_matrix((np.ones(len(rows_)), (rows_, columns_)), shape=(count, count))
+    _, component = connected_components(graph, directed=False)
     groups: dict[int, list[LessonFacts]] = defaultdict(list)
     for lesson, group in zip(lessons, component):
         groups[int(group)].append(lesson)

@@ -4,7 +4,10 @@ import re
 
 import pytest
 from jsonschema import Draft202012Validator
+from sqlalchemy import insert
 
+from lessons.models import SearchLog, utcnow
+from lessons.services.search_log import record_search
 from search.keyword import keyword_search, rarest
 from search.retrieve import live_conditions
 
@@ -295,3 +298,15 @@ def test_a_filter_that_rejects_the_best_keyword_matches_still_fills_the_page(cli
                  project_id=weak["id"])
     conditions = live_conditions({"project_id": weak["id"]})
     assert [i for i, _ in keyword_search(session, "valve", conditions, 1)] == [wanted["id"]]
+
+
+def test_a_keyword_search_leaves_its_connection_free_to_write(client, session, backend):
+    # Finding the rarest words must not open a transaction on the request's connection:
+    # pinned to an old snapshot, the request could not write after someone else had.
+    add(client, "permits")
+    keyword_search(session, "council permits for road closures", live_conditions(None), 5)
+    with backend.engine.begin() as other:  # another connection commits meanwhile
+        other.execute(insert(SearchLog).values(source="search", text="elsewhere", actor="other",
+                                               best_similarity=0.5, at=utcnow()))
+    record_search(session, "search", "council permits", 0.9, actor="tester")
+    session.commit()

@@ -7,6 +7,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from lessons.models import Action, ThemeRun
+from search import themes as search_themes
 
 TOPICS = {
     "lock-in": [
@@ -63,6 +64,11 @@ def topics(client):
             for topic, items in TOPICS.items()}
 
 
+def recompute(runner, count=None):
+    result = runner.invoke(args=["themes", *(["--themes", str(count)] if count else [])])
+    assert result.exit_code == 0, result.output
+
+
 def themes(client, **args):
     response = client.get("/api/v1/themes", query_string=args)
     assert response.status_code == 200, response.get_json()
@@ -75,8 +81,7 @@ def theme_of(listing, lesson_id):
 
 
 def test_recompute_groups_lessons_by_meaning_and_keeps_ids(client, runner, topics):
-    result = runner.invoke(args=["themes", "--themes", "3"])
-    assert result.exit_code == 0, result.output
+    recompute(runner, 3)
     first = themes(client)
     assert first["total"] == 3
     for topic, lesson_ids in topics.items():
@@ -87,13 +92,13 @@ def test_recompute_groups_lessons_by_meaning_and_keeps_ids(client, runner, topic
     assert permits["central_lesson"]["id"] in topics["permits"]
     # A second recompute, with one more lesson, gives every theme back its id.
     add(client, "Scaffold licence from the council came late", "The permit took six weeks.")
-    assert runner.invoke(args=["themes", "--themes", "3"]).exit_code == 0
+    recompute(runner, 3)
     second = themes(client)
     assert {topic: theme_of(second, ids[0]) for topic, ids in topics.items()} == by_topic
 
 
 def test_a_new_lesson_joins_its_nearest_theme_at_capture(client, runner, topics):
-    runner.invoke(args=["themes", "--themes", "3"])
+    recompute(runner, 3)
     before = themes(client)
     new = add(client, "Street works permit refused twice", "The council permit for the "
               "road closure was late, so the crews waited.")
@@ -112,7 +117,7 @@ def test_theme_counts_per_window_show_the_trend(client, runner):
             occurred_on=day.isoformat())
     for n in range(2):
         add(client, f"Caterer cancelled on day {n}", "Lunch for the workshop arrived cold.")
-    runner.invoke(args=["themes", "--themes", "2"])
+    recompute(runner, 2)
     listing = themes(client, window_days=90, windows=4)
     counts = [item["counts"] for item in listing["items"]]
     assert [0, 1, 0, 3] in counts  # 200 days ago: window 2 of 4; 10 days ago: the latest
@@ -140,14 +145,14 @@ def test_a_mistake_met_on_three_projects_or_back_after_its_action_is_flagged(cli
         occurred_on=(date.today() - timedelta(days=1)).isoformat())
     add(client, "Unrelated: the caterer cancelled", "Lunch arrived cold on the first day.",
         projects[2])
-    runner.invoke(args=["themes", "--themes", "2"])
+    recompute(runner, 2)
     repeats = client.get("/api/v1/themes/repeats").get_json()["items"]
     assert len(repeats) == 1
     assert [l["id"] for l in repeats[0]["lessons"]][0] == first
     assert any("back 1 time after the action" in reason for reason in repeats[0]["reasons"])
     listing = themes(client)
     permits = next(item for item in listing["items"] if item["id"] == theme_of(listing, first))
-    assert permits["reasons"] == ["met again after 1 of its actions was done"]
+    assert permits["reasons"] == ["met again after the actions on 1 of its lessons were done"]
     # Recorded as the same lesson on a third project, it is also "met on 3 projects".
     client.post(f"/api/v1/lessons/{first}/occurrences", json={"project_id": projects[2]})
     repeats = client.get("/api/v1/themes/repeats").get_json()["items"]
@@ -161,7 +166,7 @@ def test_theme_answers_match_the_openapi_document(client, runner, topics):
         Draft202012Validator({"$ref": f"#/components/schemas/{name}",
                               "components": spec["components"]}).validate(body)
 
-    runner.invoke(args=["themes"])
+    recompute(runner)
     for item in themes(client)["items"]:
         check(item, "Theme")
     for item in client.get("/api/v1/themes/repeats").get_json()["items"]:
@@ -190,7 +195,7 @@ def test_recompute_from_the_api_runs_in_the_background(client, session, topics):
 def test_the_themes_page_shows_themes_trends_and_recompute(client, runner, session, topics):
     empty = client.get("/themes")
     assert empty.status_code == 200 and b"No themes yet" in empty.data
-    runner.invoke(args=["themes", "--themes", "3"])
+    recompute(runner, 3)
     page = client.get("/themes").get_data(as_text=True)
     assert page.count('<svg class="trend"') == 3 and "Identified, not learned" in page
     theme_id = themes(client)["items"][0]["id"]
@@ -199,7 +204,7 @@ def test_the_themes_page_shows_themes_trends_and_recompute(client, runner, sessi
     assert client.get("/themes/9999").status_code == 404
     started = client.post("/themes/recompute", data={"themes": "3"}, headers={"HX-Request": "true"})
     assert started.status_code == 200 and 'id="theme-run"' in started.get_data(as_text=True)
-    run_id = session.query(ThemeRun).one().id
+    run_id = session.query(ThemeRun).order_by(ThemeRun.id.desc()).first().id
     for _ in range(600):  # the fragment polls itself until the run ends, then reloads the page
         progress = client.get(f"/themes/runs/{run_id}", headers={"HX-Request": "true"})
         if progress.headers.get("HX-Refresh") == "true":
@@ -207,3 +212,27 @@ def test_the_themes_page_shows_themes_trends_and_recompute(client, runner, sessi
         assert "hx-get" in progress.get_data(as_text=True)
         time.sleep(0.1)
     assert "3 themes" in progress.get_data(as_text=True)
+
+
+def test_a_lesson_captured_while_themes_recompute_keeps_a_theme(client, runner, topics,
+                                                                monkeypatch):
+    recompute(runner, 3)
+    captured = []
+    clustering = search_themes.cluster
+
+    def cluster_while_someone_captures(vectors, count=None, seed=0):
+        captured.append(add(client, "Council permit late again", "The street works permit "
+                            "took eight weeks."))
+        return clustering(vectors, count, seed)
+
+    monkeypatch.setattr(search_themes, "cluster", cluster_while_someone_captures)
+    recompute(runner, 3)
+    listing = themes(client)
+    assert theme_of(listing, captured[0]) == theme_of(listing, topics["permits"][0])
+
+
+def test_one_recompute_at_a_time_from_the_cli_too(runner, session, topics):
+    session.add(ThemeRun(status="running", actor="web", stage="Clustering"))
+    session.commit()
+    result = runner.invoke(args=["themes"])
+    assert result.exit_code != 0 and "being recomputed" in result.output

@@ -15,17 +15,17 @@ from tqdm import tqdm
 
 from lessons import db as database
 from lessons.demo import load_demo
-from lessons.errors import ValidationError
+from lessons.errors import Conflict, ValidationError
 from lessons.importers.llis import import_llis
-from lessons.models import Lesson
+from lessons.models import Lesson, ThemeRun
 from lessons.services.status import counts
 from search.embedder import compute_on_request_threads
 from search.retrieve import search
-from search.theme_store import recompute
 from search.themes import K_MAX, K_MIN
-from search.trends import Windows, theme_views
+from search.trends import Windows, theme_views, today
 from web import create_app
 from web.database import db
+from web.jobs import begin_run, run_recompute
 from web.search import engine
 
 
@@ -84,9 +84,8 @@ def demo_load_command() -> None:
         return
     click.echo(f"Loaded {result.projects} projects, {result.lessons} lessons and "
                f"{result.actions} actions.")
-    with theme_progress() as on_progress:
-        found = recompute(engine(), None, on_progress)
-    click.echo(f"Grouped the lessons into {found} themes.")
+    run = recompute_themes(None)
+    click.echo(f"Grouped the lessons into {run.themes} themes.")
 
 
 @click.command("status")
@@ -127,9 +126,8 @@ def reindex_command() -> None:
 @with_appcontext
 def themes_command(count: int | None) -> None:
     """Recompute the recurring themes from every live lesson, keeping their ids."""
-    with theme_progress() as on_progress:
-        recompute(engine(), count, on_progress)
-    for view in theme_views(db.session, Windows(date.today())):
+    recompute_themes(count)
+    for view in theme_views(db.session, Windows(today())):
         click.echo(f"{view.theme.id:>5}  {len(view.lessons):>5} lessons  "
                    f"{len(view.projects):>3} projects  {view.theme.label}")
 
@@ -187,16 +185,23 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
         yield on_progress
 
 
-@contextmanager
-def theme_progress() -> Iterator[Callable[[str, int, int], None]]:
-    """A tqdm bar for a theme recompute: its stage as the label, its progress as the bar."""
+def recompute_themes(count: int | None) -> ThemeRun:
+    """A theme recompute recorded as a run (one at a time, as from the web), with a tqdm bar."""
+    try:
+        run = begin_run(db.session, count, "cli")
+    except Conflict as error:
+        raise click.ClickException(error.message) from None
     with tqdm(unit="step") as bar:
         def on_progress(stage: str, done: int, total: int) -> None:
             bar.set_description(stage)
             bar.total, bar.n = total, done
             bar.refresh()
 
-        yield on_progress
+        run = run_recompute(current_app.extensions["lessons.db"][1], engine(), run.id, count,
+                            on_progress)
+    if run.status != "done":
+        raise click.ClickException(f"The recompute failed: {run.message}")
+    return run
 
 
 def init_app(app: Flask) -> None:

@@ -12,25 +12,27 @@ from datetime import timedelta
 
 from flask import Flask
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lessons.errors import Conflict, ValidationError
 from lessons.models import ThemeRun, utcnow
 from search.engine import SearchEngine
-from search.theme_store import recompute
+from search.theme_store import Progress, recompute
 from search.themes import K_MAX, K_MIN
 
 log = logging.getLogger(__name__)
 
 STALE_AFTER = timedelta(minutes=10)
-_starting = threading.Lock()  # one check-then-insert at a time in this process
 
 
 def parse_theme_count(raw: object) -> int | None:
     """The number of themes asked for: None (choose by size) or K_MIN..K_MAX."""
     if raw in (None, ""):
         return None
-    if isinstance(raw, bool) or not str(raw).strip().isdecimal() or not K_MIN <= int(raw) <= K_MAX:
+    text = str(raw).strip()
+    if isinstance(raw, bool) or not (text.isdecimal() and len(text) <= 3
+                                     and K_MIN <= int(text) <= K_MAX):
         raise ValidationError({"themes": f"A whole number from {K_MIN} to {K_MAX}, or empty."},
                               "The number of themes is not valid.")
     return int(raw)
@@ -39,30 +41,55 @@ def parse_theme_count(raw: object) -> int | None:
 def start_recompute(app: Flask, session: Session, engine: SearchEngine,
                     themes: int | None, actor: str) -> ThemeRun:
     """Record a new run and start it in a thread, or `Conflict` while another is running."""
-    with _starting:
-        running = latest_run(session)
-        if running is not None and running.status == "running":
-            if utcnow() - running.updated_at < STALE_AFTER:
-                raise Conflict(f"Themes are being recomputed (run {running.id}, "
-                               f"{running.stage.lower()}). Wait for it to finish.")
-            running.status, running.message = "failed", "Interrupted: its process stopped."
-        run = ThemeRun(status="running", requested_themes=themes, actor=actor,
-                       stage="Waiting to start")
-        session.add(run)
-        session.commit()
+    run = begin_run(session, themes, actor)
     sessions = app.extensions["lessons.db"][1]
     threading.Thread(target=run_recompute, args=(sessions, engine, run.id, themes),
                      name=f"themes-{run.id}", daemon=True).start()
     return run
 
 
+def begin_run(session: Session, themes: int | None, actor: str) -> ThemeRun:
+    """A new running run, or `Conflict` while another runs in any process.
+
+    A partial unique index lets one row at a time be "running", so two app
+    nodes (or the CLI beside the web) cannot both win the check below.
+    """
+    running = session.scalar(select(ThemeRun).where(ThemeRun.status == "running"))
+    if running is not None and not expire_if_stale(session, running):
+        raise Conflict(f"Themes are being recomputed (run {running.id}, "
+                       f"{running.stage.lower()}). Wait for it to finish.")
+    run = ThemeRun(status="running", requested_themes=themes, actor=actor,
+                   stage="Waiting to start")
+    session.add(run)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise Conflict("Another recompute of the themes has just started.") from None
+    return run
+
+
+def expire_if_stale(session: Session, run: ThemeRun) -> bool:
+    """Mark a running run whose progress stopped moving as failed; whether it was."""
+    if run.status != "running" or utcnow() - run.updated_at < STALE_AFTER:
+        return False
+    run.status, run.message = "failed", "Interrupted: its process stopped."
+    run.finished_at = utcnow()
+    session.commit()
+    return True
+
+
 def latest_run(session: Session) -> ThemeRun | None:
-    return session.scalar(select(ThemeRun).order_by(ThemeRun.id.desc()).limit(1))
+    """The newest run, its state brought up to date."""
+    run = session.scalar(select(ThemeRun).order_by(ThemeRun.id.desc()).limit(1))
+    if run is not None:
+        expire_if_stale(session, run)
+    return run
 
 
 def run_recompute(sessions: sessionmaker[Session], engine: SearchEngine, run_id: int,
-                  themes: int | None) -> None:
-    """The thread's work: recompute, reporting progress, and record how it ended."""
+                  themes: int | None, on_progress: Progress | None = None) -> ThemeRun:
+    """Recompute, recording progress and how it ended in the run; the finished run."""
 
     def record(**values) -> None:
         with sessions() as session:
@@ -70,11 +97,17 @@ def run_recompute(sessions: sessionmaker[Session], engine: SearchEngine, run_id:
                             .values(updated_at=utcnow(), **values))
             session.commit()
 
+    def progress(stage: str, done: int, total: int) -> None:
+        record(stage=stage, done=done, total=total)
+        if on_progress:
+            on_progress(stage, done, total)
+
     try:
-        found = recompute(engine, themes, lambda stage, done, total: record(
-            stage=stage, done=done, total=total))
+        found = recompute(engine, themes, progress)
         record(status="done", themes=found, finished_at=utcnow())
     except Exception as error:  # the run says why; the app goes on
         log.exception("Theme recompute %s failed", run_id)
         record(status="failed", message=getattr(error, "message", None) or str(error),
                finished_at=utcnow())
+    with sessions() as session:
+        return session.get(ThemeRun, run_id)

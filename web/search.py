@@ -1,9 +1,12 @@
 """The app's search engine: one per app, started on first use, caught up after every write."""
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, Response, current_app, request
 
+from lessons.services.lessons import lesson_conditions
 from lessons.services.search_log import record_search
 from search.engine import IndexNotReady, SearchEngine
 from search.retrieve import Results
@@ -25,8 +28,14 @@ def engine() -> SearchEngine:
     return current_app.extensions["lessons.search"]
 
 
-def log_search(text: str, results: Results) -> None:
-    """Keep the query and how well its best lesson matched, for the PMO's learning gaps."""
+def log_search(text: str, results: Results, filters: Mapping[str, Any]) -> None:
+    """Keep the query and how well its best lesson matched, for the PMO's learning gaps.
+
+    A filtered search is not logged: a weak best match inside one project or
+    category says nothing about what the organisation has learned.
+    """
+    if len(lesson_conditions(filters)) > 1:  # more than "not deleted"
+        return
     try:
         best = max((hit.similarity for hit in results.hits), default=0.0)
         record_search(db.session, "search", text, best, current_actor())

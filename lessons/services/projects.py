@@ -96,6 +96,14 @@ def project_choices(session: Session) -> list[tuple[int, str]]:
     return [(row.id, row.name) for row in rows]
 
 
+def business_units(session: Session) -> list[str]:
+    """The business units of the live projects, sorted, for the PMO's filter."""
+    return list(session.scalars(
+        select(Project.business_unit).where(Project.business_unit.is_not(None),
+                                            Project.deleted_at.is_(None))
+        .distinct().order_by(Project.business_unit)))
+
+
 def _apply(session: Session, project: Project, values: dict[str, Any]) -> None:
     """Check the rules that span fields or rows, then set the values."""
     errors = {}

@@ -53,6 +53,9 @@ def upgrade() -> None:
     )
 
 
+    op.create_index('uq_theme_runs_running', 'theme_runs', ['status'], unique=True,
+                    sqlite_where=sa.text("status = 'running'"),
+                    postgresql_where=sa.text("status = 'running'"))
     op.create_table('search_log',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('source', sa.String(length=20), nullable=False),
@@ -65,11 +68,14 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     op.create_index(op.f('ix_search_log_at'), 'search_log', ['at'], unique=False)
+    op.create_index('ix_search_log_actor', 'search_log', ['actor', 'id'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_search_log_actor', table_name='search_log')
     op.drop_index(op.f('ix_search_log_at'), table_name='search_log')
     op.drop_table('search_log')
+    op.drop_index('uq_theme_runs_running', table_name='theme_runs')
     op.drop_table('theme_runs')
     op.drop_index(op.f('ix_lesson_themes_theme_id'), table_name='lesson_themes')
     op.drop_table('lesson_themes')

@@ -23,7 +23,9 @@ from web.database import db
 from search.briefing import ensure_briefing, new_since_kickoff
 from search.retrieve import search, similar_lessons
 from search.report import pmo_report
-from search.trends import Scope, Windows, repeated_mistakes, theme_views
+from search.trends import (
+    Scope, Windows, repeated_mistakes, rising_and_falling, theme_views, today,
+)
 from web.identity import current_actor
 from web.jobs import parse_theme_count, start_recompute
 from web.search import engine, log_search
@@ -202,7 +204,7 @@ def search_lessons() -> Response:
         "facets": {name: [{"value": value, "count": count} for value, count in counts]
                    for name, counts in results.facets.items()},
     })
-    log_search(request.args["q"], results)
+    log_search(request.args["q"], results, filters)
     return response
 
 
@@ -295,7 +297,7 @@ def openapi() -> Response:
 @api.get("/themes")
 def themes() -> Response:
     """Every live theme with its lessons, reach, impact and lessons per window."""
-    windows = Windows.parse(request.args, date.today())
+    windows = Windows.parse(request.args, today())
     views = theme_views(db.session, windows)
     return jsonify({"items": [view.as_dict() for view in views], "total": len(views),
                     "windows": windows.as_list()})
@@ -304,22 +306,22 @@ def themes() -> Response:
 @api.get("/themes/trends")
 def theme_trends() -> Response:
     """Lessons per theme per window, and which themes rise or fall in the latest window."""
-    windows = Windows.parse(request.args, date.today())
+    windows = Windows.parse(request.args, today())
     views = theme_views(db.session, windows)
-    by_change = sorted(views, key=lambda view: view.change)
+    rising, falling = rising_and_falling(views)
     return jsonify({
         "window_days": windows.days, "windows": windows.as_list(),
         "items": [{"id": v.theme.id, "label": v.theme.label, "counts": v.counts,
                    "change": v.change} for v in views],
-        "rising": [v.theme.id for v in reversed(by_change) if v.change > 0],
-        "falling": [v.theme.id for v in by_change if v.change < 0],
+        "rising": [view.theme.id for view in rising],
+        "falling": [view.theme.id for view in falling],
     })
 
 
 @api.get("/themes/repeats")
 def theme_repeats() -> Response:
     """Mistakes identified but not learned: met on several projects, or back after their action."""
-    views = theme_views(db.session, Windows(date.today()))
+    views = theme_views(db.session, Windows(today()))
     repeats = repeated_mistakes(db.session, views)
     return jsonify({"items": [repeat.as_dict() for repeat in repeats], "total": len(repeats)})
 
@@ -349,4 +351,4 @@ def theme_run(row_id: int) -> Response:
 def report() -> Response:
     """The PMO report's data for a scope: periods, themes, repeats, actions, reuse, gaps."""
     return jsonify(pmo_report(db.session, Scope.parse(request.args),
-                              Windows.parse(request.args, date.today())))
+                              Windows.parse(request.args, today())))

@@ -1,15 +1,13 @@
 """The PMO dashboard and the one-page executive report (HTML to print, Markdown, CSV)."""
 
-from datetime import date
 from typing import Any
 
 from flask import Blueprint, Response, request
-from sqlalchemy import select
 
 from lessons.exports import csv_text
-from lessons.models import Project
+from lessons.services.projects import business_units
 from search.report import WEAK_MATCH, pmo_report
-from search.trends import Scope, Windows
+from search.trends import Scope, Windows, today
 from web.database import db
 from web.htmx import render
 from web.views.forms import categories
@@ -20,15 +18,15 @@ bp = Blueprint("pmo", __name__)
 def report_data() -> dict[str, Any]:
     """The report for the scope and windows in the URL."""
     return pmo_report(db.session, Scope.parse(request.args),
-                      Windows.parse(request.args, date.today()))
+                      Windows.parse(request.args, today()))
 
 
 def page_context() -> dict[str, Any]:
-    units = db.session.scalars(select(Project.business_unit).where(
-        Project.business_unit.is_not(None), Project.deleted_at.is_(None)).distinct()
-        .order_by(Project.business_unit)).all()
-    return {"data": report_data(), "business_units": units, "categories": categories(),
-            "args": request.args, "weak_match": WEAK_MATCH}
+    """What the dashboard and the report pages show, and the links that keep their scope."""
+    data = report_data()
+    return {"data": data, "business_units": business_units(db.session),
+            "categories": categories(), "args": request.args, "weak_match": WEAK_MATCH,
+            "link_args": {**data["scope"], "window_days": data["window_days"]}}
 
 
 @bp.get("/pmo")
@@ -66,6 +64,7 @@ PERIOD_MEASURES = (("lessons", "Lessons captured"), ("severe", "High or critical
 
 
 def markdown_lines(data: dict[str, Any]) -> list[str]:
+    """The report as Markdown lines."""
     current, previous = data["periods"]["current"], data["periods"]["previous"]
     scope = ", ".join(f"{k} {v}" for k, v in data["scope"].items()) or "all lessons"
     lines = ["# Lessons learned: executive report", "",
@@ -91,6 +90,7 @@ def markdown_lines(data: dict[str, Any]) -> list[str]:
 
 
 def csv_rows(data: dict[str, Any]) -> list[list[Any]]:
+    """The report as (section, item, measure, value) rows."""
     rows: list[list[Any]] = []
     for name in ("current", "previous"):
         period = data["periods"][name]

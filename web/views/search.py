@@ -48,7 +48,7 @@ def index() -> Response:
         categories=categories(),
     )
     if results is not None:
-        log_search(text, results)
+        log_search(text, results, filters)
     return response
 
 

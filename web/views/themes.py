@@ -1,11 +1,9 @@
 """Recurring themes for the PMO: the themes, their trend per window, repeated mistakes, recompute."""
 
-from datetime import date
-
 from flask import Blueprint, Response, abort, current_app, request, url_for
 
 from lessons.models import Theme, ThemeRun
-from search.trends import REPEAT_PROJECTS, Windows, repeated_mistakes, theme_views
+from search.trends import REPEAT_PROJECTS, Windows, repeated_mistakes, theme_views, today
 from web.database import db
 from web.htmx import is_htmx, redirect_after_post, render
 from web.identity import current_actor
@@ -18,7 +16,7 @@ bp = Blueprint("themes", __name__)
 @bp.get("/themes")
 def index() -> Response:
     """Every live theme with its reach, impact and trend, and the mistakes made again."""
-    windows = Windows.parse(request.args, date.today())
+    windows = Windows.parse(request.args, today())
     views = theme_views(db.session, windows)
     return render("themes/index.html", views=views, windows=windows,
                   repeats=repeated_mistakes(db.session, views),
@@ -28,7 +26,7 @@ def index() -> Response:
 @bp.get("/themes/<int:theme_id>")
 def show(theme_id: int) -> Response:
     """One theme: its lessons, its projects and its trend."""
-    windows = Windows.parse(request.args, date.today())
+    windows = Windows.parse(request.args, today())
     view = next((v for v in theme_views(db.session, windows) if v.theme.id == theme_id), None)
     if view is None:
         theme = db.session.get(Theme, theme_id)
