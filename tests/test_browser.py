@@ -49,8 +49,9 @@ def base_url(app):
     thread = threading.Thread(target=server.run, name="waitress", daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
+    # Handler threads first: a response's last step writes to the trigger close() closes.
     server.task_dispatcher.shutdown()
+    server.close()
     # The loop ends once the browser's connections are gone (the page fixture closed them).
     thread.join(timeout=10)
     assert not thread.is_alive(), "the waitress thread did not stop"

@@ -218,6 +218,9 @@ def test_searching_from_20_threads_while_lessons_are_captured(app):
         done.set()
         for t in searchers:
             t.join(timeout=60)
+        # Let the handler threads finish (a response's last step writes to the server's
+        # trigger) before the server closes that trigger.
+        server.task_dispatcher.shutdown()
         server.close()
         thread.join(timeout=30)
     assert errors == []

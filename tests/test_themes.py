@@ -236,3 +236,19 @@ def test_one_recompute_at_a_time_from_the_cli_too(runner, session, topics):
     session.commit()
     result = runner.invoke(args=["themes"])
     assert result.exit_code != 0 and "being recomputed" in result.output
+
+
+def test_a_run_whose_process_died_expires_and_frees_the_way(client, session, topics):
+    old = datetime.now(UTC) - timedelta(hours=1)
+    dead = ThemeRun(status="running", actor="gone", stage="Clustering", started_at=old,
+                    updated_at=old)
+    session.add(dead)
+    session.commit()
+    run = client.get(f"/api/v1/themes/runs/{dead.id}").get_json()
+    assert run["status"] == "failed" and "Interrupted" in run["message"]
+    started = client.post("/api/v1/themes/recompute", json={"themes": 2})
+    assert started.status_code == 202
+    for _ in range(600):  # let it finish before the test's tables are emptied
+        if client.get(started.headers["Location"]).get_json()["status"] != "running":
+            break
+        time.sleep(0.1)

@@ -46,8 +46,10 @@ def run_command(host: str, port: int, threads: int) -> None:
     def warm_up() -> None:
         # Load the model and the index now, so the first search does not wait for them;
         # a first build embeds on every core, then requests get one each.
-        search_engine.ready()
-        compute_on_request_threads()
+        try:
+            search_engine.ready()
+        finally:
+            compute_on_request_threads()
 
     threading.Thread(target=warm_up, name="search-warm-up", daemon=True).start()
     click.echo(f"Serving Lessons on http://{host}:{port} (Ctrl+C to stop)")

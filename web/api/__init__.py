@@ -27,7 +27,7 @@ from search.trends import (
     Scope, Windows, repeated_mistakes, rising_and_falling, theme_views, today,
 )
 from web.identity import current_actor
-from web.jobs import parse_theme_count, start_recompute
+from web.jobs import expire_if_stale, parse_theme_count, start_recompute
 from web.search import engine, log_search
 from web.views.briefings import briefing_rows
 from web.views.forms import categories
@@ -344,6 +344,7 @@ def theme_run(row_id: int) -> Response:
     run = db.session.get(ThemeRun, row_id)
     if run is None:
         raise NotFound("theme recompute", row_id)
+    expire_if_stale(db.session, run)
     return jsonify(run.as_dict())
 
 

@@ -7,7 +7,7 @@ from search.trends import REPEAT_PROJECTS, Windows, repeated_mistakes, theme_vie
 from web.database import db
 from web.htmx import is_htmx, redirect_after_post, render
 from web.identity import current_actor
-from web.jobs import latest_run, parse_theme_count, start_recompute
+from web.jobs import expire_if_stale, latest_run, parse_theme_count, start_recompute
 from web.search import engine
 
 bp = Blueprint("themes", __name__)
@@ -51,6 +51,7 @@ def recompute() -> Response:
 def run_progress(run_id: int) -> Response:
     """The progress of one recompute (htmx polls this); a finished run reloads the page."""
     run = db.session.get(ThemeRun, run_id) or abort(404)
+    expire_if_stale(db.session, run)
     response = render("themes/_run.html", run=run)
     if is_htmx() and run.status == "done":
         response.headers["HX-Refresh"] = "true"
