@@ -329,8 +329,8 @@ def theme_repeats() -> Response:
 @api.post("/themes/recompute")
 def recompute_themes() -> Response:
     """Start recomputing the themes in the background; poll the run it returns."""
-    themes = parse_theme_count((json_body() if request.content_length else {}).get("themes"))
-    run = start_recompute(current_app._get_current_object(), db.session, engine(), themes,
+    count = parse_theme_count((json_body() if request.content_length else {}).get("themes"))
+    run = start_recompute(current_app._get_current_object(), db.session, engine(), count,
                           current_actor())
     response = jsonify(run.as_dict())
     response.status_code = 202

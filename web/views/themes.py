@@ -39,8 +39,8 @@ def show(theme_id: int) -> Response:
 @bp.post("/themes/recompute")
 def recompute() -> Response:
     """Start a recompute in the background; the page polls its progress."""
-    themes = parse_theme_count(request.form.get("themes"))
-    run = start_recompute(current_app._get_current_object(), db.session, engine(), themes,
+    count = parse_theme_count(request.form.get("themes"))
+    run = start_recompute(current_app._get_current_object(), db.session, engine(), count,
                           current_actor())
     if is_htmx():
         return render("themes/_run.html", run=run)
