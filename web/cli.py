@@ -4,7 +4,7 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import click
@@ -14,6 +14,7 @@ from sqlalchemy import select
 from tqdm import tqdm
 
 from lessons import db as database
+from lessons.backup import BackupError, backup, is_sqlite, restore
 from lessons.demo import load_demo
 from lessons.errors import Conflict, ValidationError
 from lessons.importers.llis import import_llis
@@ -134,6 +135,48 @@ def themes_command(count: int | None) -> None:
                    f"{len(view.projects):>3} projects  {view.theme.label}")
 
 
+@click.command("backup")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write it (default: <instance>/backups/lessons-<time>.<ext>).")
+@with_appcontext
+def backup_command(output: Path | None) -> None:
+    """Back the database up while the app keeps running (SQLite's backup API, or pg_dump)."""
+    url = current_app.config["DATABASE_URL"]
+    if output is None:
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        suffix = "db" if is_sqlite(url) else "dump"
+        output = Path(current_app.instance_path) / "backups" / f"lessons-{stamp}.{suffix}"
+    try:
+        backup(url, output)
+    except BackupError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(f"Backed up {database.safe_url(url)} to {output}")
+
+
+@click.command("restore")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_appcontext
+def restore_command(source: Path, yes: bool) -> None:
+    """Replace the whole database by a backup, then rebuild the search index.
+
+    Stop the app first: a running process would keep serving its old index.
+    """
+    url = current_app.config["DATABASE_URL"]
+    if not yes:
+        click.confirm(f"Replace everything in {database.safe_url(url)} by {source}?",
+                      abort=True)
+    db.session.close()
+    try:
+        restore(url, source, db.engine)
+    except BackupError as error:
+        raise click.ClickException(error.message) from None
+    search = engine()
+    with progress_bar("Embedding") as on_progress:
+        search.rebuild(on_progress)
+    click.echo(f"Restored {source}; index rebuilt: {search.status()}")
+
+
 @click.command("search")
 @click.argument("text")
 @click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 200))
@@ -209,7 +252,8 @@ def recompute_themes(count: int | None) -> ThemeRun:
 def init_app(app: Flask) -> None:
     """Register the commands on the app, so `app.test_cli_runner()` reaches them."""
     for command in (run_command, db_group, demo_group, status_command, reindex_command,
-                    search_command, import_command, themes_command):
+                    search_command, import_command, themes_command, backup_command,
+                    restore_command):
         app.cli.add_command(command)
 
 
