@@ -9,6 +9,7 @@ before it touches anything, and migrates it up if it is older than the code.
 import shutil
 import sqlite3
 import subprocess
+from contextlib import closing
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -32,8 +33,7 @@ def backup(url: str, target: Path) -> None:
         raise BackupError(f"{target} exists already; choose another file.")
     target.parent.mkdir(parents=True, exist_ok=True)
     if is_sqlite(url):
-        with sqlite3.connect(sqlite_path(url)) as source, sqlite3.connect(target) as copy:
-            source.backup(copy)
+        copy_sqlite(sqlite_path(url), str(target))
         return
     run_tool("pg_dump", "--format=custom", "--no-owner", f"--file={target}", libpq_url(url))
 
@@ -46,19 +46,23 @@ def restore(url: str, source: Path, engine: Engine) -> None:
         check_sqlite_backup(source)
     engine.dispose()  # no pooled connection may hold the old tables open
     if is_sqlite(url):
-        with sqlite3.connect(source) as backup_file, \
-                sqlite3.connect(sqlite_path(url)) as live:
-            backup_file.backup(live)
+        copy_sqlite(str(source), sqlite_path(url))
     else:
         run_tool("pg_restore", "--clean", "--if-exists", "--no-owner", "--single-transaction",
                  f"--dbname={libpq_url(url)}", str(source))
     upgrade(engine)
 
 
+def copy_sqlite(source: str, target: str) -> None:
+    """Copy one SQLite database into another, page by page, through the backup API."""
+    with closing(sqlite3.connect(source)) as origin, closing(sqlite3.connect(target)) as copy:
+        origin.backup(copy)
+
+
 def check_sqlite_backup(source: Path) -> None:
     """Refuse anything but an intact Lessons database no newer than this code."""
     try:
-        with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as connection:
+        with closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as connection:
             if connection.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
                 raise BackupError(f"{source} is damaged (SQLite's integrity check failed).")
             row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
@@ -72,6 +76,7 @@ def check_sqlite_backup(source: Path) -> None:
 
 
 def is_sqlite(url: str) -> bool:
+    """Whether `url` names a SQLite database."""
     return normalise_url(url).startswith("sqlite")
 
 
