@@ -237,9 +237,15 @@ class Scorer:
         return tuple(float(np.mean([row[i] for row in self.rows])) for i in range(6))
 
 
+def bench_project(session, entry: dict):
+    """The project created for one kickoff description."""
+    from lessons.models import Project
+
+    return session.scalar(select(Project).where(Project.name == PROJECT_PREFIX + entry["name"]))
+
+
 def write_pool(app, descriptions: list[dict], path: Path, seed: int) -> None:
     """Both methods' top 10 per description, merged, shuffled, without saying who found what."""
-    from lessons.models import Project
     from web.database import db
     from web.search import engine
 
@@ -248,8 +254,7 @@ def write_pool(app, descriptions: list[dict], path: Path, seed: int) -> None:
     with app.app_context():
         search_engine = engine()
         for entry in descriptions:
-            project = db.session.scalar(select(Project).where(
-                Project.name == PROJECT_PREFIX + entry["name"]))
+            project = bench_project(db.session, entry)
             found = {judgment_key(l): l
                      for l in briefing_ranking(search_engine, db.session, project)[:TOP]}
             found.update({judgment_key(l): l
@@ -269,7 +274,6 @@ def write_pool(app, descriptions: list[dict], path: Path, seed: int) -> None:
 
 def evaluate(app, descriptions, judgments, per_description: bool) -> dict[str, Scorer]:
     """Score both methods on every description; the briefings are kept (committed)."""
-    from lessons.models import Project
     from web.database import db
     from web.search import engine
 
@@ -278,8 +282,7 @@ def evaluate(app, descriptions, judgments, per_description: bool) -> dict[str, S
     with app.app_context():
         search_engine = engine()
         for entry in descriptions:
-            project = db.session.scalar(select(Project).where(
-                Project.name == PROJECT_PREFIX + entry["name"]))
+            project = bench_project(db.session, entry)
             briefed = briefing_ranking(search_engine, db.session, project)
             db.session.commit()
             briefing = briefed[:TOP]
@@ -305,7 +308,6 @@ def evaluate(app, descriptions, judgments, per_description: bool) -> dict[str, S
 def experiment(app, descriptions, judgments, overrides: dict) -> Scorer:
     """The briefing with briefing-module constants monkeypatched; nothing is kept."""
     import search.briefing as briefing_module
-    from lessons.models import Project
     from web.database import db
     from web.search import engine
 
@@ -317,8 +319,7 @@ def experiment(app, descriptions, judgments, overrides: dict) -> Scorer:
         with app.app_context():
             search_engine = engine()
             for entry in descriptions:
-                project = db.session.scalar(select(Project).where(
-                    Project.name == PROJECT_PREFIX + entry["name"]))
+                project = bench_project(db.session, entry)
                 ranking = briefing_ranking(search_engine, db.session, project)
                 scorer.add(entry["key"], ranking[:TOP], ranking, db.session, search_engine.model)
                 db.session.rollback()
@@ -331,7 +332,6 @@ def experiment(app, descriptions, judgments, overrides: dict) -> Scorer:
 def time_generate(app, descriptions, runs: int) -> tuple[list[float], list[float], int, list[int]]:
     """Seconds per `generate` on the long descriptions, after a warm-up (model loaded),
     and seconds to embed the same aspects alone (the model's share of it)."""
-    from lessons.models import Project
     from search.briefing import generate, project_aspects
     from web.database import db
     from web.search import engine
@@ -340,8 +340,7 @@ def time_generate(app, descriptions, runs: int) -> tuple[list[float], list[float
     times, encoding = [], []
     with app.app_context():
         search_engine = engine()
-        projects = [db.session.scalar(select(Project).where(
-            Project.name == PROJECT_PREFIX + e["name"])) for e in long]
+        projects = [bench_project(db.session, entry) for entry in long]
         aspects = [len(project_aspects(p)) for p in projects]
         for project in projects:  # warm-up: model, caches, SQLite pages
             generate(search_engine, db.session, project)

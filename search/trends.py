@@ -60,8 +60,20 @@ class ThemeView:
     theme: Theme
     lessons: list[LessonFacts]
     projects: dict[int, str]  # id -> name, the projects its lessons (and occurrences) come from
+    occurrences: dict[int, list[tuple[int | None, date]]]  # its lessons' repeats
+    done: dict[int, date]  # when the first action on each of its lessons was done
     counts: list[int] = field(default_factory=list)  # lessons per window, oldest first
-    back_after_actions: int = 0  # done actions after which the theme was met again
+
+    def met(self, lessons: list[LessonFacts]) -> list[tuple[int | None, date]]:
+        """(project id, day) of each of `lessons` and of each of their occurrences."""
+        return [(l.project_id, l.day) for l in lessons] + [
+            occurrence for l in lessons for occurrence in self.occurrences.get(l.id, [])]
+
+    @property
+    def back_after_actions(self) -> int:
+        """Its lessons whose action was done before the theme was last met."""
+        last = max(day for _, day in self.met(self.lessons))
+        return sum(1 for l in self.lessons if l.id in self.done and last > self.done[l.id])
 
     @property
     def severe_share(self) -> float:
@@ -210,12 +222,11 @@ def theme_views(session: Session, windows: Windows, scope: Scope = Scope()) -> l
         lessons = sorted(members.get(theme.id, []), key=lambda l: l.id)
         if not lessons:
             continue
-        met = [(l.project_id, l.day) for l in lessons] + [
-            occurrence for l in lessons for occurrence in occurred.get(l.id, [])]
-        view = ThemeView(theme, lessons, {i: names[i] for i, _ in met if i in names})
+        view = ThemeView(theme, lessons, projects={},
+                         occurrences={l.id: occurred[l.id] for l in lessons if l.id in occurred},
+                         done={l.id: done[l.id] for l in lessons if l.id in done})
+        view.projects = {i: names[i] for i, _ in view.met(lessons) if i in names}
         view.counts = per_window([l.day for l in lessons], windows)
-        last = max(day for _, day in met)
-        view.back_after_actions = sum(1 for l in lessons if l.id in done and last > done[l.id])
         views.append(view)
     return sorted(views, key=lambda v: (-len(v.lessons), v.theme.id))
 
@@ -280,22 +291,19 @@ def repeated_mistakes(session: Session, views: list[ThemeView]) -> list[Repeat]:
     theme = views[0].theme  # every live theme comes from one model's vectors
     lesson_ids, vectors = lesson_vectors(session, theme.model, len(theme.centroid) // 4)
     row_of = {int(lesson_id): row for row, lesson_id in enumerate(lesson_ids)}
-    occurred = occurrences_by_lesson(session)
-    done = done_actions(session)
-    names = dict(session.execute(select(Project.id, Project.name)).all())
     repeats = []
     for view in views:
         members = [l for l in view.lessons if l.id in row_of]
         for group in near_identical_groups(members, vectors[[row_of[l.id] for l in members]]):
-            if len(group) == 1 and group[0].id not in occurred:
+            if len(group) == 1 and group[0].id not in view.occurrences:
                 continue  # one lesson, never met again: nothing repeated
-            met = [(l.project_id, l.day) for l in group] + [
-                occurrence for l in group for occurrence in occurred.get(l.id, [])]
-            projects = {i: names[i] for i, _ in met if i in names}
+            met = view.met(group)
+            # A group's projects are among its theme's, which carry their names.
+            projects = {i: view.projects[i] for i, _ in met if i in view.projects}
             reasons = []
             if len(projects) >= REPEAT_PROJECTS:
                 reasons.append(f"met on {len(projects)} projects")
-            reasons += came_back(group, met, done)
+            reasons += came_back(group, met, view.done)
             if reasons:
                 repeats.append(Repeat(group, projects, reasons, view.theme.id))
     return sorted(repeats, key=lambda r: (-len(r.projects), -len(r.lessons), r.lessons[0].id))
