@@ -1,7 +1,7 @@
 """Kickoff briefing quality: the briefing's top 10 against a plain search for the whole description.
 
 The corpus is the 2,101 NASA LLIS lessons (imported through `lessons import
---format llis` by bench/search_quality.py into /tmp/lessons-quality-cache/base.db)
+--mapping nasa` by bench/search_quality.py into /tmp/lessons-quality-cache/base.db)
 plus the demo data. For each of the 20 kickoff descriptions in
 bench/kickoff_descriptions.json a project is created with that description and
 no lessons of its own, and two rankings are compared:

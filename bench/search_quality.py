@@ -14,7 +14,7 @@ product embeds each lesson as passages (a lesson scores as its best passage);
 the alternative is one vector per lesson from all its text, which the model
 truncates at 256 word pieces.
 
-The data goes in through `lessons import --format llis`, the vectors through
+The data goes in through `lessons import --mapping nasa`, the vectors through
 the product's own engine. Work files live in /tmp/lessons-quality-cache so a
 rerun skips what is done. --budgets re-runs the keyword side under other
 values of search.keyword.POSTINGS_BUDGET (the dense side as cached). Run:
@@ -58,7 +58,7 @@ def imported_base(data: Path):
         from lessons.db import make_engine, upgrade
 
         upgrade(make_engine(f"sqlite:///{CACHE / 'base'}.db"))
-        result = app.test_cli_runner().invoke(args=["import", str(data), "--format", "llis"])
+        result = app.test_cli_runner().invoke(args=["import", str(data), "--mapping", "nasa"])
         print(result.output.strip().splitlines()[0] if result.output else result, flush=True)
         (CACHE / "base.done").touch()
     return app

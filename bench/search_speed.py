@@ -87,7 +87,9 @@ from sqlalchemy.orm import sessionmaker  # noqa: E402
 
 from lessons.db import make_engine, upgrade  # noqa: E402
 from lessons.fields import DEFAULT_CATEGORIES  # noqa: E402
-from lessons.importers.llis import import_llis  # noqa: E402
+from lessons.imports.importer import run_import  # noqa: E402
+from lessons.imports.mappings import load_mapping  # noqa: E402
+from lessons.imports.tables import open_table  # noqa: E402
 from lessons.models import Lesson, PassageVector  # noqa: E402
 from search import vectors as vector_store  # noqa: E402
 from search.embedder import DEFAULT_MODEL, get_embedder  # noqa: E402
@@ -271,8 +273,8 @@ def nasa_app_cache(rows_wanted: int) -> Path:
     app = create_app({"DATABASE_URL": url})
     with app.app_context():
         start = time.perf_counter()
-        report = import_llis(db.session, source, actor="bench")
-        log(f"   imported {report.created} lessons ({len(report.rejected)} rejected) "
+        report = import_nasa(db.session, source)
+        log(f"   imported {len(report.created)} lessons ({len(report.rejected)} rejected) "
             f"in {time.perf_counter() - start:.1f} s")
         start = time.perf_counter()
         app_engine().ready()  # embeds every passage, builds the index, writes the snapshot
@@ -284,8 +286,13 @@ def nasa_app_cache(rows_wanted: int) -> Path:
     return final
 
 
+def import_nasa(session: Any, path: Path) -> Any:
+    """`lessons import PATH --mapping nasa`, without embedding (the caller times that)."""
+    return run_import(session, open_table(path), load_mapping("nasa"), actor="bench")
+
+
 def write_llis_subset(path: Path, count: int, seed: int) -> list[dict[str, str]]:
-    """A CSV of `count` random LLIS rows, with the export's own header (read by import_llis)."""
+    """A CSV of `count` random LLIS rows, with the export's own header (read by import_nasa)."""
     csv.field_size_limit(sys.maxsize)
     with open(DATA, encoding="utf-8-sig", newline="") as file:
         reader = csv.DictReader(file)
@@ -680,7 +687,7 @@ def bench_bulk(args, out: dict[str, Any]) -> None:
         upgrade(db_engine)
         sessions = sessionmaker(db_engine)
         with sessions() as session:
-            import_llis(session, work / "subset.csv", actor="bench")
+            import_nasa(session, work / "subset.csv")
             lessons = session.scalars(select(Lesson).order_by(Lesson.id)).all()
             lesson_ids = [lesson.id for lesson in lessons]
             # Exactly the passages the app embeds, lesson by lesson, in its order.

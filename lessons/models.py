@@ -151,6 +151,9 @@ class Lesson(Timestamps, Base):
     author: Mapped[str | None]
     occurred_on: Mapped[date | None]
     external_id: Mapped[str | None] = mapped_column(unique=True)
+    # A hash of the imported row this lesson came from: how a file without ids is
+    # recognised when it is imported again.
+    source_hash: Mapped[str | None] = mapped_column(String(64), index=True)
 
     project: Mapped[Project | None] = relationship(back_populates="lessons", lazy="joined")
     tag_rows: Mapped[list["LessonTag"]] = relationship(
@@ -441,6 +444,30 @@ class ThemeRun(Base):
         return {"id": self.id, "status": self.status, "stage": self.stage, "done": self.done,
                 "total": self.total, "themes": self.themes, "message": self.message,
                 "started_at": iso(self.started_at), "finished_at": iso(self.finished_at)}
+
+
+class ImportRun(Base):
+    """One file imported from the web: the file kept for the run, its mapping, progress, report."""
+
+    __tablename__ = "import_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(20))  # preview, running, done, failed
+    file_name: Mapped[str] = mapped_column(String(500))  # as uploaded, for people
+    stored_name: Mapped[str] = mapped_column(String(100))  # in <instance>/imports
+    file_format: Mapped[str] = mapped_column(String(10))
+    encoding: Mapped[str | None] = mapped_column(String(50))
+    sheet: Mapped[str | None] = mapped_column(String(200))
+    mapping: Mapped[dict[str, Any]] = mapped_column(JSON)
+    stage: Mapped[str] = mapped_column(String(100), default="Waiting to start")
+    done: Mapped[int] = mapped_column(default=0)
+    total: Mapped[int] = mapped_column(default=0)
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    message: Mapped[str | None] = mapped_column(Text)  # why it failed
+    actor: Mapped[str]
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    finished_at: Mapped[datetime | None]
 
 
 class SearchLog(Base):

@@ -169,3 +169,30 @@ def test_recompute_themes_with_a_polled_progress_bar(page, page_errors, client):
     expect(page.locator("svg.trend")).to_have_count(2)
     expect(page.locator("#theme-run")).to_contain_text("2 themes")
     assert page_errors == []
+
+
+def test_import_a_file_after_its_preview_with_a_polled_progress_bar(page, page_errors, client,
+                                                                     tmp_path):
+    path = tmp_path / "register.csv"
+    lines = ["Key,Title,What happened,Severity"]
+    lines += [f"K{n},Supplier {n} late,Parts for package {n} came {n % 30 + 1} days late.,high"
+              for n in range(1500)]
+    lines.append("K-odd,Odd severity,The register says extreme.,extreme")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    page.goto("/import")
+    page.set_input_files("#import-file", str(path))
+    page.get_by_role("button", name="Upload and preview").click()
+    expect(page.locator("h1")).to_have_text("Import register.csv")
+    expect(page.get_by_role("button", name="Import 1500 lessons")).to_be_visible()
+    expect(page.locator("table.list").last).to_contain_text("severity: Must be one of")
+    # The mapping step: stop reading the severity column, and the odd row is taken too.
+    page.select_option("#map-severity", "")
+    page.get_by_role("button", name="Apply the columns").click()
+    page.get_by_role("button", name="Import 1501 lessons").click()
+    expect(page.locator("#import-run progress")).to_be_visible()  # polled every second
+    # When the import is done, the page reloads itself with the report.
+    expect(page.locator("dl.counts")).to_contain_text("Lessons created", timeout=120_000)
+    expect(page.locator("dl.counts")).to_contain_text("1501")
+    assert client.get("/api/v1/lessons", query_string={"per_page": 1}).get_json()["total"] == 1501
+    assert page_errors == []

@@ -18,7 +18,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from web import cli, errors, search, security
     from web.api import api
-    from web.views import actions, briefings, home, lessons, pmo, projects, themes
+    from web.views import actions, briefings, home, imports, lessons, pmo, projects, themes
+    from web.views import exports
     from web.views import search as search_views
 
     errors.init_app(app)
@@ -26,7 +27,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     security.init_app(app)
     search.init_app(app)
     for blueprint in (home.bp, search_views.bp, projects.bp, briefings.bp, lessons.bp, actions.bp,
-                      themes.bp, pmo.bp, api):
+                      themes.bp, pmo.bp, exports.bp, imports.bp, api):
         app.register_blueprint(blueprint)
     app.jinja_env.globals.update(template_globals())
     return app

@@ -1,6 +1,8 @@
-"""The `lessons` command line: serve, migrate, load the demo, report status."""
+"""The `lessons` command line: serve, migrate, load the demo, import and export, back up,
+search, recompute themes, report status."""
 
 import json
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,11 +16,15 @@ from sqlalchemy import select
 from tqdm import tqdm
 
 from lessons import db as database
+from lessons.archive import load_archive, read_archive, write_archive, write_lessons_csv
 from lessons.backup import BackupError, backup, is_sqlite, restore
 from lessons.demo import load_demo
 from lessons.errors import Conflict, ValidationError
-from lessons.importers.llis import import_llis
+from lessons.imports.importer import ImportReport, check_import, run_import
+from lessons.imports.mappings import guess, load_mapping, ready_mappings
+from lessons.imports.tables import FORMATS, guess_format, open_table
 from lessons.models import Lesson, ThemeRun
+from lessons.queries import LESSON_FILTERS, parse_query
 from lessons.services.status import counts
 from search.embedder import compute_on_request_threads
 from search.retrieve import search
@@ -28,6 +34,8 @@ from web import create_app
 from web.database import db
 from web.jobs import begin_run, run_recompute
 from web.search import engine
+
+FORMAT_NAMES = sorted(set(FORMATS.values()))
 
 
 @click.command("run")
@@ -177,6 +185,34 @@ def restore_command(source: Path, yes: bool) -> None:
     click.echo(f"Restored {source}; index rebuilt: {search.status()}")
 
 
+@click.command("export")
+@click.option("--format", "file_format", type=click.Choice(["json", "csv"]), required=True,
+              help="json: everything, deleted rows too, to load elsewhere with `lessons import`; "
+                   "csv: the live lessons, for spreadsheets.")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
+@with_appcontext
+def export_command(file_format: str, output: Path, force: bool) -> None:
+    """Export the lessons to OUTPUT: the whole lossless archive (json) or a spreadsheet (csv)."""
+    if output.exists() and not force:
+        raise click.ClickException(f"{output} exists already; choose another file or add --force.")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    # Written beside the target and renamed at the end: an interrupted export leaves no half file.
+    part = output.with_name(f".{output.name}.part")
+    try:
+        with open(part, "w", encoding="utf-8", newline="") as out:
+            if file_format == "json":
+                count = write_archive(db.session, out)
+            else:
+                count = write_lessons_csv(db.session, out, parse_query(LESSON_FILTERS, {}))
+            out.flush()
+            os.fsync(out.fileno())
+        part.replace(output)
+    finally:
+        part.unlink(missing_ok=True)
+    click.echo(f"Exported {count} lessons to {output}")
+
+
 @click.command("search")
 @click.argument("text")
 @click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 200))
@@ -200,23 +236,98 @@ def search_command(text: str, limit: int, as_json: bool) -> None:
 
 @click.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--format", "file_format", type=click.Choice(["llis"]), required=True,
-              help="llis: the NASA Lessons Learned CSV export.")
+@click.option("--mapping", default=None, metavar="NAME|FILE",
+              help="A ready mapping (" + ", ".join(ready_mappings()) + ") or a mapping file; "
+                   "default: guessed from the headers.")
+@click.option("--format", "file_format", type=click.Choice(FORMAT_NAMES), default=None,
+              help="The file's format (default: from its name).")
+@click.option("--encoding", default=None, help="A CSV's text encoding (default: UTF-8).")
+@click.option("--sheet", default=None, help="The Excel sheet to read (default: the first).")
+@click.option("--dry-run", is_flag=True, help="Report what would be created and every row "
+                                              "that would be rejected; write nothing.")
+@click.option("--show-mapping", is_flag=True,
+              help="Print the mapping as JSON (to save and edit as a mapping file) and stop.")
 @with_appcontext
-def import_command(file: Path, file_format: str) -> None:
-    """Import lessons from FILE; rows already imported are skipped."""
-    with tqdm(unit="row", desc="Importing") as bar:
+def import_command(file: Path, mapping: str | None, file_format: str | None,
+                   encoding: str | None, sheet: str | None, dry_run: bool,
+                   show_mapping: bool) -> None:
+    """Import lessons from a CSV, Excel or JSON FILE; rows already imported are skipped.
+
+    A JSON file written by `lessons export --format json` is restored whole,
+    with its ids, revisions, actions and decisions.
+    """
+    try:
+        if (file_format or guess_format(file)) == "json":
+            if archive := read_archive(file):
+                return import_archive(archive, dry_run)
+        table = open_table(file, file_format, encoding, sheet)
+        columns = (load_mapping(mapping) if mapping else
+                   guess(table.headers, table.sample(), current_app.config["CATEGORIES"]))
+    except ValidationError as error:
+        raise click.ClickException(problem(error)) from None
+    if show_mapping:
+        click.echo(json.dumps(columns.as_dict(), indent=2, ensure_ascii=False))
+        return
+    click.echo(f"Mapping ({columns.name}): " + "; ".join(
+        f"{target} <- {source}" for target, source in columns.fields.items()))
+    categories = current_app.config["CATEGORIES"]
+    search = engine()
+    with tqdm(unit="row", desc="Checking") as bar:
+        def on_progress(stage: str, done: int, total: int) -> None:
+            bar.set_description(stage)
+            bar.total, bar.n = total or None, done
+            bar.refresh()
+
         try:
-            report = import_llis(db.session, file, actor="import", on_progress=bar.update)
+            if dry_run:
+                report = check_import(db.session, table, columns, categories=categories,
+                                      on_progress=on_progress)
+            else:
+                report = run_import(db.session, table, columns, actor="import",
+                                    categories=categories, on_progress=on_progress,
+                                    on_batch=search.embed)
         except ValidationError as error:
-            raise click.ClickException(
-                error.message + " " + " ".join(error.fields.values())) from None
-    click.echo(f"Created {report.created} lessons and {report.projects} projects; "
-               f"skipped {report.skipped} already imported; rejected {len(report.rejected)}.")
-    for row, fields in report.rejected[:20]:
-        click.echo(f"  row {row}: " + "; ".join(f"{k}: {v}" for k, v in fields.items()))
+            raise click.ClickException(problem(error)) from None
+    print_report(report)
+    if not dry_run and report.created:
+        with progress_bar("Indexing") as on_index:
+            search.ready(on_progress=on_index)
+    if report.stopped:
+        raise click.exceptions.Exit(1)
+
+
+def import_archive(archive: dict, dry_run: bool) -> None:
+    """Restore an export of Lessons, then bring the search index up to date."""
+    if dry_run:
+        raise click.ClickException("--dry-run is for tables; an export is restored whole.")
+    with progress_bar("Restoring") as on_progress:
+        report = load_archive(db.session, archive, actor="import", on_progress=on_progress)
+    click.echo(report.summary())
+    for what, why in report.rejected:
+        click.echo(f"  {what}: {why}")
     with progress_bar("Indexing") as on_progress:
         engine().ready(on_progress=on_progress)
+
+
+def print_report(report: ImportReport) -> None:
+    """The import's outcome, with every rejected row and why."""
+    click.echo(report.summary())
+    if report.created and not report.dry_run:
+        click.echo(f"Rows taken: {report.taken()}")
+    for row, fields in report.rejected:
+        click.echo(f"  row {row} rejected: " + " ".join(f"{k}: {v}" for k, v in fields.items()))
+    for row, note in report.adjusted:
+        click.echo(f"  row {row}: {note}")
+    if report.skipped:
+        click.echo(f"  {len(report.skipped)} rows skipped, e.g. row {report.skipped[0][0]}: "
+                   f"{report.skipped[0][1]}")
+
+
+def problem(error: ValidationError) -> str:
+    """A validation error as one line."""
+    details = [f"{key}: {text}" for key, text in error.fields.items()
+               if text not in error.message and key not in ("file",)]
+    return " ".join([error.message, *details])
 
 
 @contextmanager
@@ -253,7 +364,7 @@ def init_app(app: Flask) -> None:
     """Register the commands on the app, so `app.test_cli_runner()` reaches them."""
     for command in (run_command, db_group, demo_group, status_command, reindex_command,
                     search_command, import_command, themes_command, backup_command,
-                    restore_command):
+                    restore_command, export_command):
         app.cli.add_command(command)
 
 

@@ -22,6 +22,8 @@ DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": "",
     # Largest request body accepted, in bytes (larger gets 413).
     "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+    # Largest file accepted by the import page, in bytes.
+    "IMPORT_MAX_LENGTH": 200 * 1024 * 1024,
     # The lesson categories offered and accepted, as a JSON list or comma-separated.
     "CATEGORIES": list(DEFAULT_CATEGORIES),
     # A sentence-transformers model name or path for semantic search.

@@ -1,14 +1,17 @@
-"""Theme recomputes in the background, one at a time, their progress kept in `theme_runs`.
+"""Long work in the background: theme recomputes (one at a time) and imports from the web.
 
 The process that starts a run computes it in a thread; every process reads
-its progress from the database, so the polled bar works behind any number of
-app nodes. A run whose progress has not moved for STALE_AFTER died with its
-process and no longer blocks a new one.
+its progress from its row (`theme_runs`, `import_runs`), so the polled bar
+works behind any number of app nodes. A run whose progress has not moved for
+STALE_AFTER died with its process: it is marked failed, so a recompute no
+longer blocks the next one and an import can be resumed.
 """
 
 import logging
 import threading
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 from flask import Flask
 from sqlalchemy import select, update
@@ -16,7 +19,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lessons.errors import Conflict, ValidationError
-from lessons.models import ThemeRun, utcnow
+from lessons.imports.importer import run_import
+from lessons.imports.mappings import parse_mapping
+from lessons.imports.tables import open_table
+from lessons.models import ImportRun, ThemeRun, utcnow
 from search.engine import SearchEngine
 from search.theme_store import Progress, recompute
 from search.themes import K_MAX, K_MIN
@@ -69,7 +75,7 @@ def begin_run(session: Session, themes: int | None, actor: str) -> ThemeRun:
     return run
 
 
-def expire_if_stale(session: Session, run: ThemeRun) -> bool:
+def expire_if_stale(session: Session, run: ThemeRun | ImportRun) -> bool:
     """Mark a running run whose progress stopped moving as failed; whether it was."""
     if run.status != "running" or utcnow() - run.updated_at < STALE_AFTER:
         return False
@@ -91,11 +97,8 @@ def run_recompute(sessions: sessionmaker[Session], engine: SearchEngine, run_id:
                   themes: int | None, on_progress: Progress | None = None) -> ThemeRun:
     """Recompute, recording progress and how it ended in the run; the finished run."""
 
-    def record(**values) -> None:
-        with sessions() as session:
-            session.execute(update(ThemeRun).where(ThemeRun.id == run_id)
-                            .values(updated_at=utcnow(), **values))
-            session.commit()
+    def record(**values: Any) -> None:
+        record_run(sessions, ThemeRun, run_id, **values)
 
     def progress(stage: str, done: int, total: int) -> None:
         record(stage=stage, done=done, total=total)
@@ -111,3 +114,58 @@ def run_recompute(sessions: sessionmaker[Session], engine: SearchEngine, run_id:
                finished_at=utcnow())
     with sessions() as session:
         return session.get(ThemeRun, run_id)
+
+
+def record_run(sessions: sessionmaker[Session], model: type[ThemeRun | ImportRun], run_id: int,
+               **values: Any) -> None:
+    """Write a run's progress or outcome in its own transaction, for every process to poll."""
+    with sessions() as session:
+        session.execute(update(model).where(model.id == run_id)
+                        .values(updated_at=utcnow(), **values))
+        session.commit()
+
+
+def import_file(app: Flask, run: ImportRun) -> Path:
+    """Where a web import keeps its uploaded file until the import is done."""
+    return Path(app.instance_path) / "imports" / run.stored_name
+
+
+def start_import(app: Flask, session: Session, engine: SearchEngine, run: ImportRun) -> None:
+    """Start (or resume) an import in a thread; `Conflict` if it is running already."""
+    claimed = session.execute(
+        update(ImportRun).where(ImportRun.id == run.id,
+                                ImportRun.status.in_(("preview", "failed")))
+        .values(status="running", stage="Waiting to start", message=None, updated_at=utcnow()))
+    session.commit()
+    if claimed.rowcount != 1:
+        raise Conflict(f"Import {run.id} is running or finished already.")
+    threading.Thread(target=run_import_job, args=(app, engine, run.id),
+                     name=f"import-{run.id}", daemon=True).start()
+
+
+def run_import_job(app: Flask, engine: SearchEngine, run_id: int) -> None:
+    """Import the run's file with its mapping, embedding each batch, recording progress."""
+    sessions = app.extensions["lessons.db"][1]
+
+    def progress(stage: str, done: int, total: int) -> None:
+        record_run(sessions, ImportRun, run_id, stage=stage, done=done, total=total)
+
+    with sessions() as session:
+        run = session.get(ImportRun, run_id)
+        path = import_file(app, run)
+        try:
+            table = open_table(path, run.file_format, run.encoding, run.sheet)
+            report = run_import(session, table, parse_mapping(run.mapping, "chosen"),
+                                actor=run.actor, categories=app.config["CATEGORIES"],
+                                on_progress=progress, on_batch=engine.embed)
+            engine.ready()  # the new lessons join this process's index now
+        except Exception as error:  # the run says why; the app goes on
+            log.exception("Import %s failed", run_id)
+            record_run(sessions, ImportRun, run_id, status="failed", finished_at=utcnow(),
+                       message=getattr(error, "message", None) or str(error))
+            return
+    record_run(sessions, ImportRun, run_id, status="failed" if report.stopped else "done",
+               message=report.stopped, report=report.as_dict(), finished_at=utcnow(),
+               stage="Finished", done=len(report.created), total=len(report.created))
+    if not report.stopped:
+        path.unlink(missing_ok=True)

@@ -2,7 +2,10 @@
 
 from urllib.parse import parse_qsl
 
-from flask import Flask, Response, request
+from collections.abc import Callable
+from typing import TypeVar
+
+from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import BadRequest
 
 # No inline script or style anywhere, so this strict policy holds.
@@ -15,8 +18,26 @@ CONTENT_SECURITY_POLICY = (
 
 def init_app(app: Flask) -> None:
     """Register the request check and the response headers."""
+    app.before_request(allow_large_upload)
     app.before_request(reject_undecodable_form)
     app.after_request(add_headers)
+
+
+View = TypeVar("View", bound=Callable)
+
+
+def accepts_upload(view: View) -> View:
+    """Mark a view that takes a whole file (an import) up to IMPORT_MAX_LENGTH bytes,
+    where every other request stays under MAX_CONTENT_LENGTH."""
+    view.accepts_upload = True  # type: ignore[attr-defined]
+    return view
+
+
+def allow_large_upload() -> None:
+    """Raise this request's size limit when its view takes a file (before the body is read)."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    if getattr(view, "accepts_upload", False):
+        request.max_content_length = current_app.config["IMPORT_MAX_LENGTH"]
 
 
 def reject_undecodable_form() -> None:

@@ -1,1 +1,0 @@
-"""Bringing lessons in from other systems' exports."""

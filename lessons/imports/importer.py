@@ -1,0 +1,325 @@
+"""Import a table of lessons: check every row first, then write in all-or-nothing batches.
+
+The check pass reads the whole file and decides each row: create, skip
+(already imported, or a repeat of an earlier row) or reject (with the reason
+per field). A dry run stops there. A real import then writes the rows to
+create, BATCH lessons per transaction: a batch commits whole or not at all,
+so after an interruption or a database error the report names exactly the
+rows taken, and running the same import again resumes, because rows already
+taken are recognised by their external id, or by a hash of their content
+when the file has no ids.
+"""
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from lessons.errors import ValidationError
+from lessons.fields import DEFAULT_CATEGORIES, LESSON_FIELDS, MAX_TAG_LENGTH, MAX_TAGS
+from lessons.imports.mappings import ColumnMap
+from lessons.imports.tables import OVERFLOW, Table
+from lessons.models import Lesson, Project
+from lessons.services import create_lesson, create_project
+from lessons.services.lessons import category_choices
+from lessons.validation import clean
+
+log = logging.getLogger(__name__)
+
+BATCH = 500  # lessons per transaction, and per embedding call
+NAME_LENGTH = 200  # of a project or business unit name
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+@dataclass
+class ImportReport:
+    """What an import did, or would do in a dry run, row by row."""
+
+    dry_run: bool = False
+    rows: int = 0  # filled rows read
+    created: list[int] = field(default_factory=list)  # row numbers taken
+    lesson_ids: list[int] = field(default_factory=list)
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+    rejected: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    adjusted: list[tuple[int, str]] = field(default_factory=list)
+    new_projects: list[str] = field(default_factory=list)
+    stopped: str | None = None  # why the import ended early
+
+    def taken(self) -> str:
+        """The rows taken, as ranges: "2-501, 503-900"."""
+        return ranges(self.created)
+
+    def summary(self) -> str:
+        """One line for people."""
+        verb = "Would create" if self.dry_run else "Created"
+        text = (f"{verb} {plural(len(self.created), 'lesson')} and "
+                f"{plural(len(self.new_projects), 'project')} from {plural(self.rows, 'row')}; "
+                f"skipped {len(self.skipped)} already here; rejected {len(self.rejected)}.")
+        return text + (f" Stopped: {self.stopped}" if self.stopped else "")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "dry_run": self.dry_run, "rows": self.rows, "created": len(self.created),
+            "rows_taken": self.taken(), "lesson_ids": self.lesson_ids,
+            "skipped": [{"row": row, "reason": why} for row, why in self.skipped],
+            "rejected": [{"row": row, "fields": fields} for row, fields in self.rejected],
+            "adjusted": [{"row": row, "note": note} for row, note in self.adjusted],
+            "new_projects": self.new_projects, "stopped": self.stopped,
+        }
+
+
+@dataclass
+class Planned:
+    """A row ready to write: its lesson input, the same cleaned, its project, its identity."""
+
+    number: int
+    data: dict[str, Any]  # as the mapping read it: what `create_lesson` takes
+    values: dict[str, Any]  # cleaned: what its content hash is made of
+    project: str | None
+    business_unit: str | None
+    key: str  # external id, or a hash of the content
+
+
+def check_import(session: Session, table: Table, mapping: ColumnMap, *,
+                 categories: Sequence[str] = DEFAULT_CATEGORIES,
+                 on_progress: Progress | None = None) -> ImportReport:
+    """What importing `table` would do, row by row; writes nothing."""
+    report = ImportReport(dry_run=True)
+    projects = ProjectNames(session)
+    for row in plan_rows(session, table, mapping, report, categories, on_progress):
+        report.created.append(row.number)
+        projects.note_new(row.project, report)
+    return report
+
+
+def run_import(session: Session, table: Table, mapping: ColumnMap, *, actor: str,
+               categories: Sequence[str] = DEFAULT_CATEGORIES,
+               on_progress: Progress | None = None,
+               on_batch: Callable[[list[int]], None] | None = None) -> ImportReport:
+    """Check the whole file, then create its new lessons, BATCH per transaction.
+
+    `on_batch` gets the ids of each committed batch (the CLI and the web embed
+    them there). An interruption or a database error rolls the current batch
+    back and ends the import; the report's `stopped` says why.
+    """
+    plan = check_import(session, table, mapping, categories=categories, on_progress=on_progress)
+    report = ImportReport()
+    batch: list[tuple[int, int]] = []  # (row, lesson id) not committed yet
+    projects = ProjectNames(session)
+    try:
+        for row in plan_rows(session, table, mapping, report, categories):
+            lesson = create_lesson(session, {**row.data, "project_id": projects.id_for(
+                row.project, row.business_unit, report)}, actor=actor, categories=categories)
+            lesson.source_hash = content_hash(row)
+            batch.append((row.number, lesson.id))
+            if len(batch) == BATCH:
+                commit(session, batch, report, on_batch)
+                if on_progress:
+                    on_progress("Importing", len(report.created), len(plan.created))
+        commit(session, batch, report, on_batch)
+    except (KeyboardInterrupt, Exception) as error:  # the report says what was taken
+        if not isinstance(error, KeyboardInterrupt):
+            log.exception("Import stopped")
+        session.rollback()
+        report.new_projects = [name for name in report.new_projects if projects.committed(name)]
+        report.stopped = stop_reason(error, batch, report)
+    return report
+
+
+def commit(session: Session, batch: list[tuple[int, int]], report: ImportReport,
+           on_batch: Callable[[list[int]], None] | None) -> None:
+    """Commit a batch and count its rows as taken."""
+    session.commit()
+    report.created.extend(row for row, _ in batch)
+    report.lesson_ids.extend(lesson_id for _, lesson_id in batch)
+    ids = [lesson_id for _, lesson_id in batch]
+    batch.clear()
+    if on_batch and ids:
+        on_batch(ids)
+
+
+def stop_reason(error: BaseException, batch: list[tuple[int, int]], report: ImportReport) -> str:
+    """Why the import ended, and what to do about it."""
+    what = "Interrupted" if isinstance(error, KeyboardInterrupt) else str(error).rstrip(".")
+    lost = f"rows {ranges([row for row, _ in batch])} were rolled back; " if batch else ""
+    return (f"{what}; {lost}rows taken: {report.taken() or 'none'}. "
+            "Run the same import again to take the rest.")
+
+
+def plan_rows(session: Session, table: Table, mapping: ColumnMap, report: ImportReport,
+              categories: Sequence[str], on_progress: Progress | None = None
+              ) -> Iterator[Planned]:
+    """Decide each row; yield the ones to create (recording the others in `report`)."""
+    missing = mapping.missing(table.headers)
+    if missing:
+        raise ValidationError({"mapping": "Reads columns the file lacks."},
+                              "The file has no column " + ", ".join(repr(c) for c in missing)
+                              + f", which the {mapping.name} mapping reads.")
+    if "what_happened" not in mapping.fields:
+        raise ValidationError({"what_happened": "No column chosen."},
+                              "Choose the column that says what happened: it is required.")
+    known = known_keys(session)
+    seen: dict[str, int] = {}
+    for number, cells in table.rows():
+        report.rows += 1
+        if on_progress and report.rows % 1000 == 0:
+            on_progress("Checking", report.rows, 0)
+        row = plan_row(number, cells, mapping, categories, report)
+        if row is None:
+            continue
+        if row.key in known:
+            report.skipped.append((number, already_here(row, *known[row.key])))
+        elif row.key in seen:
+            report.skipped.append((number, f"repeats row {seen[row.key]}"))
+        else:
+            seen[row.key] = number
+            yield row
+
+
+def plan_row(number: int, cells: dict[str, Any], mapping: ColumnMap,
+             categories: Sequence[str], report: ImportReport) -> Planned | None:
+    """The row's clean values, or None with the reasons recorded as a rejection."""
+    if OVERFLOW in cells:
+        report.rejected.append((number, {"row": (
+            f"Has {len(cells) - 1 + len(cells[OVERFLOW])} cells but the header has "
+            f"{len(cells) - 1}: a quote or a delimiter is probably out of place.")}))
+        return None
+    data = mapping.apply(cells)
+    project, business_unit = data.pop("project", None), data.pop("business_unit", None)
+    fit_tags(number, data, report)
+    errors = {}
+    project = fit_name(number, "project", project, report)
+    business_unit = fit_name(number, "business unit", business_unit, report)
+    try:
+        values = clean(LESSON_FIELDS, data, choices=category_choices(categories))
+    except ValidationError as error:
+        errors.update(error.fields)
+    if errors:
+        report.rejected.append((number, errors))
+        return None
+    row = Planned(number, data, values, project, business_unit, "")
+    row.key = values["external_id"] or content_hash(row)
+    return row
+
+
+def fit_tags(number: int, data: dict[str, Any], report: ImportReport) -> None:
+    """Cut tags to the allowed length and count, noting it, rather than refuse the row."""
+    if not isinstance(data.get("tags"), str):
+        return
+    tags = [" ".join(tag.split()) for tag in data["tags"].split(",") if tag.strip()]
+    long = sum(len(tag) > MAX_TAG_LENGTH for tag in tags)
+    if long:
+        report.adjusted.append((number, f"{long} tags longer than {MAX_TAG_LENGTH} "
+                                        "characters shortened"))
+    if len(tags) > MAX_TAGS:
+        report.adjusted.append((number, f"only the first {MAX_TAGS} of {len(tags)} tags kept"))
+    data["tags"] = list(dict.fromkeys(shorten(tag, MAX_TAG_LENGTH) for tag in tags))[:MAX_TAGS]
+
+
+def fit_name(number: int, what: str, name: str | None, report: ImportReport) -> str | None:
+    """A project or business unit name cut to the 200 characters a name may have, noted."""
+    if name is None or len(name) <= NAME_LENGTH:
+        return name
+    report.adjusted.append((number, f"{what} name shortened to {NAME_LENGTH} characters"))
+    return shorten(name, NAME_LENGTH)
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` cut at the last space within `limit` characters."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit)
+    return text[:cut if cut > limit // 2 else limit].rstrip(" ,;&-")
+
+
+def content_hash(row: Planned) -> str:
+    """A row's identity when the file gives none: its cleaned content and project."""
+    content = {**row.values, "project": row.project}
+    text = json.dumps(content, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def known_keys(session: Session) -> dict[str, tuple[int, str | None]]:
+    """External ids and content hashes of the lessons here: (lesson id, its content hash)."""
+    keys: dict[str, tuple[int, str | None]] = {}
+    rows = session.execute(select(Lesson.id, Lesson.external_id, Lesson.source_hash)
+                           .execution_options(yield_per=10_000))
+    for lesson_id, external_id, source_hash in rows:
+        for key in (external_id, source_hash):
+            if key:
+                keys[key] = (lesson_id, source_hash)
+    return keys
+
+
+def already_here(row: Planned, lesson_id: int, source_hash: str | None) -> str:
+    """Why a row whose identity is known is skipped; a differing one is said to differ,
+    since an id reused by another system looks the same as a re-import."""
+    if source_hash is None or source_hash == content_hash(row):
+        return f"already imported as lesson {lesson_id}"
+    return (f"its external id {row.key!r} is already lesson {lesson_id}, whose content "
+            "differs; left unchanged")
+
+
+class ProjectNames:
+    """Projects by name, case-insensitively: found, or created on first sight."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self.ids: dict[str, int | None] = {}
+
+    def lookup(self, name: str) -> int | None:
+        key = name.casefold()
+        if key not in self.ids:
+            self.ids[key] = self.session.scalar(
+                select(Project.id).where(func.lower(Project.name) == name.lower()))
+        return self.ids[key]
+
+    def note_new(self, name: str | None, report: ImportReport) -> None:
+        """Count a project the import would create."""
+        if name and self.lookup(name) is None and name not in report.new_projects:
+            if name.casefold() not in {n.casefold() for n in report.new_projects}:
+                report.new_projects.append(name)
+
+    def id_for(self, name: str | None, business_unit: str | None,
+               report: ImportReport) -> int | None:
+        """The project's id, creating it (completed: imports are history) when new."""
+        if not name:
+            return None
+        project_id = self.lookup(name)
+        if project_id is None:
+            project = create_project(self.session, {"name": name, "business_unit": business_unit,
+                                                    "status": "completed", "phase": "closure"})
+            project_id = self.ids[name.casefold()] = project.id
+            report.new_projects.append(name)
+        return project_id
+
+    def committed(self, name: str) -> bool:
+        """Whether a project this import created survived a rollback."""
+        self.ids.pop(name.casefold(), None)
+        return self.lookup(name) is not None
+
+
+def ranges(numbers: list[int]) -> str:
+    """Sorted row numbers as ranges: [2, 3, 4, 7] → "2-4, 7"."""
+    parts: list[str] = []
+    start = previous = None
+    for number in sorted(numbers):
+        if previous is not None and number == previous + 1:
+            previous = number
+            continue
+        if start is not None:
+            parts.append(f"{start}" if start == previous else f"{start}-{previous}")
+        start = previous = number
+    if start is not None:
+        parts.append(f"{start}" if start == previous else f"{start}-{previous}")
+    return ", ".join(parts)
+
+
+def plural(count: int, word: str) -> str:
+    """"1 lesson", "2 lessons"."""
+    return f"{count} {word}{'' if count == 1 else 's'}"

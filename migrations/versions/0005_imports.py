@@ -1,0 +1,48 @@
+"""Imports: each imported lesson's source-row hash, and web import runs.
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-11-27
+"""
+
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0005'
+down_revision = '0004'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('lessons') as batch:
+        batch.add_column(sa.Column('source_hash', sa.String(length=64), nullable=True))
+        batch.create_index('ix_lessons_source_hash', ['source_hash'], unique=False)
+    op.create_table('import_runs',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('file_name', sa.String(length=500), nullable=False),
+    sa.Column('stored_name', sa.String(length=100), nullable=False),
+    sa.Column('file_format', sa.String(length=10), nullable=False),
+    sa.Column('encoding', sa.String(length=50), nullable=True),
+    sa.Column('sheet', sa.String(length=200), nullable=True),
+    sa.Column('mapping', sa.JSON(), nullable=False),
+    sa.Column('stage', sa.String(length=100), nullable=False),
+    sa.Column('done', sa.Integer(), nullable=False),
+    sa.Column('total', sa.Integer(), nullable=False),
+    sa.Column('report', sa.JSON(), nullable=True),
+    sa.Column('message', sa.Text(), nullable=True),
+    sa.Column('actor', sa.String(length=200), nullable=False),
+    sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id')
+    )
+
+
+def downgrade() -> None:
+    op.drop_table('import_runs')
+    with op.batch_alter_table('lessons') as batch:
+        batch.drop_index('ix_lessons_source_hash')
+        batch.drop_column('source_hash')
