@@ -39,6 +39,7 @@ from lessons.services.archive import (
     missing_keys,
     project_entries,
 )
+from lessons.policy import Viewer, visible
 from lessons.services.lessons import lesson_conditions
 
 __all__ = ["ArchiveReport", "load_archive", "read_archive", "write_archive", "write_lessons_csv",
@@ -88,13 +89,14 @@ def json_list(key: str, entries: Iterable[dict[str, Any]]) -> Pieces:
     return count
 
 
-def csv_pieces(session: Session, query: Mapping[str, Any]) -> Pieces:
-    """The CSV, a chunk of lessons at a time; every cell neutralised against formulas."""
+def csv_pieces(session: Session, query: Mapping[str, Any], viewer: Viewer | None = None) -> Pieces:
+    """The CSV of what `viewer` may see (None: everything), a chunk of lessons at a time;
+    every cell neutralised against formulas."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     count = 0
-    for rows in lesson_chunks(session, lesson_conditions(query)):
+    for rows in lesson_chunks(session, [*lesson_conditions(query), visible(viewer)]):
         tags = lesson_tags(session, [row.id for row in rows])
         names = dict(session.execute(select(Project.id, Project.name).where(
             Project.id.in_({row.project_id for row in rows}))).all())

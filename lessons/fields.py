@@ -25,6 +25,11 @@ PROJECT_STATUSES = {
     "cancelled": "Cancelled",
 }
 ACTION_STATUSES = {"open": "Open", "done": "Done", "dropped": "Dropped"}
+VISIBILITIES = {
+    "organisation": "Everyone in the organisation",
+    "business_unit": "The project's business unit",
+    "project": "The project's team",
+}
 DECISIONS = {
     "applied": "Applied",
     "not_applicable": "Not applicable",
@@ -111,6 +116,8 @@ LESSON_FIELDS = (
     Field("occurred_on", "Date it happened", "date"),
     Field("external_id", "External id", "string", max_length=200,
           help="The id this lesson had in the system it came from."),
+    Field("visibility", "Who may see it", "choice", choices=VISIBILITIES, default="organisation",
+          help="Its author and the PMO always see it."),
 )
 
 ACTION_FIELDS = (

@@ -122,6 +122,16 @@ class Project(Timestamps, Base):
         }
 
 
+class ProjectMember(Base):
+    """An account on a project's team: it sees the project's team-only lessons."""
+
+    __tablename__ = "project_members"
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+
+
 class ProjectTag(Base):
     __tablename__ = "project_tags"
 
@@ -154,6 +164,11 @@ class Lesson(Timestamps, Base):
     # A hash of the imported row this lesson came from: how a file without ids is
     # recognised when it is imported again.
     source_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    # The account that logged it: a contributor may edit their own lessons. No foreign
+    # key: SQLite adds one only by rebuilding the table; accounts are disabled, never deleted.
+    owner_id: Mapped[int | None] = mapped_column(index=True)
+    visibility: Mapped[str] = mapped_column(String(20), default="organisation",
+                                            server_default="organisation")
 
     project: Mapped[Project | None] = relationship(back_populates="lessons", lazy="joined")
     tag_rows: Mapped[list["LessonTag"]] = relationship(
@@ -209,6 +224,7 @@ class Lesson(Timestamps, Base):
             "author": self.author,
             "occurred_on": iso(self.occurred_on),
             "external_id": self.external_id,
+            "visibility": self.visibility,
         }
 
 
@@ -483,6 +499,74 @@ class SearchLog(Base):
     project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"))
     actor: Mapped[str]
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class User(Base):
+    """A person who signs in: contributor, PMO or admin."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)  # stored lowercased
+    name: Mapped[str | None]
+    role: Mapped[str] = mapped_column(String(20))
+    business_unit: Mapped[str | None]
+    password_hash: Mapped[str] = mapped_column(String(500))
+    must_change_password: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+    disabled_at: Mapped[datetime | None]
+
+    @property
+    def label(self) -> str:
+        return self.name or self.email
+
+
+class UserSession(Base):
+    """A signed-in browser. Its cookie holds a secret whose hash is kept here, so signing
+    out (or a password change) ends the session on the server, not just in the browser."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class ApiToken(Base):
+    """A bearer token for the API, kept as a hash; read scope, or read and write."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str | None]
+    scope: Mapped[str] = mapped_column(String(10))  # read or write
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class AuditEvent(Base):
+    """Who did what, when, from where: sign-ins (failed ones too), edits, deletes, exports."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_action_at", "action", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(254))  # an email, or what a failed sign-in typed
+    action: Mapped[str] = mapped_column(String(50))
+    target: Mapped[str | None] = mapped_column(String(500))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Change(Base):

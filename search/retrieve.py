@@ -152,7 +152,9 @@ def candidates(
     """Dense and keyword candidates under `conditions`, fused."""
     engine.ready()
     allowed = None
-    if len(conditions) > 1:  # more than "not deleted": restrict the vector search up front
+    # More than "not deleted", or a viewer who may not see every lesson (lessons.policy):
+    # restrict the vector search up front, so hidden lessons take no candidate's place.
+    if len(conditions) > 1 or session.info.get("restricted"):
         allowed = np.fromiter(session.scalars(select(Lesson.id).where(*conditions)), dtype=np.int64)
     dense = engine.dense(vector, depth, allowed)
     keyword = keyword_search(session, text, conditions, depth)

@@ -86,10 +86,15 @@ def lesson_vectors(session: Session, model: str, dim: int) -> tuple[np.ndarray, 
 
 
 def lesson_texts(session: Session, lesson_ids: np.ndarray) -> list[str]:
-    """The text of each lesson, in the order of `lesson_ids`, to name themes by."""
+    """The text of each lesson, in the order of `lesson_ids`, to name themes by.
+
+    Only lessons everyone may see name a theme: everyone reads the names, so a
+    word from a team-only lesson must never show up in one.
+    """
     columns = [getattr(Lesson, name) for name in LABEL_FIELDS]
     texts = {row[0]: "\n".join(filter(None, row[1:])) for row in session.execute(
-        select(Lesson.id, *columns).where(Lesson.deleted_at.is_(None)))}
+        select(Lesson.id, *columns).where(Lesson.deleted_at.is_(None),
+                                          Lesson.visibility == "organisation"))}
     return [texts.get(int(lesson_id), "") for lesson_id in lesson_ids]
 
 

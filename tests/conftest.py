@@ -17,7 +17,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from lessons.db import make_engine, upgrade
-from lessons.models import Base
+from lessons.models import Base, User
+from lessons.services.users import create_token, create_user, start_session
 from web import create_app
 from web.database import db as app_db
 
@@ -108,9 +109,47 @@ def app(backend, make_app):
     return make_app(DATABASE_URL=backend.url)
 
 
+TEST_PASSWORD = "correct horse battery"
+
+
+def make_user(app, role: str = "admin", email: str | None = None, **fields) -> int:
+    """An account in the app's database; its id."""
+    with app.app_context():
+        user = create_user(app_db.session, email or f"{role}-{uuid.uuid4().hex[:8]}@example.org",
+                           role, TEST_PASSWORD, **fields)
+        app_db.session.commit()
+        return user.id
+
+
+def signed_in(app, role: str = "admin", email: str | None = None, **fields):
+    """A test client signed in as a new account of `role`, sending its CSRF token as the
+    pages do (in the X-CSRF-Token header), so tests read like a signed-in browser."""
+    client = app.test_client()
+    user_id = make_user(app, role, email, **fields)
+    with app.app_context():
+        secret = start_session(app_db.session, app_db.session.get(User, user_id))
+        app_db.session.commit()
+    token = uuid.uuid4().hex
+    with client.session_transaction() as cookie:
+        cookie["sid"], cookie["csrf"] = secret, token
+    client.environ_base["HTTP_X_CSRF_TOKEN"] = token
+    client.user_id = user_id
+    return client
+
+
+def api_token(app, role: str = "admin", scope: str = "write") -> str:
+    """The secret of a new API token of a new account of `role`."""
+    user_id = make_user(app, role)
+    with app.app_context():
+        _, secret = create_token(app_db.session, app_db.session.get(User, user_id), scope)
+        app_db.session.commit()
+    return secret
+
+
 @pytest.fixture
 def client(app):
-    return app.test_client()
+    """A client signed in as an admin (tests of roles and signing in make their own)."""
+    return signed_in(app)
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """The JSON API: CRUD for each resource, its errors, and an OpenAPI document that tells the truth."""
 
 import pytest
+from conftest import signed_in
 from jsonschema import Draft202012Validator
 from sqlalchemy import func, select
 
@@ -53,16 +54,16 @@ def test_project_lesson_and_action_round_trip(client, check):
     assert check(fetched.get_json(), "Lesson") == lesson
 
 
-def test_patch_changes_only_the_fields_given_and_records_who(client, check):
+def test_patch_changes_only_the_fields_given_and_records_who(app, client, check):
     lesson = post(client, "/api/v1/lessons", {"title": "T", "what_happened": "W",
                                               "root_cause": "R"}).get_json()
-    response = client.patch(f"/api/v1/lessons/{lesson['id']}", json={"title": "T2", "root_cause": None},
-                            headers={"X-Actor": "Pat PMO"})
+    pmo = signed_in(app, "pmo", "pat@example.org")
+    response = pmo.patch(f"/api/v1/lessons/{lesson['id']}", json={"title": "T2", "root_cause": None})
     assert response.status_code == 200
     patched = check(response.get_json(), "Lesson")
     assert (patched["title"], patched["root_cause"], patched["what_happened"]) == ("T2", None, "W")
     revisions = client.get(f"/api/v1/lessons/{lesson['id']}/revisions").get_json()
-    assert [r["actor"] for r in revisions["items"]][-1] == "Pat PMO"
+    assert [r["actor"] for r in revisions["items"]][-1] == "pat@example.org"
     assert revisions["items"][-1]["changed_fields"] == ["title", "root_cause"]
 
 
@@ -148,7 +149,7 @@ def test_openapi_lists_exactly_the_routes_the_api_serves(app, spec):
 def test_openapi_follows_the_configured_categories(backend, make_app, monkeypatch):
     monkeypatch.setenv("LESSONS_CATEGORIES", '["safety", "security"]')
     app = make_app(DATABASE_URL=backend.url)
-    client = app.test_client()
+    client = signed_in(app)
     schema = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]["LessonInput"]
     assert schema["properties"]["category"]["anyOf"][0]["enum"] == ["safety", "security"]
     refused = post(client, "/api/v1/lessons", {"title": "t", "what_happened": "w",

@@ -4,6 +4,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from conftest import signed_in
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -47,7 +48,7 @@ def test_a_backup_restored_into_a_fresh_instance_finds_every_lesson(
     restored = fresh.test_cli_runner().invoke(args=["restore", str(target), "--yes"])
     assert restored.exit_code == 0, restored.output
     assert "index rebuilt" in restored.output
-    fresh_client = fresh.test_client()
+    fresh_client = signed_in(fresh)
     for lesson_id, (title, _) in zip(ids, LESSONS):
         hits = fresh_client.get("/api/v1/search", query_string={"q": title}).get_json()["items"]
         assert hits[0]["id"] == lesson_id

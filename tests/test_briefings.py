@@ -4,6 +4,7 @@ import csv
 import io
 
 import pytest
+from conftest import signed_in
 
 TOPICS = {
     "vendor": ("Locked into the integrator's proprietary configuration",
@@ -96,17 +97,18 @@ def test_structured_fields_are_aspects_too(client, past):
     assert "Constraints" in item["aspects"]
 
 
-def test_decisions_are_kept_shown_and_steer_later_briefings(client, past):
+def test_decisions_are_kept_shown_and_steer_later_briefings(app, client, past):
     lessons, _ = past
     first = post(client, "/api/v1/projects", {"name": "ERP wave 1", "description": CHARTER})
     second = post(client, "/api/v1/projects", {"name": "ERP wave 2", "description": CHARTER})
     target = lessons["testing"]["id"]
     before = [i["id"] for i in briefing(client, second["id"])["items"]].index(target)
 
-    decision = client.post(f"/api/v1/projects/{first['id']}/briefing/decisions",
-                           json={"lesson_id": target, "decision": "not_applicable",
-                                 "note": "We test continuously."}, headers={"X-Actor": "Ana"})
-    assert decision.status_code == 200 and decision.get_json()["actor"] == "Ana"
+    ana = signed_in(app, "contributor", "ana@example.org")
+    decision = ana.post(f"/api/v1/projects/{first['id']}/briefing/decisions",
+                        json={"lesson_id": target, "decision": "not_applicable",
+                              "note": "We test continuously."})
+    assert decision.status_code == 200 and decision.get_json()["actor"] == "ana@example.org"
     client.post(f"/projects/{second['id']}/briefing/regenerate")
     after = [i["id"] for i in briefing(client, second["id"])["items"]]
     assert target not in after or after.index(target) > before

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import waitress
+from conftest import TEST_PASSWORD, make_user
 from playwright.sync_api import expect, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -58,10 +59,17 @@ def base_url(app):
 
 
 @pytest.fixture
-def page(browser, base_url):
-    """A fresh page in its own browser context."""
+def page(browser, base_url, app):
+    """A fresh page in its own browser context, signed in through the sign-in form as a PMO."""
     context = browser.new_context(base_url=base_url)
-    yield context.new_page()
+    page = context.new_page()
+    make_user(app, "pmo", "pat@example.org")
+    page.goto("/lessons/")  # signing in first: the form comes back here afterwards
+    page.locator("#email").fill("pat@example.org")
+    page.locator("#password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("h1")).to_have_text("Lessons")
+    yield page
     context.close()
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from conftest import signed_in
 from sqlalchemy import func, select
 
 from lessons.errors import ValidationError
@@ -447,7 +448,7 @@ def test_the_import_page_refuses_bad_files_with_the_reason(client, app, name, co
 
 def test_the_import_page_takes_files_larger_than_a_form_but_not_than_its_limit(make_app, backend):
     app = make_app(DATABASE_URL=backend.url, IMPORT_MAX_LENGTH=3 * 2**20)
-    client = app.test_client()
+    client = signed_in(app)
     rows = "".join(f"Lesson {n},{'x' * 100}\n" for n in range(25_000))  # about 2.9 MB
 
     def upload_raw(content: bytes):

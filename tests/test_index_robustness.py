@@ -12,6 +12,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 import pytest
+from conftest import api_token
 from sqlalchemy import func, select
 
 from lessons.models import PassageVector
@@ -182,10 +183,13 @@ def test_searching_from_20_threads_while_lessons_are_captured(app):
     errors: list[str] = []
     done = threading.Event()
 
+    token = api_token(app)
+
     def call(method, path, body=None):
         data = json.dumps(body).encode() if body is not None else None
         request = Request(base + path, data=data, method=method,
-                          headers={"Content-Type": "application/json"})
+                          headers={"Content-Type": "application/json",
+                                   "Authorization": f"Bearer {token}"})
         with urlopen(request, timeout=60) as response:
             return json.loads(response.read())
 

@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from conftest import signed_in
 from jsonschema import Draft202012Validator
 from sqlalchemy import insert
 
@@ -95,9 +96,9 @@ def test_edits_and_deletes_reach_search_at_once(client, corpus):
 
 def test_two_processes_on_one_database_see_each_others_writes(backend, make_app, tmp_path,
                                                              monkeypatch):
-    writer = make_app(DATABASE_URL=backend.url).test_client()
+    writer = signed_in(make_app(DATABASE_URL=backend.url))
     monkeypatch.setenv("LESSONS_INSTANCE_PATH", str(tmp_path / "replica"))
-    reader = make_app(DATABASE_URL=backend.url).test_client()
+    reader = signed_in(make_app(DATABASE_URL=backend.url))
     found(reader, "anything, to build the reader's index first")
     lesson = add(writer, "testing")
     assert found(reader, "acceptance tests were rushed")[0]["id"] == lesson["id"]

@@ -11,6 +11,7 @@ from urllib.error import HTTPError, URLError
 from urllib.request import Request, urlopen
 
 import pytest
+from conftest import api_token
 
 LESSONS = Path(sys.executable).with_name("lessons")
 
@@ -21,16 +22,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def call(base: str, method: str, path: str, body=None):
+def call(base: str, method: str, path: str, body=None, token: str = ""):
     data = json.dumps(body).encode() if body is not None else None
     request = Request(base + path, data=data, method=method,
-                      headers={"Content-Type": "application/json"})
+                      headers={"Content-Type": "application/json",
+                               "Authorization": f"Bearer {token or TOKEN[base]}"})
     with urlopen(request, timeout=120) as response:
         return json.loads(response.read())
 
 
+TOKEN: dict[str, str] = {}  # each process's base URL → an API token on its database
+
+
 @pytest.fixture
-def other_process(backend, tmp_path):
+def other_process(app, backend, tmp_path):
     """`lessons run` in a process of its own, on the test database."""
     port = free_port()
     env = {**os.environ, "LESSONS_DATABASE_URL": backend.url,
@@ -38,14 +43,19 @@ def other_process(backend, tmp_path):
     server = subprocess.Popen([str(LESSONS), "run", "--port", str(port), "--threads", "4"],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}/api/v1"
+    TOKEN[base] = api_token(app)
     deadline = time.monotonic() + 120
     while True:
         try:
             call(base, "GET", "/lessons?per_page=1")
             break
+        except HTTPError:
+            server.terminate()  # answering, but refusing: its log says why
+            raise RuntimeError(server.communicate(timeout=30)[1].decode()) from None
         except (URLError, ConnectionError):
             if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(server.stderr.read().decode()) from None
+                server.terminate()
+                raise RuntimeError(server.communicate(timeout=30)[1].decode()) from None
             time.sleep(0.2)
     yield base
     server.terminate()

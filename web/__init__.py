@@ -16,18 +16,20 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     load_settings(app, config)
     db.init_app(app)
 
-    from web import cli, errors, search, security
+    from web import audit, auth, cli, errors, search, security
     from web.api import api
-    from web.views import actions, briefings, home, imports, lessons, pmo, projects, themes
-    from web.views import exports
+    from web.views import account, actions, admin, briefings, exports, home, imports, lessons
+    from web.views import pmo, projects, themes
     from web.views import search as search_views
 
     errors.init_app(app)
     cli.init_app(app)
+    auth.init_app(app)  # first: who is asking, before any body is read
     security.init_app(app)
+    audit.init_app(app)
     search.init_app(app)
     for blueprint in (home.bp, search_views.bp, projects.bp, briefings.bp, lessons.bp, actions.bp,
-                      themes.bp, pmo.bp, exports.bp, imports.bp, api):
+                      themes.bp, pmo.bp, exports.bp, imports.bp, account.bp, admin.bp, api):
         app.register_blueprint(blueprint)
     app.jinja_env.globals.update(template_globals())
     return app

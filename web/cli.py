@@ -3,6 +3,7 @@ search, recompute themes, report status."""
 
 import json
 import os
+import secrets
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,11 +20,21 @@ from lessons import db as database
 from lessons.archive import load_archive, read_archive, write_archive, write_lessons_csv
 from lessons.backup import BackupError, backup, is_sqlite, restore
 from lessons.demo import load_demo
-from lessons.errors import Conflict, ValidationError
+from lessons.errors import Conflict, NotFound, ValidationError
 from lessons.imports.importer import ImportReport, check_import, run_import
 from lessons.imports.mappings import guess, load_mapping, ready_mappings
 from lessons.imports.tables import FORMATS, guess_format, open_table
-from lessons.models import Lesson, ThemeRun
+from lessons.models import ApiToken, Lesson, ThemeRun, utcnow
+from lessons.services import audit
+from lessons.services.users import (
+    ROLES,
+    SCOPES,
+    create_token,
+    create_user,
+    disable_user,
+    get_user_by_email,
+    list_users,
+)
 from lessons.queries import LESSON_FILTERS, parse_query
 from lessons.services.status import counts
 from search.embedder import compute_on_request_threads
@@ -36,6 +47,7 @@ from web.jobs import begin_run, run_recompute
 from web.search import engine
 
 FORMAT_NAMES = sorted(set(FORMATS.values()))
+FIRST_ADMIN = "admin@localhost"
 
 
 @click.command("run")
@@ -50,6 +62,7 @@ def run_command(host: str, port: int, threads: int) -> None:
     current, head = database.schema_state(db.engine)
     if current != head:
         raise click.ClickException("The database is not up to date: run `lessons db upgrade`.")
+    announce_first_admin(host, port)
     search_engine = engine()
 
     def warm_up() -> None:
@@ -63,6 +76,19 @@ def run_command(host: str, port: int, threads: int) -> None:
     threading.Thread(target=warm_up, name="search-warm-up", daemon=True).start()
     click.echo(f"Serving Lessons on http://{host}:{port} (Ctrl+C to stop)")
     waitress.serve(current_app._get_current_object(), host=host, port=port, threads=threads)
+
+
+def announce_first_admin(host: str, port: int) -> None:
+    """On a database without accounts, make admin@localhost with a one-time password and say so."""
+    if list_users(db.session):
+        return
+    password = secrets.token_urlsafe(12)
+    create_user(db.session, FIRST_ADMIN, "admin", password, name="Admin",
+                must_change_password=True)
+    audit.record(db.session, "cli", "user_create", FIRST_ADMIN, role="admin")
+    db.session.commit()
+    click.echo(f"First start: sign in at http://{host}:{port}/sign-in as {FIRST_ADMIN} with the "
+               f"one-time password {password} (you then choose your own).")
 
 
 @click.group("db", cls=AppGroup)
@@ -210,6 +236,8 @@ def export_command(file_format: str, output: Path, force: bool) -> None:
         part.replace(output)
     finally:
         part.unlink(missing_ok=True)
+    audit.record(db.session, "cli", "export", str(output), format=file_format, lessons=count)
+    db.session.commit()
     click.echo(f"Exported {count} lessons to {output}")
 
 
@@ -360,10 +388,93 @@ def recompute_themes(count: int | None) -> ThemeRun:
     return run
 
 
+@click.group("users", cls=AppGroup)
+def users_group() -> None:
+    """Accounts: create, list, disable."""
+
+
+@users_group.command("create")
+@click.argument("email")
+@click.option("--role", type=click.Choice(list(ROLES)), required=True)
+@click.option("--password", default=None, help="Prompted for (hidden) when not given.")
+@click.option("--name", default=None)
+@click.option("--business-unit", default=None)
+def users_create_command(email: str, role: str, password: str | None, name: str | None,
+                         business_unit: str | None) -> None:
+    """Create an account that signs in with EMAIL."""
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = create_user(db.session, email, role, password, name=name,
+                           business_unit=business_unit)
+    except ValidationError as error:
+        raise click.ClickException(problem(error)) from None
+    audit.record(db.session, "cli", "user_create", user.email, role=role)
+    db.session.commit()
+    click.echo(f"Created {user.email} ({ROLES[role]}).")
+
+
+@users_group.command("list")
+def users_list_command() -> None:
+    """Every account, its role and state."""
+    for user in list_users(db.session):
+        state = "disabled" if user.disabled_at else "enabled"
+        click.echo(f"{user.email}\t{user.role}\t{state}\t{user.business_unit or ''}")
+
+
+@users_group.command("disable")
+@click.argument("email")
+def users_disable_command(email: str) -> None:
+    """Stop EMAIL signing in; its sessions and tokens end at once."""
+    try:
+        user = get_user_by_email(db.session, email)
+        disable_user(db.session, user)
+    except (NotFound, Conflict) as error:
+        raise click.ClickException(error.message) from None
+    audit.record(db.session, "cli", "user_disable", user.email)
+    db.session.commit()
+    click.echo(f"Disabled {user.email}.")
+
+
+@click.group("tokens", cls=AppGroup)
+def tokens_group() -> None:
+    """API tokens: create, revoke."""
+
+
+@tokens_group.command("create")
+@click.argument("email")
+@click.option("--scope", type=click.Choice(list(SCOPES)), required=True)
+@click.option("--name", default=None, help="What the token is for.")
+def tokens_create_command(email: str, scope: str, name: str | None) -> None:
+    """Create an API token for EMAIL; the token is printed once, alone on the last line."""
+    try:
+        token, secret = create_token(db.session, get_user_by_email(db.session, email), scope, name)
+    except (NotFound, Conflict, ValidationError) as error:
+        raise click.ClickException(error.message) from None
+    audit.record(db.session, "cli", "token_create", f"token {token.id}", scope=scope)
+    db.session.commit()
+    click.echo(f"Token {token.id} ({SCOPES[scope].lower()}) for {email}; it is shown only now:")
+    click.echo(secret)
+
+
+@tokens_group.command("revoke")
+@click.argument("token_id", type=click.IntRange(1, 2**31 - 1))
+def tokens_revoke_command(token_id: int) -> None:
+    """Revoke the API token TOKEN_ID."""
+    token = db.session.get(ApiToken, token_id)
+    if token is None:
+        raise click.ClickException(f"No token {token_id}.")
+    token.revoked_at = token.revoked_at or utcnow()
+    audit.record(db.session, "cli", "token_revoke", f"token {token_id}")
+    db.session.commit()
+    click.echo(f"Revoked token {token_id}.")
+
+
 def init_app(app: Flask) -> None:
     """Register the commands on the app, so `app.test_cli_runner()` reaches them."""
     for command in (run_command, db_group, demo_group, status_command, reindex_command,
                     search_command, import_command, themes_command, backup_command,
+                    users_group, tokens_group,
                     restore_command, export_command):
         app.cli.add_command(command)
 

@@ -24,6 +24,10 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
     # Largest file accepted by the import page, in bytes.
     "IMPORT_MAX_LENGTH": 200 * 1024 * 1024,
+    # Let visitors who are not signed in read organisation-wide lessons.
+    "ANONYMOUS_READ": False,
+    # How many reverse proxies in front set X-Forwarded-For/-Proto (0: none, trust no header).
+    "TRUSTED_PROXIES": 0,
     # The lesson categories offered and accepted, as a JSON list or comma-separated.
     "CATEGORIES": list(DEFAULT_CATEGORIES),
     # A sentence-transformers model name or path for semantic search.

@@ -1,5 +1,7 @@
 """Answering htmx and plain requests from the same view."""
 
+from urllib.parse import urlsplit
+
 from flask import Response, redirect, render_template, request
 
 
@@ -19,3 +21,12 @@ def redirect_after_post(url: str) -> Response:
     if is_htmx():
         return Response(status=204, headers={"HX-Redirect": url})
     return redirect(url, code=303)
+
+
+def local_url(url: str | None) -> str | None:
+    """`url` if it is a path on this site, else None (no open redirects): browsers drop tabs
+    and newlines, so "/<tab>/evil.example" would leave the site."""
+    if not url or not url.startswith("/") or any(ch in url for ch in "\\\t\r\n"):
+        return None
+    parts = urlsplit(url)
+    return None if url.startswith("//") or parts.scheme or parts.netloc else url

@@ -1,25 +1,29 @@
-"""Who is acting, for revisions and the audit trail.
+"""Who is acting, for revisions and the audit trail: the signed-in account's email.
 
-Until accounts exist this is the name a person last typed as author (kept in
-their signed session cookie), or "anonymous"; API calls may name themselves
-with the `X-Actor` header.
+Without an account (the CLI, or anonymous reading, which writes nothing)
+it is the name given, or "anonymous". `remember_actor` keeps the author
+name last typed into a form, which the capture form offers again.
 """
 
-from flask import request, session
+from flask import g, session
 
 MAX_NAME = 200
 
 
 def current_actor(fallback: object = None) -> str:
-    """The name recorded on revisions made by this request.
-
-    `fallback` (say, the author typed into a new lesson) counts when the
-    request names nobody.
-    """
-    for name in (request.headers.get("X-Actor"), session.get("actor"), fallback):
-        if isinstance(name, str) and clean_name(name):
-            return clean_name(name)
+    """The name recorded on revisions made by this request."""
+    user = g.get("user")
+    if user is not None:
+        return user.email
+    if isinstance(fallback, str) and clean_name(fallback):
+        return clean_name(fallback)
     return "anonymous"
+
+
+def current_user_id() -> int | None:
+    """The signed-in account's id: the owner of what it creates."""
+    user = g.get("user")
+    return user.id if user is not None else None
 
 
 def remember_actor(name: str | None) -> None:

@@ -6,8 +6,12 @@ from typing import Any
 
 from flask import Flask, Response, current_app, request
 
+from sqlalchemy import select
+
+from lessons.models import Briefing, Project
 from lessons.services.lessons import lesson_conditions
 from lessons.services.search_log import record_search
+from search.briefing import ensure_briefing, generate
 from search.engine import IndexNotReady, SearchEngine
 from search.retrieve import Results
 from web.database import db
@@ -26,6 +30,21 @@ def init_app(app: Flask) -> None:
 def engine() -> SearchEngine:
     """This app's search engine."""
     return current_app.extensions["lessons.search"]
+
+
+def project_briefing(project: Project, regenerate: bool = False) -> Briefing | None:
+    """The project's briefing, computed in a session that sees every lesson, then read back
+    through the request's session, which shows each viewer only what they may see
+    (`lessons.policy`): the briefing is the same for everyone, its display is not."""
+    with current_app.extensions["lessons.db"][1]() as system:
+        everything = system.get(Project, project.id)
+        if regenerate:
+            generate(engine(), system, everything)
+            system.commit()
+        else:
+            ensure_briefing(engine(), system, everything)
+    return db.session.scalar(select(Briefing).where(Briefing.project_id == project.id)
+                             .execution_options(populate_existing=True))
 
 
 def log_search(text: str, results: Results, filters: Mapping[str, Any]) -> None:

@@ -1,11 +1,16 @@
-"""Response headers that lock the pages down, and a check that form input is UTF-8."""
+"""Response headers that lock the pages down, request size limits, UTF-8 forms and CSRF."""
 
 from urllib.parse import parse_qsl
 
 from collections.abc import Callable
 from typing import TypeVar
 
-from flask import Flask, Response, current_app, request
+import secrets
+
+from flask import Flask, Response, current_app, g, request, session
+from flask.sessions import SecureCookieSessionInterface
+from markupsafe import Markup
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.exceptions import BadRequest
 
 # No inline script or style anywhere, so this strict policy holds.
@@ -16,10 +21,25 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+class HttpsAwareSessions(SecureCookieSessionInterface):
+    """The session cookie is HttpOnly and SameSite=Lax always, and Secure whenever the
+    request came over https (behind a proxy: see TRUSTED_PROXIES)."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
+
+
 def init_app(app: Flask) -> None:
-    """Register the request check and the response headers."""
+    """Register the request checks, the response headers and the session cookie's flags."""
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
+    app.session_interface = HttpsAwareSessions()
+    proxies = int(app.config["TRUSTED_PROXIES"])
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     app.before_request(allow_large_upload)
     app.before_request(reject_undecodable_form)
+    app.before_request(check_csrf)
+    app.jinja_env.globals.update(csrf_token=csrf_token, csrf_field=csrf_field)
     app.after_request(add_headers)
 
 
@@ -54,6 +74,34 @@ def reject_undecodable_form() -> None:
 
 
 NOT_UTF8 = "The form data is not valid UTF-8; nothing was saved."
+CSRF_MISSING = ("This form has expired or did not come from Lessons (its security token is "
+                "missing or wrong). Reload the page and try again; nothing was saved.")
+READING = {"GET", "HEAD", "OPTIONS"}
+
+
+def csrf_token() -> str:
+    """This browser session's CSRF token, made on first use."""
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return session["csrf"]
+
+
+def csrf_field() -> Markup:
+    """The hidden input every POST form carries."""
+    return Markup('<input type="hidden" name="csrf_token" value="{}">').format(csrf_token())
+
+
+def check_csrf() -> None:
+    """A state-changing request must carry the session's CSRF token (form field or
+    X-CSRF-Token header, which htmx sends from `hx-headers` on <body>), unless an API
+    bearer token signs it: a browser never sends one of those by itself."""
+    user = g.get("user")
+    if request.method in READING or (user is not None and user.token_scope is not None):
+        return
+    sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token") or ""
+    expected = session.get("csrf") or ""
+    if not expected or not secrets.compare_digest(sent.encode(), expected.encode()):
+        raise BadRequest(CSRF_MISSING)
 
 
 def add_headers(response: Response) -> Response:

@@ -87,8 +87,8 @@ def lesson_chunks(session: Session,
     """Lesson rows matching `conditions`, CHUNK at a time in id order.
 
     Every export (the JSON archive and the CSV) reads its lessons here and
-    nowhere else: when accounts bring per-lesson visibility, its condition
-    is added in this one place.
+    nowhere else; the CSV passes the viewer's `lessons.policy.visible`, the
+    archive (admins only) holds everything.
     """
     return chunks(session, LESSONS, conditions)
 
@@ -157,8 +157,9 @@ def missing_keys(section: str, item: Any) -> list[str]:
 
 
 def required(table: Table) -> set[str]:
-    """The columns an entry must have: those that may not be empty."""
-    return {column.name for column in table.columns if not column.nullable}
+    """The columns an entry must have: those that may not be empty and have no default."""
+    return {column.name for column in table.columns
+            if not column.nullable and column.server_default is None}
 
 
 def extra_keys(section: str) -> set[str]:
@@ -361,8 +362,10 @@ def project_ids(item: dict[str, Any]) -> set[int]:
 
 
 def complete(table: Table, item: dict[str, Any]) -> dict[str, Any]:
-    """`item` with the columns it may lack (see `missing_keys`) set to None."""
-    return {**{c.name: None for c in table.columns if c.nullable}, **item}
+    """`item` with the columns it may lack (see `missing_keys`) set to None or their default."""
+    return {**{c.name: None for c in table.columns if c.nullable},
+            **{c.name: c.server_default.arg for c in table.columns
+               if c.server_default is not None}, **item}
 
 
 def complete_lesson(item: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from lessons.errors import ValidationError
 from lessons.fields import DEFAULT_CATEGORIES, LESSON_FIELDS, SEVERITIES
 from lessons.models import Lesson, LessonTag, Project, Revision
 from lessons.queries import Page
+from lessons.services import audit
 from lessons.services.common import (
     get_live_row,
     get_row,
@@ -34,10 +35,12 @@ def create_lesson(
     *,
     actor: str,
     categories: Sequence[str] = DEFAULT_CATEGORIES,
+    owner_id: int | None = None,
 ) -> Lesson:
-    """Capture a lesson from untrusted `data`; its first revision records who."""
+    """Capture a lesson from untrusted `data`; its first revision records who, and
+    `owner_id` the account that may edit it besides the PMO."""
     values = clean(LESSON_FIELDS, data, choices=category_choices(categories))
-    lesson = Lesson()
+    lesson = Lesson(owner_id=owner_id)
     _apply(session, lesson, values)
     session.add(lesson)
     session.flush()
@@ -64,6 +67,9 @@ def update_lesson(
         session.flush()
         _add_revision(session, lesson, actor)
         record_change(session, "lesson", lesson.id, "update")
+    if lesson.visibility != before["visibility"]:  # who may see it changed: audited
+        audit.record(session, actor, "visibility_change", f"lesson {lesson.id}",
+                     before=before["visibility"], after=lesson.visibility)
     return lesson
 
 

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from lessons.errors import ValidationError
 from lessons.fields import PROJECT_FIELDS
-from lessons.models import Project, ProjectTag
+from lessons.models import Project, ProjectMember, ProjectTag, User
 from lessons.queries import Page
 from lessons.services.common import (
     get_live_row,
@@ -23,15 +23,47 @@ from lessons.services.common import (
 from lessons.validation import clean
 
 
-def create_project(session: Session, data: Mapping[str, Any]) -> Project:
-    """A new project from untrusted `data`."""
+def create_project(session: Session, data: Mapping[str, Any],
+                   creator_id: int | None = None) -> Project:
+    """A new project from untrusted `data`; its creator joins its team."""
     values = clean(PROJECT_FIELDS, data)
     project = Project()
     _apply(session, project, values)
     session.add(project)
     session.flush()
+    if creator_id is not None:
+        session.add(ProjectMember(project_id=project.id, user_id=creator_id))
     record_change(session, "project", project.id, "create")
     return project
+
+
+def team(session: Session, project_id: int) -> list[User]:
+    """The accounts on the project's team, who see its team-only lessons."""
+    return list(session.scalars(select(User).join(ProjectMember, ProjectMember.user_id == User.id)
+                                .where(ProjectMember.project_id == project_id)
+                                .order_by(User.email)))
+
+
+def add_member(session: Session, project_id: int, email: str) -> User:
+    """Put the account with `email` on the project's team."""
+    get_live_row(session, Project, project_id)
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None or user.disabled_at is not None:
+        raise ValidationError({"email": "No enabled account has this email."})
+    if session.get(ProjectMember, (project_id, user.id)) is None:
+        session.add(ProjectMember(project_id=project_id, user_id=user.id))
+        record_change(session, "project", project_id, "team")
+    session.flush()
+    return user
+
+
+def remove_member(session: Session, project_id: int, user_id: int) -> None:
+    """Take an account off the project's team."""
+    member = session.get(ProjectMember, (project_id, user_id))
+    if member is not None:
+        session.delete(member)
+        record_change(session, "project", project_id, "team")
+        session.flush()
 
 
 def update_project(

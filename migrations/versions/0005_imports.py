@@ -16,9 +16,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('lessons') as batch:
-        batch.add_column(sa.Column('source_hash', sa.String(length=64), nullable=True))
-        batch.create_index('ix_lessons_source_hash', ['source_hash'], unique=False)
+    # Plain ALTER TABLE on SQLite too: a batch operation would rebuild the lessons
+    # table and drop its full-text search triggers.
+    op.add_column('lessons', sa.Column('source_hash', sa.String(length=64), nullable=True))
+    op.create_index('ix_lessons_source_hash', 'lessons', ['source_hash'], unique=False)
     op.create_table('import_runs',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
@@ -43,6 +44,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('import_runs')
-    with op.batch_alter_table('lessons') as batch:
-        batch.drop_index('ix_lessons_source_hash')
-        batch.drop_column('source_hash')
+    op.drop_index('ix_lessons_source_hash', 'lessons')
+    op.drop_column('lessons', 'source_hash')

@@ -20,15 +20,16 @@ from lessons.models import ThemeRun
 from lessons.queries import ACTION_FILTERS, LESSON_FILTERS, PROJECT_FILTERS, Page, parse_query
 from lessons.services.lessons import category_choices
 from web.database import db
-from search.briefing import ensure_briefing, new_since_kickoff
+from search.briefing import new_since_kickoff
 from search.retrieve import search, similar_lessons
 from search.report import pmo_report
 from search.trends import (
     Scope, Windows, repeated_mistakes, rising_and_falling, theme_views, today,
 )
-from web.identity import current_actor
+from web.auth import changeable_lesson, check_project_manager
+from web.identity import current_actor, current_user_id
 from web.jobs import expire_if_stale, parse_theme_count, start_recompute
-from web.search import engine, log_search
+from web.search import engine, log_search, project_briefing
 from web.views.briefings import briefing_rows
 from web.views.forms import categories
 
@@ -58,8 +59,9 @@ class Resource:
 RESOURCES = (
     Resource(
         "projects", "project", PROJECT_FIELDS, PROJECT_FILTERS,
-        create=lambda data: services.create_project(db.session, data),
-        update=lambda id_, data: services.update_project(db.session, id_, data),
+        create=lambda data: services.create_project(db.session, data,
+                                                    creator_id=current_user_id()),
+        update=lambda id_, data: update_managed_project(id_, data),
         delete=lambda id_: services.delete_project(db.session, id_),
         restore=lambda id_: services.restore_project(db.session, id_),
         get=lambda id_: services.get_project(db.session, id_),
@@ -69,13 +71,15 @@ RESOURCES = (
     Resource(
         "lessons", "lesson", LESSON_FIELDS, LESSON_FILTERS,
         create=lambda data: services.create_lesson(
-            db.session, data, actor=current_actor(data.get("author")), categories=categories()
+            db.session, data, actor=current_actor(data.get("author")), categories=categories(),
+            owner_id=current_user_id(),
         ),
         update=lambda id_, data: services.update_lesson(
-            db.session, id_, data, actor=current_actor(), categories=categories()
+            db.session, changeable_lesson(id_).id, data, actor=current_actor(),
+            categories=categories(),
         ),
-        delete=lambda id_: services.delete_lesson(db.session, id_),
-        restore=lambda id_: services.restore_lesson(db.session, id_),
+        delete=lambda id_: services.delete_lesson(db.session, changeable_lesson(id_).id),
+        restore=lambda id_: services.restore_lesson(db.session, changeable_lesson(id_).id),
         get=lambda id_: services.get_lesson(db.session, id_),
         list=lambda query: services.list_lessons(db.session, query),
         choices=lambda: category_choices(categories()),
@@ -92,10 +96,16 @@ RESOURCES = (
 )
 
 
+def update_managed_project(project_id: int, data: dict[str, Any]) -> Any:
+    """A project changes only by its team or the PMO (web.auth.check_project_manager)."""
+    check_project_manager(project_id)
+    return services.update_project(db.session, project_id, data)
+
+
 def refresh_briefing(project: Any) -> None:
     """Compute the kickoff briefing of a new or changed project; a failure waits for the next read."""
     try:
-        ensure_briefing(engine(), db.session, project)
+        project_briefing(project)
     except Exception:
         db.session.rollback()
         current_app.logger.exception("Briefing of project %s failed", project.id)
@@ -240,7 +250,7 @@ def add_occurrence(row_id: int) -> Response:
 def briefing(row_id: int) -> Response:
     """The project's kickoff briefing (computed now if not ready), with decisions and new lessons."""
     project = services.get_project(db.session, row_id)
-    current = ensure_briefing(engine(), db.session, project)
+    current = project_briefing(project)
     rows = briefing_rows(project, current)
     fresh = new_since_kickoff(engine(), db.session, project, current) if current else []
     return jsonify({

@@ -576,7 +576,7 @@ def build_spec(resources: Sequence[Any], categories: Sequence[str]) -> dict[str,
         },
     }
     paths["/openapi.json"] = {
-        "get": {"summary": "This document", "operationId": "openapi",
+        "get": {"summary": "This document", "operationId": "openapi", "security": [],
                 "responses": {"200": {"description": "The OpenAPI document.",
                                       **json_content({"type": "object"})}}},
     }
@@ -585,9 +585,18 @@ def build_spec(resources: Sequence[Any], categories: Sequence[str]) -> dict[str,
         "info": {
             "title": "Lessons API",
             "version": "1",
-            "description": "Projects, lessons learned and their actions. Deletes are soft.",
+            "description": "Projects, lessons learned and their actions. Deletes are soft. "
+                           "Send an API token as a bearer token; a read token can only read. "
+                           "A signed-in browser session works too, with the X-CSRF-Token "
+                           "header on every request that changes something.",
         },
         "servers": [{"url": "/api/v1"}],
         "paths": paths,
-        "components": {"schemas": schemas},
+        "components": {"schemas": schemas, "securitySchemes": {
+            "token": {"type": "http", "scheme": "bearer",
+                      "description": "An API token from the account page or "
+                                     "`lessons tokens create`."},
+            "session": {"type": "apiKey", "in": "cookie", "name": "session"},
+        }},
+        "security": [{"token": []}, {"session": []}],
     }

@@ -10,7 +10,7 @@ from lessons.fields import ACTION_FIELDS
 from lessons.queries import ACTION_FILTERS, ACTION_SORTS, parse_query
 from lessons.services.briefings import decision_counts, lesson_decisions
 from web.database import db
-from web.htmx import is_htmx, redirect_after_post, render
+from web.htmx import local_url, is_htmx, redirect_after_post, render
 from web.views.forms import field_value, form_values
 
 bp = Blueprint("actions", __name__, url_prefix="/actions")
@@ -115,9 +115,3 @@ def lesson_actions(lesson_id: int, errors: dict | None = None, values: dict | No
                   today=date.today(), action_errors=errors or {}, action_values=values or {},
                   decisions=decisions, decision_counts=decision_counts(decisions))
 
-
-def local_url(url: str | None) -> str | None:
-    """`url` if it stays on this site, else None (no open redirects)."""
-    if url and url.startswith("/") and not url.startswith("//") and "\\" not in url:
-        return url
-    return None

@@ -10,11 +10,11 @@ from lessons.exports import csv_text
 from lessons.fields import DECISIONS
 from lessons.models import Briefing, KickoffDecision, Lesson, Project
 from lessons.services.briefings import project_decisions
-from search.briefing import ensure_briefing, generate, new_since_kickoff
+from search.briefing import new_since_kickoff
 from web.database import db
 from web.htmx import is_htmx, redirect_after_post, render
 from web.identity import current_actor
-from web.search import engine
+from web.search import engine, project_briefing
 
 bp = Blueprint("briefings", __name__)
 BASE = "/projects/<int:project_id>/briefing"
@@ -41,8 +41,8 @@ def briefing_rows(project: Project, briefing: Briefing | None) -> list[Row]:
     decisions = project_decisions(db.session, project.id)
     rows = []
     for item in briefing.items:
-        lesson = item.lesson
-        if lesson.is_deleted:
+        lesson = item.lesson  # None when the viewer may not see it (lessons.policy)
+        if lesson is None or lesson.is_deleted:
             continue
         hit = {lesson.project_id} | {o.project_id for o in lesson.occurrences}
         rows.append(Row(item.rank, item.score, lesson, item.aspects, item.aspect_text,
@@ -52,7 +52,7 @@ def briefing_rows(project: Project, briefing: Briefing | None) -> list[Row]:
 
 def load(project_id: int) -> tuple[Project, Briefing | None]:
     project = services.get_project(db.session, project_id)
-    return project, ensure_briefing(engine(), db.session, project)
+    return project, project_briefing(project)
 
 
 @bp.get(BASE)
@@ -93,8 +93,7 @@ def regenerate(project_id: int) -> Response:
     project = services.get_project(db.session, project_id)
     if project.is_deleted:
         abort(409, "The project is deleted; restore it first.")
-    generate(engine(), db.session, project)
-    db.session.commit()
+    project_briefing(project, regenerate=True)
     flash("Briefing regenerated; your earlier decisions are kept.")
     return redirect_after_post(url_for(".show", project_id=project_id))
 

@@ -9,6 +9,7 @@ from lessons.archive import archive_pieces, csv_pieces
 from lessons.models import utcnow
 from lessons.queries import LESSON_FILTERS, parse_query
 from lessons.services.lessons import category_choices
+from web.auth import VISITOR, current_user
 from web.htmx import is_htmx
 from web.views.forms import categories
 
@@ -21,7 +22,9 @@ def lessons_csv() -> Response:
     if is_htmx():  # the list's filter form asked: let the browser itself download the file
         return Response(status=204, headers={"HX-Redirect": request.full_path})
     query = parse_query(LESSON_FILTERS, request.args, category_choices(categories()))
-    return download(lambda session: csv_pieces(session, query), "text/csv", "lessons.csv")
+    viewer = current_user() or VISITOR
+    return download(lambda session: csv_pieces(session, query, viewer), "text/csv",
+                    "lessons.csv")
 
 
 @bp.get("/export/archive.json")

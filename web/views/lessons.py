@@ -13,7 +13,8 @@ from lessons.services.briefings import decision_counts, lesson_decisions
 from lessons.services.lessons import category_choices
 from web.database import db
 from web.htmx import redirect_after_post, render
-from web.identity import current_actor, remember_actor
+from web.auth import changeable_lesson
+from web.identity import current_actor, current_user_id, remember_actor
 from web.views.forms import categories, field_value, form_values
 
 bp = Blueprint("lessons", __name__, url_prefix="/lessons")
@@ -51,7 +52,8 @@ def new() -> Response:
         values = form_values(LESSON_FIELDS)
         try:
             lesson = services.create_lesson(
-                db.session, values, actor=current_actor(values.get("author")), categories=categories()
+                db.session, values, actor=current_actor(values.get("author")),
+                categories=categories(), owner_id=current_user_id()
             )
             db.session.commit()
         except ValidationError as error:
@@ -81,7 +83,7 @@ def show(lesson_id: int) -> Response:
 @bp.route("/<int:lesson_id>/edit", methods=["GET", "POST"])
 def edit(lesson_id: int) -> Response:
     """Edit every field; a real change adds a revision."""
-    lesson = services.get_lesson(db.session, lesson_id)
+    lesson = changeable_lesson(lesson_id)
     if request.method == "POST":
         values = form_values(LESSON_FIELDS)
         try:
@@ -113,7 +115,7 @@ def history(lesson_id: int) -> Response:
 @bp.post("/<int:lesson_id>/delete")
 def delete(lesson_id: int) -> Response:
     """Soft delete; the lesson page then offers a restore."""
-    services.delete_lesson(db.session, lesson_id)
+    services.delete_lesson(db.session, changeable_lesson(lesson_id).id)
     db.session.commit()
     flash("Lesson deleted. You can restore it from this page.")
     return redirect_after_post(url_for(".show", lesson_id=lesson_id))
@@ -122,7 +124,7 @@ def delete(lesson_id: int) -> Response:
 @bp.post("/<int:lesson_id>/restore")
 def restore(lesson_id: int) -> Response:
     """Bring a deleted lesson back."""
-    services.restore_lesson(db.session, lesson_id)
+    services.restore_lesson(db.session, changeable_lesson(lesson_id).id)
     db.session.commit()
     flash("Lesson restored.")
     return redirect_after_post(url_for(".show", lesson_id=lesson_id))

@@ -7,9 +7,12 @@ from lessons.errors import ValidationError
 from lessons.fields import PROJECT_FIELDS
 from lessons.queries import LESSON_FILTERS, PROJECT_FILTERS, PROJECT_SORTS, parse_query
 from lessons.services.briefings import project_decisions
-from search.briefing import ensure_briefing, new_since_kickoff
+from lessons.services.projects import add_member, remove_member, team
+from search.briefing import new_since_kickoff
 from web.database import db
-from web.search import engine
+from web.auth import check_project_manager
+from web.identity import current_user_id
+from web.search import engine, project_briefing
 from web.htmx import redirect_after_post, render
 from web.views.forms import field_value, form_values
 
@@ -44,11 +47,11 @@ def new() -> Response:
     if request.method == "POST":
         values = form_values(PROJECT_FIELDS)
         try:
-            project = services.create_project(db.session, values)
+            project = services.create_project(db.session, values, creator_id=current_user_id())
             db.session.commit()
         except ValidationError as error:
             return form_page("projects/new.html", values, error.fields)
-        ensure_briefing(engine(), db.session, project)
+        project_briefing(project)
         flash(f"Project “{project.name}” created.")
         return redirect_after_post(url_for(".show", project_id=project.id))
     return form_page("projects/new.html", {"status": "active", "phase": "initiation"}, {}, 200)
@@ -60,15 +63,41 @@ def show(project_id: int) -> Response:
     project = services.get_project(db.session, project_id)
     query = parse_query(LESSON_FILTERS, {"project_id": project_id, "per_page": 50})
     lessons = services.list_lessons(db.session, query)
-    briefing = ensure_briefing(engine(), db.session, project)
+    briefing = project_briefing(project)
     fresh = new_since_kickoff(engine(), db.session, project, briefing) if briefing else []
     return render("projects/show.html", project=project, lessons=lessons, briefing=briefing,
-                  fresh=fresh, decisions=project_decisions(db.session, project_id))
+                  fresh=fresh, decisions=project_decisions(db.session, project_id),
+                  team=team(db.session, project_id))
+
+
+@bp.post("/<int:project_id>/team")
+def add_to_team(project_id: int) -> Response:
+    """Put an account on the team: it then sees the project's team-only lessons."""
+    check_project_manager(project_id)
+    try:
+        user = add_member(db.session, project_id, request.form.get("email", ""))
+    except ValidationError as error:
+        db.session.rollback()
+        flash(error.fields.get("email", error.message))
+        return redirect_after_post(url_for(".show", project_id=project_id))
+    db.session.commit()
+    flash(f"{user.email} is on the team.")
+    return redirect_after_post(url_for(".show", project_id=project_id))
+
+
+@bp.post("/<int:project_id>/team/<int:user_id>/remove")
+def remove_from_team(project_id: int, user_id: int) -> Response:
+    check_project_manager(project_id)
+    remove_member(db.session, project_id, user_id)
+    db.session.commit()
+    flash("Taken off the team.")
+    return redirect_after_post(url_for(".show", project_id=project_id))
 
 
 @bp.route("/<int:project_id>/edit", methods=["GET", "POST"])
 def edit(project_id: int) -> Response:
-    """Edit a project."""
+    """Edit a project (its team, or the PMO)."""
+    check_project_manager(project_id)
     project = services.get_project(db.session, project_id)
     if request.method == "POST":
         values = form_values(PROJECT_FIELDS)
@@ -77,7 +106,7 @@ def edit(project_id: int) -> Response:
             db.session.commit()
         except ValidationError as error:
             return form_page("projects/edit.html", values, error.fields, project=project)
-        ensure_briefing(engine(), db.session, project)
+        project_briefing(project)
         flash("Changes saved.")
         return redirect_after_post(url_for(".show", project_id=project_id))
     values = {f.name: field_value(getattr(project, f.name)) for f in PROJECT_FIELDS}
@@ -114,3 +143,4 @@ def form_page(template: str, values: dict, errors: dict, status: int = 422, **co
         fields={f.name: f for f in PROJECT_FIELDS},
         **context,
     )
+

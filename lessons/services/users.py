@@ -1,0 +1,228 @@
+"""Accounts: users and their roles, passwords, server-side sessions and API tokens.
+
+Passwords are hashed with scrypt (Werkzeug's default). Sessions and tokens
+are random secrets handed out once; only their SHA-256 is stored, so a
+leaked database reveals neither. Ending a session deletes its row, which is
+what makes signing out (and "a password change signs out everywhere else")
+real on the server, whatever the browser keeps.
+"""
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from lessons.errors import Conflict, NotFound, ValidationError
+from lessons.models import ApiToken, User, UserSession, utcnow
+
+ROLES = {"contributor": "Contributor", "pmo": "PMO", "admin": "Admin"}
+SCOPES = {"read": "Read", "write": "Read and write"}
+MIN_PASSWORD = 10
+SESSION_IDLE = timedelta(days=14)  # a session unused this long has ended
+SEEN_EVERY = timedelta(minutes=5)  # how often a session's last use is written
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+# Checked against when the email is unknown, so a wrong email costs as long as a wrong password.
+UNKNOWN_USER_HASH = generate_password_hash(secrets.token_hex(16))
+
+
+@dataclass(frozen=True)
+class Account:
+    """Who a request acts as: a plain copy of the account, safe to keep past any session."""
+
+    id: int
+    email: str
+    role: str
+    name: str | None
+    business_unit: str | None
+    must_change_password: bool
+    token_scope: str | None = None  # when an API token signed the request
+
+    @classmethod
+    def of(cls, user: User, token_scope: str | None = None) -> "Account":
+        return cls(user.id, user.email, user.role, user.name, user.business_unit,
+                   user.must_change_password, token_scope)
+
+    @property
+    def label(self) -> str:
+        return self.name or self.email
+
+
+def create_user(session: Session, email: str, role: str, password: str, *,
+                name: str | None = None, business_unit: str | None = None,
+                must_change_password: bool = False) -> User:
+    """A new account; the email is its sign-in name, unique whatever its letter case."""
+    email = normal_email(email)
+    errors = {}
+    if not EMAIL.fullmatch(email) or len(email) > 254:
+        errors["email"] = "Must be an email address."
+    elif session.scalar(select(User.id).where(User.email == email)) is not None:
+        errors["email"] = "An account with this email exists already."
+    if role not in ROLES:
+        errors["role"] = "Must be one of: " + ", ".join(ROLES) + "."
+    if problem := password_problem(password):
+        errors["password"] = problem
+    if errors:
+        raise ValidationError(errors)
+    user = User(email=email, role=role, name=(name or "").strip()[:200] or None,
+                business_unit=(business_unit or "").strip()[:200] or None,
+                password_hash=generate_password_hash(password),
+                must_change_password=must_change_password)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def normal_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def password_problem(password: str) -> str | None:
+    """Why a new password is refused, if it is."""
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD:
+        return f"At least {MIN_PASSWORD} characters."
+    if len(password) > 500:
+        return "At most 500 characters."
+    return None
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.email)))
+
+
+def get_user_by_email(session: Session, email: str) -> User:
+    user = session.scalar(select(User).where(User.email == normal_email(email)))
+    if user is None:
+        raise NotFound("user", email)
+    return user
+
+
+def authenticate(session: Session, email: str, password: str) -> User | None:
+    """The enabled account with this email and password, or None."""
+    user = session.scalar(select(User).where(User.email == normal_email(email or "")))
+    hashed = user.password_hash if user else UNKNOWN_USER_HASH
+    if not check_password_hash(hashed, password or "") or user is None or user.disabled_at:
+        return None
+    user.last_login_at = utcnow()
+    return user
+
+
+def change_password(session: Session, user: User, current: str, new: str,
+                    keep_session: str | None) -> None:
+    """Set a new password; every other session of the account ends."""
+    errors = {}
+    if not check_password_hash(user.password_hash, current or ""):
+        errors["current_password"] = "This is not your current password."
+    if problem := password_problem(new):
+        errors["new_password"] = problem
+    elif new == current:
+        errors["new_password"] = "Choose a password different from the current one."
+    if errors:
+        raise ValidationError(errors)
+    user.password_hash = generate_password_hash(new)
+    user.must_change_password = False
+    end_sessions(session, user, keep=keep_session)
+
+
+def disable_user(session: Session, user: User) -> None:
+    """The account can no longer sign in or use its tokens; its sessions end now."""
+    if user.role == "admin" and enabled_admins(session) == [user]:
+        raise Conflict("This is the last enabled admin; make another admin first.")
+    user.disabled_at = user.disabled_at or utcnow()
+    end_sessions(session, user)
+    session.execute(update(ApiToken).where(ApiToken.user_id == user.id,
+                                           ApiToken.revoked_at.is_(None))
+                    .values(revoked_at=utcnow()))
+
+
+def enabled_admins(session: Session) -> list[User]:
+    return list(session.scalars(select(User).where(User.role == "admin",
+                                                   User.disabled_at.is_(None))))
+
+
+# Sessions
+
+def secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def start_session(session: Session, user: User) -> str:
+    """A new session for `user`; its secret, for the browser's cookie."""
+    secret = secrets.token_urlsafe(32)
+    session.add(UserSession(token_hash=secret_hash(secret), user_id=user.id))
+    return secret
+
+
+def session_user(session: Session, secret: str | None) -> User | None:
+    """The enabled account a session secret belongs to, while the session lasts."""
+    if not secret:
+        return None
+    row = session.scalar(select(UserSession).where(UserSession.token_hash == secret_hash(secret)))
+    if row is None or row.user.disabled_at is not None:
+        return None
+    now = utcnow()
+    if now - row.last_seen_at > SESSION_IDLE:
+        session.delete(row)
+        return None
+    if now - row.last_seen_at > SEEN_EVERY:
+        row.last_seen_at = now
+    return row.user
+
+
+def end_session(session: Session, secret: str | None) -> None:
+    """Sign one browser out, on the server."""
+    if secret:
+        session.execute(delete(UserSession).where(UserSession.token_hash == secret_hash(secret)))
+
+
+def end_sessions(session: Session, user: User, keep: str | None = None) -> None:
+    """End every session of `user` but the one whose secret is `keep`."""
+    query = delete(UserSession).where(UserSession.user_id == user.id)
+    if keep:
+        query = query.where(UserSession.token_hash != secret_hash(keep))
+    session.execute(query)
+
+
+# API tokens
+
+def create_token(session: Session, user: User, scope: str, name: str | None = None
+                 ) -> tuple[ApiToken, str]:
+    """A new API token and its secret, which is shown this once and never stored."""
+    if scope not in SCOPES:
+        raise ValidationError({"scope": "Must be read or write."})
+    if user.disabled_at:
+        raise Conflict(f"{user.email} is disabled.")
+    secret = "lsn_" + secrets.token_urlsafe(32)
+    token = ApiToken(token_hash=secret_hash(secret), user_id=user.id, scope=scope,
+                     name=(name or "").strip()[:200] or None)
+    session.add(token)
+    session.flush()
+    return token, secret
+
+
+def token_owner(session: Session, secret: str) -> ApiToken | None:
+    """The live token with this secret, whose account is enabled, or None."""
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == secret_hash(secret)))
+    if token is None or token.revoked_at or token.user.disabled_at:
+        return None
+    if token.last_used_at is None or utcnow() - token.last_used_at > SEEN_EVERY:
+        token.last_used_at = utcnow()
+    return token
+
+
+def user_tokens(session: Session, user: User) -> list[ApiToken]:
+    return list(session.scalars(select(ApiToken).where(ApiToken.user_id == user.id)
+                                .order_by(ApiToken.id.desc())))
+
+
+def revoke_token(session: Session, user: User, token_id: int) -> ApiToken:
+    """Revoke one of `user`'s tokens (an admin may revoke anyone's)."""
+    token = session.get(ApiToken, token_id) if 0 < token_id < 2**31 else None
+    if token is None or (token.user_id != user.id and user.role != "admin"):
+        raise NotFound("token", token_id)
+    token.revoked_at = token.revoked_at or utcnow()
+    return token

@@ -1,0 +1,150 @@
+"""Who is asking and what their role lets them do: checked before every request.
+
+A request is signed in by an API bearer token (under /api/ only) or by the
+session cookie, whose secret must match a live server-side session. Then:
+
+- an endpoint outside PUBLIC needs an account, except reading when the
+  ANONYMOUS_READ setting is on;
+- ENDPOINT_ROLES names the endpoints that need the PMO or admin role (a
+  prefix ending in "." covers a whole blueprint); the rest need any account;
+- a read-scoped token may only read;
+- a state-changing request needs the CSRF token unless a bearer token signs
+  it (`web.security.check_csrf`, run once the body may be read).
+
+Changing a lesson is checked per row: its owner, or the PMO (`can_change`).
+"""
+
+from flask import Flask, Response, abort, current_app, g, redirect, request, session, url_for
+
+from lessons.models import Lesson, ProjectMember
+from lessons.services import get_lesson
+from lessons.services.users import ROLES as ROLE_NAMES
+from lessons.policy import restrict
+from lessons.services.users import Account, session_user, token_owner
+from web.database import db
+from web.htmx import is_htmx
+from web.security import READING
+
+PUBLIC = {"static", "account.sign_in", "api.openapi"}
+ROLE_RANK = {"contributor": 1, "pmo": 2, "admin": 3}
+ENDPOINT_ROLES = {
+    "admin.": "admin",
+    "exports.archive": "admin",  # everything, whoever may see it
+    "pmo.": "pmo",
+    "api.report": "pmo",
+    "themes.recompute": "pmo",
+    "api.recompute_themes": "pmo",
+    "imports.": "pmo",
+    "projects.delete": "pmo",
+    "projects.restore": "pmo",
+    "api.delete_project": "pmo",
+    "api.restore_project": "pmo",
+}
+VISITOR = Account(0, "", "visitor", None, None, False)  # not signed in (ANONYMOUS_READ)
+
+
+def init_app(app: Flask) -> None:
+    """Check every request before its view runs (and before its body is read)."""
+    app.before_request(sign_in_request)
+    app.before_request(authorize)
+    app.jinja_env.globals.update(current_user=current_user, can_change=can_change,
+                                 ROLES=ROLE_NAMES)
+
+
+def current_user() -> Account | None:
+    """The signed-in account of this request, if any."""
+    return g.get("user")
+
+
+def sign_in_request() -> None:
+    """Find the account behind the request: a bearer token on the API, else the session."""
+    g.user = None
+    if request.endpoint == "static":
+        return
+    header = request.headers.get("Authorization", "")
+    if request.path.startswith("/api/") and header[:7].lower() == "bearer ":
+        token = token_owner(db.session, header[7:].strip())
+        if token is None:
+            abort(401, "The API token is not valid: it is unknown, revoked, or its account "
+                       "is disabled.")
+        g.user = Account.of(token.user, token.scope)
+    elif user := session_user(db.session, session.get("sid")):
+        g.user = Account.of(user)
+    db.session.commit()  # a session's or token's last use
+    restrict(db.session, g.user or VISITOR)  # from here on, the request sees what it may
+
+
+def authorize() -> Response | None:
+    """Refuse what the request's account (or lack of one) may not do; check CSRF."""
+    endpoint = request.endpoint or ""
+    if endpoint in PUBLIC or endpoint == "":
+        return None
+    user = current_user()
+    reading = request.method in READING
+    if user is None:
+        if (reading and current_app.config["ANONYMOUS_READ"]
+                and required_role(endpoint) == "contributor" and request.blueprint != "account"):
+            return None
+        return sign_in_first()
+    if user.token_scope == "read" and not reading:
+        abort(403, "This API token can only read; create a write token to change things.")
+    if user.must_change_password and endpoint not in ("account.password", "account.sign_out"):
+        if request.path.startswith("/api/"):
+            abort(403, "Choose your own password first, at /account/password.")
+        return redirect(url_for("account.password"))
+    needed = required_role(endpoint)
+    if ROLE_RANK[user.role] < ROLE_RANK[needed]:
+        abort(403, f"This needs the {ROLE_NAMES[needed]} role.")
+    return None
+
+
+def required_role(endpoint: str) -> str:
+    """The least role that may use `endpoint`."""
+    if endpoint in ENDPOINT_ROLES:
+        return ENDPOINT_ROLES[endpoint]
+    blueprint = endpoint.split(".")[0] + "."
+    return ENDPOINT_ROLES.get(blueprint, "contributor")
+
+
+def sign_in_first() -> Response:
+    """To the sign-in page (htmx follows too), or 401 for the API."""
+    if request.path.startswith("/api/"):
+        response = current_app.make_response(({"error": "Sign in, or send an API token as "
+                                                         "'Authorization: Bearer <token>'.",
+                                               "fields": {}}, 401))
+        response.headers["WWW-Authenticate"] = 'Bearer realm="lessons"'
+        return response
+    target = url_for("account.sign_in", next=request.full_path if request.method in READING
+                     else None)
+    if is_htmx():
+        return Response(status=204, headers={"HX-Redirect": target})
+    return redirect(target, code=303)
+
+
+def can_change(lesson: Lesson) -> bool:
+    """Whether the signed-in account may edit, delete or restore this lesson."""
+    user = current_user()
+    return user is not None and (ROLE_RANK[user.role] >= ROLE_RANK["pmo"]
+                                 or lesson.owner_id == user.id)
+
+
+def changeable_lesson(lesson_id: int) -> Lesson:
+    """The lesson, or 404; 403 unless the signed-in account may change it."""
+    lesson = get_lesson(db.session, lesson_id)
+    if not can_change(lesson):
+        abort(403, "Only the lesson's author or the PMO can change it.")
+    return lesson
+
+
+def check_project_manager(project_id: int) -> None:
+    """403 unless the signed-in account is on the project's team, or the PMO. Who is on a
+    team, and the project's business unit, decide who sees its lessons: nobody may widen
+    their own view."""
+    user = current_user()
+    if user is None or (ROLE_RANK.get(user.role, 0) < ROLE_RANK["pmo"]
+                        and db.session.get(ProjectMember, (project_id, user.id)) is None):
+        abort(403, "Only the project's team or the PMO can change the project or its team.")
+
+
+def client_ip() -> str | None:
+    return request.remote_addr
