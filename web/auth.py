@@ -17,9 +17,9 @@ Changing a lesson is checked per row: its owner, or the PMO (`can_change`).
 from flask import Flask, Response, abort, current_app, g, redirect, request, session, url_for
 
 from lessons.models import Lesson, ProjectMember
+from lessons.policy import restrict
 from lessons.services import get_lesson
 from lessons.services.users import ROLES as ROLE_NAMES
-from lessons.policy import restrict
 from lessons.services.users import Account, session_user, token_owner
 from web.database import db
 from web.htmx import is_htmx
@@ -75,7 +75,7 @@ def sign_in_request() -> None:
 
 
 def authorize() -> Response | None:
-    """Refuse what the request's account (or lack of one) may not do; check CSRF."""
+    """Refuse what the request's account (or lack of one) may not do."""
     endpoint = request.endpoint or ""
     if endpoint in PUBLIC or endpoint == "":
         return None
