@@ -148,3 +148,9 @@ def test_only_the_team_or_the_pmo_changes_a_project_and_so_who_sees_its_lessons(
     assert outsider.get(f"/projects/{world['project']}/edit").status_code == 403
     assert outsider.get(f"/api/v1/lessons/{world['unit']}").status_code == 404
     assert world["member"].patch(project, json={"sponsor": "CFO"}).status_code == 200
+
+
+def test_a_lesson_seen_by_its_unit_or_team_needs_a_project(world):
+    refused = world["member"].post("/api/v1/lessons", json={**SECRET, "title": "No project"})
+    assert refused.status_code == 422
+    assert "Choose the project first" in refused.get_json()["fields"]["visibility"]

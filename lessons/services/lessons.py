@@ -142,6 +142,10 @@ def _apply(session: Session, lesson: Lesson, values: dict[str, Any]) -> None:
         project = session.get(Project, project_id)
         if project is None or project.is_deleted:
             errors["project_id"] = "No such project."
+    project_after = values.get("project_id", lesson.project_id)
+    if values.get("visibility", lesson.visibility) != "organisation" and project_after is None:
+        # Its business unit and its team both come from its project.
+        errors["visibility"] = "Choose the project first: who may see it follows the project."
     external_id = values.get("external_id")
     if external_id is not None and external_id != lesson.external_id:
         holder = session.scalar(select(Lesson.id).where(Lesson.external_id == external_id))

@@ -45,7 +45,8 @@ def briefing_rows(project: Project, briefing: Briefing | None) -> list[Row]:
         if lesson is None or lesson.is_deleted:
             continue
         hit = {lesson.project_id} | {o.project_id for o in lesson.occurrences}
-        rows.append(Row(item.rank, item.score, lesson, item.aspects, item.aspect_text,
+        # Ranked among what this viewer sees: a gap would hint at a lesson they may not.
+        rows.append(Row(len(rows) + 1, item.score, lesson, item.aspects, item.aspect_text,
                         item.terms, len(hit - {None}), decisions.get(lesson.id)))
     return rows
 
