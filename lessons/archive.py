@@ -25,6 +25,7 @@ from lessons.db import head_revision
 from lessons.errors import ValidationError
 from lessons.exports import csv_cell
 from lessons.fields import LESSON_FIELDS
+from lessons.imports.tables import load_json
 from lessons.models import Project, iso, utcnow
 from lessons.services.archive import (
     DECISIONS,
@@ -42,7 +43,7 @@ from lessons.services.archive import (
 from lessons.policy import Viewer, visible
 from lessons.services.lessons import lesson_conditions
 
-__all__ = ["ArchiveReport", "load_archive", "read_archive", "write_archive", "write_lessons_csv",
+__all__ = ["ArchiveReport", "archive_in", "load_archive", "read_archive", "write_archive", "write_lessons_csv",
            "archive_pieces", "csv_pieces"]
 
 FORMAT = "lessons-archive"
@@ -130,11 +131,11 @@ def drain(pieces: Pieces, out: TextIO) -> int:
 
 def read_archive(path: Path) -> dict[str, Any] | None:
     """The archive in the JSON file at `path`, checked; None when the file holds other JSON."""
-    try:
-        with open(path, encoding="utf-8") as file:
-            document = json.load(file)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValidationError({"file": str(error)}, f"{path.name} is not valid JSON.") from None
+    return archive_in(load_json(path))
+
+
+def archive_in(document: Any) -> dict[str, Any] | None:
+    """`document`, checked, when it is an archive; None when it is other JSON."""
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         return None
     check_archive(document)

@@ -17,7 +17,7 @@ Changing a lesson is checked per row: its owner, or the PMO (`can_change`).
 from flask import Flask, Response, abort, current_app, g, redirect, request, session, url_for
 
 from lessons.models import Lesson, ProjectMember
-from lessons.policy import restrict
+from lessons.policy import SEES_EVERYTHING, restrict
 from lessons.services import get_lesson
 from lessons.services.users import ROLES as ROLE_NAMES
 from lessons.services.users import Account, session_user, token_owner
@@ -70,7 +70,8 @@ def sign_in_request() -> None:
         g.user = Account.of(token.user, token.scope)
     elif user := session_user(db.session, session.get("sid")):
         g.user = Account.of(user)
-    db.session.commit()  # a session's or token's last use
+    if db.session.dirty:  # a session's or token's last use, written every few minutes
+        db.session.commit()
     restrict(db.session, g.user or VISITOR)  # from here on, the request sees what it may
 
 
@@ -124,8 +125,7 @@ def sign_in_first() -> Response:
 def can_change(lesson: Lesson) -> bool:
     """Whether the signed-in account may edit, delete or restore this lesson."""
     user = current_user()
-    return user is not None and (ROLE_RANK[user.role] >= ROLE_RANK["pmo"]
-                                 or lesson.owner_id == user.id)
+    return user is not None and (user.role in SEES_EVERYTHING or lesson.owner_id == user.id)
 
 
 def changeable_lesson(lesson_id: int) -> Lesson:
@@ -141,7 +141,7 @@ def check_project_manager(project_id: int) -> None:
     team, and the project's business unit, decide who sees its lessons: nobody may widen
     their own view."""
     user = current_user()
-    if user is None or (ROLE_RANK.get(user.role, 0) < ROLE_RANK["pmo"]
+    if user is None or (user.role not in SEES_EVERYTHING
                         and db.session.get(ProjectMember, (project_id, user.id)) is None):
         abort(403, "Only the project's team or the PMO can change the project or its team.")
 

@@ -17,13 +17,13 @@ from sqlalchemy import select
 from tqdm import tqdm
 
 from lessons import db as database
-from lessons.archive import load_archive, read_archive, write_archive, write_lessons_csv
+from lessons.archive import archive_in, load_archive, write_archive, write_lessons_csv
 from lessons.backup import BackupError, backup, is_sqlite, restore
 from lessons.demo import load_demo
 from lessons.errors import Conflict, NotFound, ValidationError
 from lessons.imports.importer import ImportReport, check_import, run_import
 from lessons.imports.mappings import guess, load_mapping, ready_mappings
-from lessons.imports.tables import FORMATS, guess_format, open_table
+from lessons.imports.tables import FORMATS, guess_format, json_table, load_json, open_table
 from lessons.models import ApiToken, Lesson, ThemeRun, utcnow
 from lessons.services import audit
 from lessons.services.users import (
@@ -285,10 +285,13 @@ def import_command(file: Path, mapping: str | None, file_format: str | None,
     with its ids, revisions, actions and decisions.
     """
     try:
-        if (file_format or guess_format(file)) == "json":
-            if archive := read_archive(file):
+        if (file_format or guess_format(file)) == "json":  # read once: an archive, or records
+            document = load_json(file)
+            if archive := archive_in(document):
                 return import_archive(archive, dry_run)
-        table = open_table(file, file_format, encoding, sheet)
+            table = json_table(document)
+        else:
+            table = open_table(file, file_format, encoding, sheet)
         columns = (load_mapping(mapping) if mapping else
                    guess(table.headers, table.sample(), current_app.config["CATEGORIES"]))
     except ValidationError as error:

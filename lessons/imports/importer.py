@@ -11,6 +11,7 @@ when the file has no ids.
 """
 
 import hashlib
+import itertools
 import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
@@ -305,20 +306,10 @@ class ProjectNames:
 
 
 def ranges(numbers: list[int]) -> str:
-    """Sorted row numbers as ranges: [2, 3, 4, 7] → "2-4, 7"."""
-    parts: list[str] = []
-    start = previous = None
-    for number in sorted(numbers):
-        if previous is not None and number == previous + 1:
-            previous = number
-            continue
-        if start is not None:
-            parts.append(f"{start}" if start == previous else f"{start}-{previous}")
-        start = previous = number
-    if start is not None:
-        parts.append(f"{start}" if start == previous else f"{start}-{previous}")
-    return ", ".join(parts)
-
+    """Row numbers as ranges: [2, 3, 4, 7] → "2-4, 7"."""
+    runs = [[number for _, number in run] for _, run in
+            itertools.groupby(enumerate(sorted(numbers)), lambda pair: pair[1] - pair[0])]
+    return ", ".join(f"{run[0]}" if len(run) == 1 else f"{run[0]}-{run[-1]}" for run in runs)
 
 def plural(count: int, word: str) -> str:
     """"1 lesson", "2 lessons"."""
