@@ -1,8 +1,8 @@
 """Exports: the lossless JSON archive of everything, and the lessons as CSV.
 
-The archive holds every project, lesson (with its tags, revisions, actions
-and occurrences) and kickoff decision, deleted ones too, with their ids and
-timestamps: loaded into an empty instance, it exports the same again.
+The archive holds every project, lesson (with its tags, revisions, actions,
+occurrences and reviews) and kickoff decision, deleted ones too, with their
+ids and timestamps: loaded into an empty instance, it exports the same again.
 Derived data (vectors, themes, briefings) and the search log are left out;
 the new instance recomputes what it needs.
 
@@ -50,7 +50,7 @@ FORMAT = "lessons-archive"
 VERSION = 1  # of the document's layout; the schema revision says which columns it has
 SECTIONS = ("projects", "lessons", "decisions")
 CSV_COLUMNS = ("id", *("project" if f.name == "project_id" else f.name for f in LESSON_FIELDS),
-               "created_at", "updated_at")
+               "status", "created_at", "updated_at")
 
 Pieces = Generator[str, None, int]  # text to write, then how many lessons it held
 

@@ -30,6 +30,12 @@ VISIBILITIES = {
     "business_unit": "The project's business unit",
     "project": "The project's team",
 }
+LESSON_STATUSES = {
+    "draft": "Draft",
+    "submitted": "Awaiting review",
+    "returned": "Returned for changes",
+    "approved": "Approved",
+}
 DECISIONS = {
     "applied": "Applied",
     "not_applicable": "Not applicable",
@@ -54,6 +60,8 @@ DEFAULT_CATEGORIES = (
 # The configured list (LESSONS_CATEGORIES) replaces these where it is passed in.
 CATEGORY_CHOICES = {name: name.capitalize() for name in DEFAULT_CATEGORIES}
 
+# Row ids are 32-bit integers on both databases; SQLite cannot even look up a larger one.
+MAX_ID = 2**31 - 1
 # Dates outside this range are typing mistakes, not history or plans.
 EARLIEST_DATE = date(1900, 1, 1)
 LATEST_DATE = date(2100, 12, 31)

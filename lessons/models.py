@@ -169,6 +169,10 @@ class Lesson(Timestamps, Base):
     owner_id: Mapped[int | None] = mapped_column(index=True)
     visibility: Mapped[str] = mapped_column(String(20), default="organisation",
                                             server_default="organisation")
+    # Where it is in review (lessons.services.reviews): draft, submitted, returned, approved.
+    # Rows from before the review workflow, imports and archives are approved records.
+    status: Mapped[str] = mapped_column(String(20), default="approved", server_default="approved",
+                                        index=True)
 
     project: Mapped[Project | None] = relationship(back_populates="lessons", lazy="joined")
     tag_rows: Mapped[list["LessonTag"]] = relationship(
@@ -182,6 +186,9 @@ class Lesson(Timestamps, Base):
     )
     occurrences: Mapped[list["Occurrence"]] = relationship(
         back_populates="lesson", order_by="Occurrence.id"
+    )
+    reviews: Mapped[list["Review"]] = relationship(
+        back_populates="lesson", order_by="Review.id"
     )
 
     @property
@@ -200,6 +207,7 @@ class Lesson(Timestamps, Base):
             "impact_cost": float(self.impact_cost) if self.impact_cost is not None else None,
             "occurred_on": iso(self.occurred_on),
             "project_name": self.project.name if self.project else None,
+            "status": self.status,
             "created_at": iso(self.created_at),
             "updated_at": iso(self.updated_at),
             "deleted_at": iso(self.deleted_at),
@@ -235,6 +243,25 @@ class LessonTag(Base):
         ForeignKey("lessons.id", ondelete="CASCADE"), primary_key=True
     )
     tag: Mapped[str] = mapped_column(String(50), primary_key=True, index=True)
+
+
+class Review(Base):
+    """One step of a lesson's review: submitted, approved, or returned with a comment."""
+
+    __tablename__ = "reviews"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id"), index=True)
+    event: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str]
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    lesson: Mapped[Lesson] = relationship(back_populates="reviews")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"event": self.event, "actor": self.actor, "comment": self.comment,
+                "created_at": iso(self.created_at)}
 
 
 class Revision(Base):

@@ -1,15 +1,16 @@
 """Who may see which lesson: the one place the rule is written.
 
 A lesson is seen by everyone (organisation), by its project's business unit,
-or by its project's team; its author always sees it, and the PMO and admins
-see everything. `restrict(session, viewer)` makes a database session apply
-the rule to every ORM query it runs: lessons, and the actions, occurrences
-and kickoff decisions that belong to them. A web request's session is
-restricted before its view runs, so lists, search and its counts and
-snippets, similar-while-typing, briefings, themes, the API and exports all
-see through the same rule, and a path that forgets it cannot exist. Code
-that reads tables with Core or raw SQL (keyword search, the CSV export)
-filters their results through the restricted session or `visible()`.
+or by its project's team, once it is no longer a draft; its author always
+sees it, and the PMO and admins see everything. `restrict(session, viewer)`
+makes a database session apply the rule to every ORM query it runs: lessons,
+and the actions, occurrences, kickoff decisions and reviews that belong to
+them. A web request's session is restricted before its view runs, so
+lists, search and its counts and snippets, similar-while-typing, briefings,
+themes, the API and exports all see through the same rule, and a path that
+forgets it cannot exist. Code that reads tables with Core or raw SQL
+(keyword search, the CSV export) filters their results through the
+restricted session or `visible()`.
 """
 
 from typing import Protocol
@@ -17,7 +18,9 @@ from typing import Protocol
 from sqlalchemy import ColumnElement, event, select, true
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
-from lessons.models import Action, KickoffDecision, Lesson, Occurrence, Project, ProjectMember
+from lessons.models import (
+    Action, KickoffDecision, Lesson, Occurrence, Project, ProjectMember, Review,
+)
 
 SEES_EVERYTHING = {"pmo", "admin"}
 
@@ -32,15 +35,15 @@ def visible(viewer: Viewer | None) -> ColumnElement[bool]:
     """The condition on `Lesson` for what `viewer` may see (None: the system, everything)."""
     if viewer is None or viewer.role in SEES_EVERYTHING:
         return true()
-    condition = Lesson.visibility == "organisation"
+    shared = Lesson.visibility == "organisation"
     if viewer.id:
-        condition |= Lesson.owner_id == viewer.id
         teams = select(ProjectMember.project_id).where(ProjectMember.user_id == viewer.id)
-        condition |= (Lesson.visibility == "project") & Lesson.project_id.in_(teams)
+        shared |= (Lesson.visibility == "project") & Lesson.project_id.in_(teams)
         if viewer.business_unit:
             units = select(Project.id).where(Project.business_unit == viewer.business_unit)
-            condition |= (Lesson.visibility == "business_unit") & Lesson.project_id.in_(units)
-    return condition
+            shared |= (Lesson.visibility == "business_unit") & Lesson.project_id.in_(units)
+    condition = shared & (Lesson.status != "draft")  # a draft is its author's until submitted
+    return condition | (Lesson.owner_id == viewer.id) if viewer.id else condition
 
 
 def restrict(session: Session, viewer: Viewer | None) -> None:
@@ -52,7 +55,7 @@ def restrict(session: Session, viewer: Viewer | None) -> None:
     lesson_ids = select(Lesson.id).where(allowed)
     options = [with_loader_criteria(Lesson, allowed, include_aliases=True)]
     options += [with_loader_criteria(child, child.lesson_id.in_(lesson_ids), include_aliases=True)
-                for child in (Action, Occurrence, KickoffDecision)]
+                for child in (Action, Occurrence, KickoffDecision, Review)]
 
     @event.listens_for(session, "do_orm_execute")
     def add_criteria(state: ORMExecuteState) -> None:

@@ -7,7 +7,10 @@ the URL and a link or a bookmark shows the same list again.
 from dataclasses import dataclass
 from typing import Any, Generic, Mapping, Sequence, TypeVar
 
-from lessons.fields import ACTION_STATUSES, CATEGORY_CHOICES, KINDS, PHASES, PROJECT_STATUSES, SEVERITIES, Field
+from lessons.fields import (
+    ACTION_STATUSES, CATEGORY_CHOICES, KINDS, LESSON_STATUSES, PHASES, PROJECT_STATUSES, SEVERITIES,
+    Field,
+)
 from lessons.validation import clean
 
 T = TypeVar("T")
@@ -39,6 +42,7 @@ LESSON_FILTERS = PAGING + (
     Field("kind", "Kind", "choice", choices=KINDS),
     Field("severity", "Severity", "choice", choices=SEVERITIES),
     Field("phase", "Phase", "choice", choices=PHASES),
+    Field("status", "Review status", "choice", choices=LESSON_STATUSES),
     Field("tag", "Tag", "string", max_length=50),
     Field("occurred_from", "Happened from", "date"),
     Field("occurred_to", "Happened until", "date"),

@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Mapping
 
 from lessons.errors import ValidationError
-from lessons.fields import EARLIEST_DATE, LATEST_DATE, MAX_TAG_LENGTH, MAX_TAGS, Field
+from lessons.fields import EARLIEST_DATE, LATEST_DATE, MAX_ID, MAX_TAG_LENGTH, MAX_TAGS, Field
 
 REQUIRED = "This field is required."
 
@@ -169,7 +169,7 @@ def clean_ref(_field: Field, value: Any, _choices: object) -> int:
     """The id of another row (whether it exists is the service's check)."""
     if isinstance(value, str) and re.fullmatch(r"\s*\d{1,12}\s*", value):
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
         raise Invalid("Must be the id of an existing record.")
     return value
 

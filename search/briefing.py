@@ -20,7 +20,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lessons.models import Briefing, KickoffDecision, Lesson, Project
+from lessons.models import Briefing, KickoffDecision, Lesson, Project, Review
 from lessons.services.briefings import PlannedItem, store_briefing
 from lessons.services.search_log import record_search
 from search.engine import SearchEngine
@@ -89,7 +89,7 @@ def generate(engine: SearchEngine, session: Session, project: Project) -> Briefi
     aspects = project_aspects(project)
     vectors = engine.embedder.encode([aspect.text for aspect in aspects])
     own = list(session.scalars(select(Lesson.id).where(Lesson.project_id == project.id)))
-    conditions = live_conditions(None, exclude=own)
+    conditions = [*live_conditions(None, exclude=own), engine.feeds]
     scores: dict[int, float] = defaultdict(float)
     matched: dict[int, list[tuple[int, Aspect]]] = defaultdict(list)
     closest = 0.0
@@ -169,10 +169,12 @@ def diverse(session: Session, model: str, scores: dict[int, float]) -> list[int]
 def new_since_kickoff(
     engine: SearchEngine, session: Session, project: Project, briefing: Briefing, limit: int = 10
 ) -> list[tuple[Lesson, float, str]]:
-    """Lessons logged on other projects after the briefing that match the project's aspects."""
+    """Lessons logged (or approved) on other projects after the briefing that match the
+    project's aspects."""
     since: datetime = briefing.generated_at
+    approved = Lesson.reviews.any((Review.event == "approved") & (Review.created_at > since))
     fresh = list(session.scalars(select(Lesson.id).where(
-        Lesson.created_at > since, Lesson.deleted_at.is_(None),
+        (Lesson.created_at > since) | approved, Lesson.deleted_at.is_(None), engine.feeds,
         (Lesson.project_id != project.id) | Lesson.project_id.is_(None))))
     if not fresh:
         return []

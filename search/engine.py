@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lessons.models import Change, Lesson
+from lessons.services.reviews import feeds_insights
 from search import theme_store, vectors
 from search.embedder import Embedder, get_embedder
 from search.index import SnapshotError, VectorIndex, read_manifest, remove_stale_temp_files
@@ -42,10 +43,12 @@ class SearchEngine:
     """Owns the index of one process; all its methods are safe to call from many threads."""
 
     def __init__(self, sessions: sessionmaker[Session], folder: Path, model: str,
-                 wait_while_building: bool = True):
+                 wait_while_building: bool = True, approved_only: bool = True):
         self.sessions = sessions
         self.folder = folder
         self.model = model
+        # Whether only approved lessons feed briefings and themes (lessons.services.reviews).
+        self.feeds = feeds_insights(approved_only)
         self.index: VectorIndex | None = None
         self.last_seq = 0
         self.changes_since_snapshot = 0
@@ -154,7 +157,7 @@ class SearchEngine:
             lessons = session.scalars(select(Lesson).where(Lesson.id.in_(lesson_ids))).all()
             live = [lesson for lesson in lessons if not lesson.is_deleted]
             fresh = vectors.refresh_vectors(session, self.embedder, live, seqs)
-            theme_store.join_nearest(session, self.model, fresh)
+            theme_store.join_nearest(session, self.model, fresh, self.feeds)
             session.commit()
         self.index.remove(lesson_ids)
         for lesson_id, matrix in fresh.items():

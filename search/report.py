@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lessons.models import Action, Briefing, KickoffDecision, Project, SearchLog
+from lessons.models import Action, Briefing, KickoffDecision, Lesson, Project, SearchLog
 from search.trends import (
     SEVERE, LessonFacts, Scope, ThemeView, Windows, live_lessons, repeated_mistakes,
     rising_and_falling, theme_views,
@@ -51,6 +51,7 @@ def pmo_report(session: Session, scope: Scope, windows: Windows) -> dict[str, An
         "themes_total": len(views),
         "repeats": [repeat.as_dict() for repeat in repeated_mistakes(session, views)[:TOP]],
         "actions": action_summary(actions, windows.today),
+        "review": review_summary(session, scope, windows.today),
         "reuse": reuse(session, decisions, lessons),
         "capture": capture(session, lessons, windows.today),
         "gaps": gaps(session, scope),
@@ -99,6 +100,19 @@ def action_summary(actions, today: date) -> dict[str, Any]:
         "done": sum(1 for a in actions if a.status == "done"),
         "by_owner": sorted(owners, key=lambda o: (-o["overdue"], -o["open"], o["owner"])),
     }
+
+
+def review_summary(session: Session, scope: Scope, today: date) -> dict[str, Any]:
+    """The review backlog as it stands: lessons awaiting the PMO (and how long the oldest has
+    waited), returned to their authors, still drafts, and approved."""
+    rows = session.execute(
+        select(Lesson.status, func.count(), func.min(Lesson.updated_at))
+        .where(Lesson.deleted_at.is_(None), *scope.conditions()).group_by(Lesson.status)).all()
+    counts = {status: count for status, count, _ in rows}
+    oldest = next((since for status, _, since in rows if status == "submitted"), None)
+    return {"awaiting": counts.get("submitted", 0), "returned": counts.get("returned", 0),
+            "drafts": counts.get("draft", 0), "approved": counts.get("approved", 0),
+            "oldest_waiting_days": (today - oldest.date()).days if oldest else None}
 
 
 def reuse(session: Session, decisions, lessons: dict[int, LessonFacts]) -> dict[str, Any]:

@@ -53,6 +53,7 @@ class Hit:
             "category": self.lesson.category,
             "kind": self.lesson.kind,
             "severity": self.lesson.severity,
+            "status": self.lesson.status,
             "occurred_on": self.lesson.occurred_on.isoformat() if self.lesson.occurred_on else None,
             "score": round(self.score, 6),
             "similarity": round(self.similarity, 4),

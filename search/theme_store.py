@@ -1,10 +1,12 @@
-"""Themes in the database: recomputed from every live lesson, joined by new lessons in between.
+"""Themes in the database: recomputed from the live lessons, joined by new lessons in between.
 
 A recompute clusters the lessons' vectors (search.themes), names each theme
 by its distinctive terms and central lesson, and keeps the id of the old
 theme each new one matches, so trends and links survive a recompute.
 Between recomputes, and while one runs, a new lesson joins its nearest theme
 as soon as its vectors are stored, so the PMO view is never behind the lessons.
+Only lessons that feed insights (by default the approved ones: the engine's
+`feeds`) are clustered or join a theme; a lesson joins once it is approved.
 """
 
 from collections.abc import Callable, Mapping
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import ColumnElement, delete, func, insert, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -32,17 +34,19 @@ Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 def recompute(engine: "SearchEngine", count: int | None = None,
               on_progress: Progress | None = None) -> int:
-    """Cluster every live lesson into `count` themes (None: chosen by size), store them; how many."""
+    """Cluster the live lessons that feed insights into `count` themes (None: chosen by size),
+    store them; how many."""
     report = on_progress or (lambda stage, done, total: None)
     engine.ready(lambda done, total: report("Embedding lessons", done, total))
     with engine.sessions() as session:
         report("Reading vectors", 0, 1)
-        lesson_ids, vectors = lesson_vectors(session, engine.model, engine.embedder.dim)
+        lesson_ids, vectors = lesson_vectors(session, engine.model, engine.embedder.dim,
+                                             engine.feeds)
         found = clustering(session, lesson_ids, vectors, count, report)
         report("Saving", 0, 1)
         ids = stable_ids(session, engine.model, found.centroids)
         store(session, engine.model, ids, found, lesson_ids)
-        join_unthemed(session, engine.model)  # captured while the clustering ran
+        join_unthemed(session, engine.model, engine.feeds)  # captured while the clustering ran
         session.commit()
     report("Done", 1, 1)
     return len(ids)
@@ -70,14 +74,16 @@ def clustering(session: Session, lesson_ids: np.ndarray, vectors: np.ndarray,
     return Clustering(labels, centroids, keywords, central)
 
 
-def lesson_vectors(session: Session, model: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
-    """(lesson ids, unit vectors) of every live lesson: the normalised mean of its passages.
+def lesson_vectors(session: Session, model: str, dim: int,
+                   feeds: ColumnElement[bool] = true()) -> tuple[np.ndarray, np.ndarray]:
+    """(lesson ids, unit vectors) of the live lessons (under `feeds`): the normalised mean of
+    each one's passages.
 
     The mean of all passages represents a lesson best for clustering; its title
     alone or its first passage agree less with the NASA failure patterns
     (bench/theme_quality.py --experiments).
     """
-    passage_ids, matrix = all_vectors(session, model, dim)  # sorted by lesson
+    passage_ids, matrix = all_vectors(session, model, dim, feeds)  # sorted by lesson
     lesson_ids, first = np.unique(passage_ids, return_index=True)
     if not len(lesson_ids):
         return lesson_ids, np.zeros((0, dim), dtype=np.float32)
@@ -129,8 +135,12 @@ def store(session: Session, model: str, ids: list[int], found: Clustering,
             for lesson_id, label in zip(lesson_ids, found.labels)])
 
 
-def join_nearest(session: Session, model: str, vectors: Mapping[int, np.ndarray]) -> None:
-    """Lessons not yet in a theme join the live theme nearest to them (`vectors`: passages)."""
+def join_nearest(session: Session, model: str, vectors: Mapping[int, np.ndarray],
+                 feeds: ColumnElement[bool]) -> None:
+    """Lessons under `feeds` not yet in a theme join the live theme nearest to them (`vectors`:
+    passages)."""
+    fed = set(session.scalars(select(Lesson.id).where(Lesson.id.in_(list(vectors)), feeds)))
+    vectors = {lesson_id: passages for lesson_id, passages in vectors.items() if lesson_id in fed}
     if not vectors:
         return
     live = session.execute(select(Theme.id, Theme.centroid).where(
@@ -153,16 +163,16 @@ def join_nearest(session: Session, model: str, vectors: Mapping[int, np.ndarray]
         session.execute(dialect.insert(LessonTheme).on_conflict_do_nothing(), rows)
 
 
-def join_unthemed(session: Session, model: str) -> None:
-    """Every live lesson with vectors but no theme joins its nearest live theme."""
+def join_unthemed(session: Session, model: str, feeds: ColumnElement[bool]) -> None:
+    """Every live lesson under `feeds` with vectors but no theme joins its nearest live theme."""
     themed = select(LessonTheme.lesson_id).where(LessonTheme.lesson_id == Lesson.id).exists()
     unthemed = list(session.scalars(select(Lesson.id).where(Lesson.deleted_at.is_(None),
-                                                            ~themed)))
+                                                            ~themed, feeds)))
     rows = stored_rows(session, model, unthemed)
     join_nearest(session, model, {
         lesson_id: np.stack([np.frombuffer(row.vector, dtype=np.float32)
                              for row in by_position.values()])
-        for lesson_id, by_position in rows.items()})
+        for lesson_id, by_position in rows.items()}, feeds)
 
 
 def unit_rows(matrix: np.ndarray) -> np.ndarray:

@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from lessons.models import Change, Lesson, PassageVector
@@ -110,13 +110,15 @@ def stale_lessons(session: Session, model: str) -> list[int]:
     return list(session.scalars(query))
 
 
-def all_vectors(session: Session, model: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
-    """(lesson ids, vectors) of every passage of every live lesson, for a rebuild."""
+def all_vectors(session: Session, model: str, dim: int,
+                *conditions: ColumnElement[bool]) -> tuple[np.ndarray, np.ndarray]:
+    """(lesson ids, vectors) of every passage of every live lesson (under `conditions`, if
+    given), for a rebuild or the themes."""
     query = (
         select(PassageVector.lesson_id, PassageVector.vector)
         .join(Lesson, Lesson.id == PassageVector.lesson_id)
         .where(PassageVector.model == model, PassageVector.dim == dim,
-               Lesson.deleted_at.is_(None))
+               Lesson.deleted_at.is_(None), *conditions)
         .order_by(PassageVector.lesson_id, PassageVector.position)
         .execution_options(yield_per=10_000)
     )

@@ -216,7 +216,8 @@ PMO_ONLY = {"pmo.dashboard", "pmo.report", "pmo.report_csv", "pmo.report_markdow
             "projects.delete", "projects.restore", "api.delete_project", "api.restore_project",
             # or the project's team, which these test accounts are not on
             "projects.add_to_team", "projects.remove_from_team", "projects.edit",
-            "api.update_project"}
+            "api.update_project", "reviews.approve", "reviews.send_back", "api.approve_lesson",
+            "api.send_back_lesson"}
 BACKGROUND_JOBS = {"themes.recompute", "api.recompute_themes", "imports.start"}
 ADMIN_ONLY = {"admin.users", "admin.create", "admin.disable", "admin.audit_log",
               "exports.archive"}
@@ -260,6 +261,10 @@ def test_anonymous_reading_is_a_setting_and_never_writes(make_app, backend):
     assert visitor.get("/api/v1/lessons").status_code == 200
     assert visitor.post("/api/v1/lessons", json=LESSON).status_code == 401
     assert visitor.get("/pmo").status_code == 303  # the PMO's pages still need the PMO
+    assert visitor.get("/review").status_code == 303  # nothing waits for a visitor
+    for method, path, _ in every_route(app):
+        if method == "GET":
+            assert visitor.get(path).status_code < 500, path
 
 
 def test_a_contributor_edits_their_own_lessons_and_the_pmo_every_lesson(app):

@@ -155,3 +155,15 @@ def test_openapi_follows_the_configured_categories(backend, make_app, monkeypatc
     refused = post(client, "/api/v1/lessons", {"title": "t", "what_happened": "w",
                                                "category": "cost"})
     assert refused.status_code == 422 and "category" in refused.get_json()["fields"]
+
+
+def test_a_repeated_project_name_with_non_ascii_capitals_is_invalid_not_a_clash(client):
+    assert post(client, "/api/v1/projects", {"name": "Ärger"}).status_code == 201
+    again = post(client, "/api/v1/projects", {"name": "Ärger"})
+    assert again.status_code == 422 and "name" in again.get_json()["fields"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/themes/runs/{}", "/themes/{}", "/themes/runs/{}",
+                                  "/api/v1/lessons/{}", "/import/{}"])
+def test_an_id_too_large_for_the_database_is_404(client, path):
+    assert client.get(path.format(2**63)).status_code == 404

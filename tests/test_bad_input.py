@@ -372,7 +372,7 @@ def test_script_typed_into_the_form_is_escaped_in_the_saved_message(client, guar
     assert client.get(f"{API}/{lesson_id}").get_json()["title"] == SCRIPT
     # The "saved" flash message quotes the title on the next page.
     html = client.get(f"/lessons/{lesson_id}").get_data(as_text=True)
-    assert "Lesson “&lt;script&gt;alert(1)&lt;/script&gt;” saved." in html
+    assert "Lesson “&lt;script&gt;alert(1)&lt;/script&gt;” saved and sent for review." in html
     assert SCRIPT not in html
     guard.assert_untouched(added=1)
 

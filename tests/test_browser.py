@@ -108,7 +108,7 @@ def test_log_a_lesson_then_filter_the_list(page, page_errors, base_url, client):
     page.locator("input#tags").fill("vendor, late delivery")
     mark_document(page)
     with page.expect_response(lambda r: r.request.method == "POST") as posted:
-        page.get_by_role("button", name="Save lesson").click()
+        page.get_by_role("button", name="Save and submit for review").click()
     assert posted.value.status == 422
     assert posted.value.request.headers.get("hx-request") == "true"
     expect(page.locator("#title-error")).to_have_text("This field is required.")
@@ -118,16 +118,20 @@ def test_log_a_lesson_then_filter_the_list(page, page_errors, base_url, client):
     expect(page.locator("select#severity")).to_have_value("high")
     page.screenshot(path=SCREENSHOTS["error"], full_page=True)
 
-    # 2. With a title, the browser lands on the new lesson's page.
+    # 2. With a title, saved as a draft (htmx sends the button pressed), the browser lands on
+    # the new lesson's page, which offers to submit it.
     page.locator("input#title").fill(title)
-    page.get_by_role("button", name="Save lesson").click()
+    page.get_by_role("button", name="Save as draft").click()
     expect(page).to_have_url(re.compile(r"/lessons/\d+$"))
     expect(page.locator("h1")).to_have_text(title)
     lesson_id = int(page.url.rsplit("/", 1)[1])
     saved = client.get(f"/api/v1/lessons/{lesson_id}").get_json()
-    assert (saved["what_happened"], saved["severity"], saved["tags"]) == (
-        typed, "high", ["late delivery", "vendor"]
+    assert (saved["what_happened"], saved["severity"], saved["tags"], saved["status"]) == (
+        typed, "high", ["late delivery", "vendor"], "draft"
     )
+    page.get_by_role("button", name="Submit for review").click()
+    expect(page.locator(".flash")).to_have_text("Submitted for review.")
+    assert client.get(f"/api/v1/lessons/{lesson_id}").get_json()["status"] == "submitted"
 
     # 3. The list shows both lessons; the severity filter swaps #results and updates the URL.
     page.goto("/lessons/")
@@ -166,7 +170,7 @@ def test_recompute_themes_with_a_polled_progress_bar(page, page_errors, client):
         ("Regression tests skipped", "Testing time went to late features."),
     ]:
         assert client.post("/api/v1/lessons", json={
-            "title": title, "what_happened": body}).status_code == 201
+            "title": title, "what_happened": body, "status": "approved"}).status_code == 201
     page.goto("/themes")
     expect(page.get_by_text("No themes yet")).to_be_visible()
     page.locator("#theme-count").fill("2")
@@ -203,4 +207,33 @@ def test_import_a_file_after_its_preview_with_a_polled_progress_bar(page, page_e
     expect(page.locator("dl.counts")).to_contain_text("Lessons created", timeout=120_000)
     expect(page.locator("dl.counts")).to_contain_text("1501")
     assert client.get("/api/v1/lessons", query_string={"per_page": 1}).get_json()["total"] == 1501
+    assert page_errors == []
+
+
+def test_the_pmo_returns_one_lesson_and_approves_another_from_the_review_page(page, page_errors,
+                                                                             client):
+    waiting = {}
+    for title in ("Permit requested too late", "Crane booked for the wrong week"):
+        response = client.post("/api/v1/lessons", json={"title": title, "what_happened": "It "
+                                                        "held the site up for a month."})
+        waiting[title] = response.get_json()["id"]
+    page.goto("/review")
+    expect(page.locator("nav a[href='/review'] .count-badge")).to_have_text("2")
+    first = page.locator(f"#review-{waiting['Permit requested too late']}")
+    first.get_by_text("Return with a comment…").click()
+    first.get_by_label("What should change before it can be approved?").fill(
+        "Say which permit and how long it took.")
+    first.get_by_role("button", name="Return to its author").click()
+    expect(page.locator(".flash")).to_have_text("Returned to its author with your comment.")
+    expect(page).to_have_url(re.compile(r"/review$"))
+    second = page.locator(f"#review-{waiting['Crane booked for the wrong week']}")
+    second.get_by_role("button", name="Approve").click()
+    expect(page.locator(".flash")).to_have_text("Approved.")
+    expect(page.get_by_text("Nothing awaits review.")).to_be_visible()
+    statuses = {title: client.get(f"/api/v1/lessons/{lesson_id}").get_json()["status"]
+                for title, lesson_id in waiting.items()}
+    assert statuses == {"Permit requested too late": "returned",
+                        "Crane booked for the wrong week": "approved"}
+    page.goto(f"/lessons/{waiting['Permit requested too late']}")
+    expect(page.locator(".review-comment")).to_have_text("Say which permit and how long it took.")
     assert page_errors == []

@@ -51,7 +51,8 @@ def make_project(client, name):
 
 def add(client, title, body, project_id=None, **values):
     response = client.post("/api/v1/lessons", json={
-        "title": title, "what_happened": body, "project_id": project_id, **values})
+        "title": title, "what_happened": body, "project_id": project_id,
+        "status": "approved", **values})  # only approved lessons are themed
     assert response.status_code == 201, response.get_json()
     return response.get_json()["id"]
 

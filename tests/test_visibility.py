@@ -35,7 +35,9 @@ def world(app, runner):
         "description": "Firmware from a telemetry supplier."}).get_json()
     secret = member.post("/api/v1/lessons", json={**SECRET, "project_id": project["id"]}).get_json()
     unit = member.post("/api/v1/lessons", json={**UNIT_ONLY, "project_id": project["id"]}).get_json()
-    member.post("/api/v1/lessons", json=PUBLIC)
+    public = member.post("/api/v1/lessons", json=PUBLIC).get_json()
+    for lesson in (secret, unit, public):  # approved, so they feed briefings and themes
+        assert pmo.post(f"/api/v1/lessons/{lesson['id']}/approve").status_code == 200
     member.post("/api/v1/actions", json={"lesson_id": secret["id"],
                                          "description": f"Replace the {CANARY} vendor"})
     member.post(f"/api/v1/lessons/{secret['id']}/occurrences", json={"note": f"{CANARY} again"})

@@ -19,7 +19,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from web import audit, auth, cli, errors, search, security
     from web.api import api
     from web.views import account, actions, admin, briefings, exports, home, imports, lessons
-    from web.views import pmo, projects, themes
+    from web.views import pmo, projects, reviews, themes
     from web.views import search as search_views
 
     errors.init_app(app)
@@ -29,7 +29,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     audit.init_app(app)
     search.init_app(app)
     for blueprint in (home.bp, search_views.bp, projects.bp, briefings.bp, lessons.bp, actions.bp,
-                      themes.bp, pmo.bp, exports.bp, imports.bp, account.bp, admin.bp, api):
+                      reviews.bp, themes.bp, pmo.bp, exports.bp, imports.bp, account.bp, admin.bp,
+                      api):
         app.register_blueprint(blueprint)
     app.jinja_env.globals.update(template_globals())
     return app
@@ -48,5 +49,6 @@ def template_globals() -> dict[str, Any]:
         "PROJECT_STATUSES": fields.PROJECT_STATUSES,
         "ACTION_STATUSES": fields.ACTION_STATUSES,
         "DECISIONS": fields.DECISIONS,
+        "LESSON_STATUSES": fields.LESSON_STATUSES,
         "HTMX_FILE": HTMX_FILE,
     }

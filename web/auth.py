@@ -34,6 +34,10 @@ ENDPOINT_ROLES = {
     "api.report": "pmo",
     "themes.recompute": "pmo",
     "api.recompute_themes": "pmo",
+    "reviews.approve": "pmo",
+    "reviews.send_back": "pmo",
+    "api.approve_lesson": "pmo",
+    "api.send_back_lesson": "pmo",
     "imports.": "pmo",
     "projects.delete": "pmo",
     "projects.restore": "pmo",
@@ -41,6 +45,8 @@ ENDPOINT_ROLES = {
     "api.restore_project": "pmo",
 }
 VISITOR = Account(0, "", "visitor", None, None, False)  # not signed in (ANONYMOUS_READ)
+# Pages about one's own account and work, which a visitor reading anonymously has not got.
+PERSONAL = {"account", "reviews"}
 
 
 def init_app(app: Flask) -> None:
@@ -84,7 +90,7 @@ def authorize() -> Response | None:
     reading = request.method in READING
     if user is None:
         if (reading and current_app.config["ANONYMOUS_READ"]
-                and required_role(endpoint) == "contributor" and request.blueprint != "account"):
+                and required_role(endpoint) == "contributor" and request.blueprint not in PERSONAL):
             return None
         return sign_in_first()
     if user.token_scope == "read" and not reading:

@@ -21,6 +21,7 @@ from lessons.archive import archive_in, load_archive, write_archive, write_lesso
 from lessons.backup import BackupError, backup, is_sqlite, restore
 from lessons.demo import load_demo
 from lessons.errors import Conflict, NotFound, ValidationError
+from lessons.fields import MAX_ID
 from lessons.imports.importer import ImportReport, check_import, run_import
 from lessons.imports.mappings import guess, load_mapping, ready_mappings
 from lessons.imports.tables import FORMATS, guess_format, json_table, load_json, open_table
@@ -461,7 +462,7 @@ def tokens_create_command(email: str, scope: str, name: str | None) -> None:
 
 
 @tokens_group.command("revoke")
-@click.argument("token_id", type=click.IntRange(1, 2**31 - 1))
+@click.argument("token_id", type=click.IntRange(1, MAX_ID))
 def tokens_revoke_command(token_id: int) -> None:
     """Revoke the API token TOKEN_ID."""
     token = db.session.get(ApiToken, token_id)

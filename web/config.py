@@ -26,6 +26,8 @@ DEFAULTS: dict[str, Any] = {
     "IMPORT_MAX_LENGTH": 200 * 1024 * 1024,
     # Let visitors who are not signed in read organisation-wide lessons.
     "ANONYMOUS_READ": False,
+    # Only approved lessons feed kickoff briefings and themes (false: every lesson not deleted).
+    "APPROVED_ONLY": True,
     # How many reverse proxies in front set X-Forwarded-For/-Proto (0: none, trust no header).
     "TRUSTED_PROXIES": 0,
     # The lesson categories offered and accepted, as a JSON list or comma-separated.

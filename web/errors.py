@@ -2,7 +2,7 @@
 
 from flask import Flask, Response, jsonify, render_template, request
 from sqlalchemy.exc import IntegrityError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from lessons.errors import Conflict, NotFound, ValidationError
 from search.engine import IndexNotReady
@@ -37,7 +37,11 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
-        return error_response(error.code or 500, error.description or error.name)
+        response = error_response(error.code or 500, error.description or error.name)
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            # RFC 9110: a 405 says which methods the URL does accept.
+            response.headers["Allow"] = ", ".join(error.valid_methods)
+        return response
 
     @app.errorhandler(ValidationError)
     def validation_error(error: ValidationError) -> Response:

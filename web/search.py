@@ -23,7 +23,8 @@ def init_app(app: Flask) -> None:
     sessions = app.extensions["lessons.db"][1]
     folder = Path(app.instance_path) / "index"
     app.extensions["lessons.search"] = SearchEngine(
-        sessions, folder, app.config["EMBEDDING_MODEL"], wait_while_building=False)
+        sessions, folder, app.config["EMBEDDING_MODEL"], wait_while_building=False,
+        approved_only=app.config["APPROVED_ONLY"])
     app.after_request(index_after_write)
 
 

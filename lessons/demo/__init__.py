@@ -37,7 +37,8 @@ def load_demo(session: Session, path: Path = DEMO_FILE) -> DemoResult:
         for data in lessons:
             actions = data.pop("actions", [])
             lesson = create_lesson(
-                session, {**data, "project_id": project.id}, actor=data.get("author") or "demo"
+                session, {**data, "project_id": project.id}, actor=data.get("author") or "demo",
+                status="approved",
             )
             result.lessons += 1
             for action in actions:

@@ -115,7 +115,8 @@ def run_import(session: Session, table: Table, mapping: ColumnMap, *, actor: str
     try:
         for row in plan_rows(session, table, mapping, report, categories):
             lesson = create_lesson(session, {**row.data, "project_id": projects.id_for(
-                row.project, row.business_unit, report)}, actor=actor, categories=categories)
+                row.project, row.business_unit, report)}, actor=actor, categories=categories,
+                status="approved")  # historical records, not drafts to review
             lesson.source_hash = content_hash(row)
             batch.append((row.number, lesson.id))
             if len(batch) == BATCH:

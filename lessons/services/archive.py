@@ -1,9 +1,9 @@
 """The archive's rows: projects, lessons and kickoff decisions as plain entries, and restoring them.
 
 An entry is one row as JSON holds it (times and dates as ISO text, money as
-an exact decimal string), a lesson's tags, revisions, actions and occurrences
-nested in it. Rows are read a chunk at a time as plain rows, never as ORM
-objects, so an export of any size runs in bounded memory.
+an exact decimal string), a lesson's tags, revisions, actions, occurrences
+and reviews nested in it. Rows are read a chunk at a time as plain rows,
+never as ORM objects, so an export of any size runs in bounded memory.
 
 Restoring is a service like the others: it keeps the ids and timestamps (so
 an archive loaded into an empty instance exports the same again), logs every
@@ -32,6 +32,7 @@ from lessons.models import (
     Occurrence,
     Project,
     ProjectTag,
+    Review,
     Revision,
     UTCDateTime,
 )
@@ -46,6 +47,7 @@ CHILDREN: dict[str, Table] = {
     "revisions": Revision.__table__,  # type: ignore[dict-item]
     "actions": Action.__table__,  # type: ignore[dict-item]
     "occurrences": Occurrence.__table__,  # type: ignore[dict-item]
+    "reviews": Review.__table__,  # type: ignore[dict-item]
 }
 KINDS = ("project", "lesson", "decision")
 # What a value that does not parse back raises.
@@ -100,7 +102,7 @@ def project_entries(session: Session, rows: Sequence[Row[Any]]) -> list[dict[str
 
 
 def lesson_entries(session: Session, rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
-    """Lesson rows as entries, with their tags, revisions, actions and occurrences."""
+    """Lesson rows as entries, with their tags, revisions, actions, occurrences and reviews."""
     ids = [row.id for row in rows]
     tags = lesson_tags(session, ids)
     children = {key: owned(session, table, "lesson_id", ids) for key, table in CHILDREN.items()}
@@ -142,8 +144,9 @@ def plain(value: Any) -> Any:
 def missing_keys(section: str, item: Any) -> list[str]:
     """The keys an entry of `section` lacks (its children's too), for checking an archive.
 
-    Columns that may be empty can be absent: an archive made before a column
-    was added still loads, with the column empty.
+    Columns that may be empty can be absent, and so can a lesson's list of
+    children: an archive made before a column or a kind of child was added
+    still loads, with the column empty or no children of that kind.
     """
     if not isinstance(item, dict):
         return ["(not an object)"]
@@ -164,7 +167,7 @@ def required(table: Table) -> set[str]:
 
 def extra_keys(section: str) -> set[str]:
     """The keys an entry has besides its columns."""
-    return {"projects": {"tags"}, "lessons": {"tags", *CHILDREN}, "decisions": set()}[section]
+    return {"projects": {"tags"}, "lessons": {"tags"}, "decisions": set()}[section]
 
 
 # Restoring
@@ -370,7 +373,7 @@ def complete(table: Table, item: dict[str, Any]) -> dict[str, Any]:
 
 def complete_lesson(item: dict[str, Any]) -> dict[str, Any]:
     """A lesson entry completed like `complete`, its children too."""
-    return complete(LESSONS, item) | {key: [complete(table, child) for child in item[key]]
+    return complete(LESSONS, item) | {key: [complete(table, child) for child in item.get(key, [])]
                                       for key, table in CHILDREN.items()}
 
 

@@ -6,6 +6,7 @@ from sqlalchemy import ColumnElement, Select, func, select, text
 from sqlalchemy.orm import Session
 
 from lessons.errors import Conflict, NotFound
+from lessons.fields import MAX_ID
 from lessons.models import Change, utcnow
 from lessons.queries import Page
 
@@ -24,9 +25,15 @@ def record_change(session: Session, entity: str, entity_id: int, op: str) -> Non
     session.add(Change(entity=entity, entity_id=entity_id, op=op))
 
 
+def find_row(session: Session, model: type[T], row_id: int) -> T | None:
+    """The row with `row_id`, or None; an id past what the databases hold has none (and
+    SQLite cannot even look one up)."""
+    return session.get(model, row_id) if 0 < row_id <= MAX_ID else None
+
+
 def get_row(session: Session, model: type[T], row_id: int) -> T:
     """The row with `row_id`, deleted or not, or `NotFound`."""
-    row = session.get(model, row_id) if 0 < row_id < 2**31 else None
+    row = find_row(session, model, row_id)
     if row is None:
         raise NotFound(model.__name__.lower(), row_id)
     return row

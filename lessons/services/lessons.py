@@ -21,6 +21,7 @@ from lessons.services.common import (
     soft_delete,
     state_filter,
 )
+from lessons.services.reviews import open_review
 from lessons.validation import clean
 
 
@@ -36,13 +37,15 @@ def create_lesson(
     actor: str,
     categories: Sequence[str] = DEFAULT_CATEGORIES,
     owner_id: int | None = None,
+    status: str = "submitted",
 ) -> Lesson:
-    """Capture a lesson from untrusted `data`; its first revision records who, and
-    `owner_id` the account that may edit it besides the PMO."""
+    """Capture a lesson from untrusted `data`; its first revision records who, `owner_id`
+    the account that may edit it besides the PMO, and `status` where its review starts."""
     values = clean(LESSON_FIELDS, data, choices=category_choices(categories))
     lesson = Lesson(owner_id=owner_id)
     _apply(session, lesson, values)
     session.add(lesson)
+    open_review(session, lesson, status, actor)
     session.flush()
     _add_revision(session, lesson, actor)
     record_change(session, "lesson", lesson.id, "create")
@@ -103,7 +106,7 @@ SEVERITY_RANK = case({key: rank for rank, key in enumerate(SEVERITIES)}, value=L
 def lesson_conditions(query: Mapping[str, Any]) -> list[ColumnElement[bool]]:
     """The WHERE conditions of a parsed lesson query; search applies the same ones."""
     conditions = [state_filter(Lesson, query.get("state", "active"))]
-    for name in ("project_id", "category", "kind", "severity", "phase"):
+    for name in ("project_id", "category", "kind", "severity", "phase", "status"):
         if query.get(name) is not None:
             conditions.append(getattr(Lesson, name) == query[name])
     if query.get("tag"):

@@ -140,8 +140,10 @@ def _apply(session: Session, project: Project, values: dict[str, Any]) -> None:
     """Check the rules that span fields or rows, then set the values."""
     errors = {}
     name = values.get("name", project.name)
+    # Both sides folded by the database: SQLite's lower() leaves non-ASCII letters as they are.
     clash = session.scalar(
-        select(Project.id).where(func.lower(Project.name) == name.lower(), Project.id != project.id)
+        select(Project.id).where(func.lower(Project.name) == func.lower(name),
+                                 Project.id != project.id)
     ) if name else None
     if clash:
         errors["name"] = "Another project already has this name."

@@ -19,6 +19,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from lessons.errors import Conflict, NotFound, ValidationError
 from lessons.models import ApiToken, User, UserSession, utcnow
+from lessons.services.common import find_row
 
 ROLES = {"contributor": "Contributor", "pmo": "PMO", "admin": "Admin"}
 SCOPES = {"read": "Read", "write": "Read and write"}
@@ -221,7 +222,7 @@ def user_tokens(session: Session, user: User) -> list[ApiToken]:
 
 def revoke_token(session: Session, user: User, token_id: int) -> ApiToken:
     """Revoke one of `user`'s tokens (an admin may revoke anyone's)."""
-    token = session.get(ApiToken, token_id) if 0 < token_id < 2**31 else None
+    token = find_row(session, ApiToken, token_id)
     if token is None or (token.user_id != user.id and user.role != "admin"):
         raise NotFound("token", token_id)
     token.revoked_at = token.revoked_at or utcnow()

@@ -17,8 +17,11 @@ from lessons.errors import NotFound, ValidationError
 from lessons.fields import ACTION_FIELDS, LESSON_FIELDS, PROJECT_FIELDS, Field
 from lessons.history import revision_changes
 from lessons.models import ThemeRun
+from lessons.policy import SEES_EVERYTHING
 from lessons.queries import ACTION_FILTERS, LESSON_FILTERS, PROJECT_FILTERS, Page, parse_query
+from lessons.services.common import find_row
 from lessons.services.lessons import category_choices
+from lessons.services.reviews import check_initial_status, review_step
 from web.database import db
 from search.briefing import new_since_kickoff
 from search.retrieve import search, similar_lessons
@@ -26,7 +29,7 @@ from search.report import pmo_report
 from search.trends import (
     Scope, Windows, repeated_mistakes, rising_and_falling, theme_views, today,
 )
-from web.auth import changeable_lesson, check_project_manager
+from web.auth import changeable_lesson, check_project_manager, current_user
 from web.identity import current_actor, current_user_id
 from web.jobs import expire_if_stale, parse_theme_count, start_recompute
 from web.search import engine, log_search, project_briefing
@@ -70,14 +73,8 @@ RESOURCES = (
     ),
     Resource(
         "lessons", "lesson", LESSON_FIELDS, LESSON_FILTERS,
-        create=lambda data: services.create_lesson(
-            db.session, data, actor=current_actor(data.get("author")), categories=categories(),
-            owner_id=current_user_id(),
-        ),
-        update=lambda id_, data: services.update_lesson(
-            db.session, changeable_lesson(id_).id, data, actor=current_actor(),
-            categories=categories(),
-        ),
+        create=lambda data: create_lesson(data),
+        update=lambda id_, data: update_lesson(id_, data),
         delete=lambda id_: services.delete_lesson(db.session, changeable_lesson(id_).id),
         restore=lambda id_: services.restore_lesson(db.session, changeable_lesson(id_).id),
         get=lambda id_: services.get_lesson(db.session, id_),
@@ -94,6 +91,24 @@ RESOURCES = (
         list=lambda query: services.list_actions(db.session, query, date.today()),
     ),
 )
+
+
+def create_lesson(data: dict[str, Any]) -> Any:
+    """A new lesson, submitted for review unless `status` asks for a draft (or, from the PMO,
+    an approved record)."""
+    user = current_user()
+    status = check_initial_status(data.pop("status", None), may_approve=user.role in SEES_EVERYTHING)
+    return services.create_lesson(db.session, data, actor=current_actor(data.get("author")),
+                                  categories=categories(), owner_id=user.id, status=status)
+
+
+def update_lesson(lesson_id: int, data: dict[str, Any]) -> Any:
+    """Change a lesson's fields; its status moves only by the review steps."""
+    if "status" in data:
+        raise ValidationError({"status": "The status changes by review steps: POST "
+                                         f"/api/v1/lessons/{lesson_id}/submit, /approve or /return."})
+    return services.update_lesson(db.session, changeable_lesson(lesson_id).id, data,
+                                  actor=current_actor(), categories=categories())
 
 
 def update_managed_project(project_id: int, data: dict[str, Any]) -> Any:
@@ -216,6 +231,45 @@ def search_lessons() -> Response:
     })
     log_search(request.args["q"], results, filters)
     return response
+
+
+@api.get("/lessons/<int:row_id>/reviews")
+def lesson_reviews(row_id: int) -> Response:
+    """Every review step of a lesson, oldest first."""
+    items = [review.as_dict() for review in services.get_lesson(db.session, row_id).reviews]
+    return jsonify({"items": items, "total": len(items)})
+
+
+@api.post("/lessons/<int:row_id>/submit")
+def submit_lesson(row_id: int) -> Response:
+    """Send a draft or returned lesson for review (its author or the PMO)."""
+    return review(changeable_lesson(row_id).id, "submit")
+
+
+@api.post("/lessons/<int:row_id>/approve")
+def approve_lesson(row_id: int) -> Response:
+    """Approve a submitted lesson (the PMO); an optional `comment`."""
+    return review(row_id, "approve")
+
+
+@api.post("/lessons/<int:row_id>/return")
+def send_back_lesson(row_id: int) -> Response:
+    """Return a submitted lesson to its author with a `comment` on what to change (the PMO)."""
+    return review(row_id, "return")
+
+
+def review(lesson_id: int, step: str) -> Response:
+    """Take a review step, with the body's optional `comment`; the lesson as it is now."""
+    data = json_body() if request.content_length else {}
+    unknown = set(data) - {"comment"}
+    if unknown:
+        raise ValidationError({key: "Unknown field." for key in unknown})
+    comment = data.get("comment")
+    if comment is not None and not isinstance(comment, str):
+        raise ValidationError({"comment": "Must be text."})
+    lesson = review_step(db.session, lesson_id, step, actor=current_actor(), comment=comment)
+    db.session.commit()
+    return jsonify(lesson.as_dict())
 
 
 @api.get("/lessons/<int:row_id>/similar")
@@ -351,7 +405,7 @@ def recompute_themes() -> Response:
 @api.get("/themes/runs/<int:row_id>")
 def theme_run(row_id: int) -> Response:
     """The progress of one theme recompute."""
-    run = db.session.get(ThemeRun, row_id)
+    run = find_row(db.session, ThemeRun, row_id)
     if run is None:
         raise NotFound("theme recompute", row_id)
     expire_if_stale(db.session, run)

@@ -6,13 +6,21 @@ response against them, so the document cannot drift from what the API does.
 
 from typing import Any, Sequence
 
-from lessons.fields import Field
+from lessons.fields import LESSON_STATUSES, MAX_ID, Field
 
 TIMESTAMP = {"type": ["string", "null"], "format": "date-time"}
 EXTRA_OUTPUT: dict[str, dict[str, Any]] = {
     "projects": {},
-    "lessons": {"project_name": {"type": ["string", "null"]}},
+    "lessons": {"project_name": {"type": ["string", "null"]},
+                "status": {"enum": list(LESSON_STATUSES)}},
     "actions": {"overdue": {"type": "boolean"}, "closed_at": TIMESTAMP},
+}
+# Create-only fields beside the editable ones.
+EXTRA_INPUT: dict[str, dict[str, Any]] = {
+    "lessons": {"status": {
+        "enum": ["draft", "submitted", "approved"],
+        "description": "Where its review starts: submitted (the default), a draft only its "
+                       "author and the PMO see, or, from the PMO, an approved record."}},
 }
 ERROR = {
     "type": "object",
@@ -34,7 +42,7 @@ def value_schema(field: Field, choices: dict[str, dict[str, str]]) -> dict[str, 
         "money": {"type": "number", "minimum": 0},
         "choice": {"type": "string", "enum": list(choices.get(field.name) or field.choices or {})},
         "tags": {"type": "array", "items": {"type": "string"}},
-        "ref": {"type": "integer", "minimum": 1},
+        "ref": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
     }
     schema = dict(kinds[field.type])
     if field.max_length:
@@ -55,8 +63,10 @@ def nullable(schema: dict[str, Any]) -> dict[str, Any]:
 
 def input_schema(fields: Sequence[Field], choices: dict, *, patch: bool) -> dict[str, Any]:
     """The request body of a create (or, with `patch`, an update)."""
+    # A field with a default may be left out, but not emptied (lessons.validation).
     properties = {
-        f.name: value_schema(f, choices) if f.required else nullable(value_schema(f, choices))
+        f.name: value_schema(f, choices) if f.required or f.default is not None
+        else nullable(value_schema(f, choices))
         for f in fields
     }
     schema: dict[str, Any] = {
@@ -107,7 +117,8 @@ def error(description: str) -> dict[str, Any]:
     return {"description": description, **json_content({"$ref": "#/components/schemas/Error"})}
 
 
-ID_PARAMETER = {"name": "row_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+ID_PARAMETER = {"name": "row_id", "in": "path", "required": True,
+                "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID}}
 BODY_ERRORS = {
     "400": error("The body is not a JSON object."),
     "413": error("The body is too large."),
@@ -116,16 +127,19 @@ BODY_ERRORS = {
 }
 
 
+def filter_parameter(field: Field, choices: dict) -> dict[str, Any]:
+    """A list filter in the query string; a blank one is ignored (lessons.queries)."""
+    return {"name": field.name, "in": "query", "required": False, "allowEmptyValue": True,
+            "schema": value_schema(field, choices)}
+
+
 def resource_paths(resource: Any, choices: dict) -> dict[str, Any]:
     """The four paths of one resource."""
     title = resource.singular.capitalize()
     ref = f"#/components/schemas/{title}"
     one = {"description": f"The {resource.singular}.", **json_content({"$ref": ref})}
     missing = error(f"No {resource.singular} with this id.")
-    parameters = [
-        {"name": f.name, "in": "query", "required": False, "schema": value_schema(f, choices)}
-        for f in resource.filters
-    ]
+    parameters = [filter_parameter(f, choices) for f in resource.filters]
     return {
         f"/{resource.name}": {
             "get": {
@@ -142,7 +156,8 @@ def resource_paths(resource: Any, choices: dict) -> dict[str, Any]:
                 "operationId": f"create_{resource.singular}",
                 "requestBody": {"required": True,
                                 **json_content({"$ref": f"{ref}Input"})},
-                "responses": {"201": one, **BODY_ERRORS},
+                "responses": {"201": one, **BODY_ERRORS, "409": error(
+                    "It clashes with a row saved at the same moment; try again.")},
             },
         },
         f"/{resource.name}/{{row_id}}": {
@@ -212,6 +227,7 @@ HIT = {
         "category": {"type": ["string", "null"]},
         "kind": {"type": "string"},
         "severity": {"type": "string"},
+        "status": {"enum": list(LESSON_STATUSES)},
         "occurred_on": {"type": ["string", "null"], "format": "date"},
         "score": {"type": "number", "description": "Fused score, 0 to 1: normalised meaning and word scores, weighted; higher is better."},
         "similarity": {"type": "number", "description": "Cosine similarity of the closest passage."},
@@ -260,10 +276,8 @@ def search_paths(lesson_filters: Sequence[Any], choices: dict) -> dict[str, Any]
         "total": {"type": "integer"},
     }}
     missing = error("No lesson with this id.")
-    filters = [
-        {"name": f.name, "in": "query", "required": False, "schema": value_schema(f, choices)}
-        for f in lesson_filters if f.name not in ("page", "state", "sort")
-    ]
+    filters = [filter_parameter(f, choices)
+               for f in lesson_filters if f.name not in ("page", "state", "sort")]
     return {
         "/search": {"get": {
             "summary": "Search lessons by meaning and by words (hybrid, fused)",
@@ -453,9 +467,9 @@ WINDOW_PARAMETERS = [
 
 SCOPE_PARAMETERS = [
     {"name": "business_unit", "in": "query", "required": False, "schema": {"type": "string"}},
-    {"name": "from", "in": "query", "required": False,
+    {"name": "from", "in": "query", "required": False, "allowEmptyValue": True,
      "schema": {"type": "string", "format": "date"}},
-    {"name": "to", "in": "query", "required": False,
+    {"name": "to", "in": "query", "required": False, "allowEmptyValue": True,
      "schema": {"type": "string", "format": "date"}},
     {"name": "category", "in": "query", "required": False, "schema": {"type": "string"}},
 ]
@@ -467,7 +481,7 @@ PERIOD = {
 REPORT = {
     "type": "object",
     "required": ["scope", "window_days", "periods", "themes", "rising", "falling",
-                 "themes_total", "repeats", "actions", "reuse", "capture", "gaps"],
+                 "themes_total", "repeats", "actions", "review", "reuse", "capture", "gaps"],
     "properties": {
         "scope": {"type": "object"}, "window_days": {"type": "integer"},
         "periods": {"type": "object", "required": ["current", "previous"],
@@ -477,6 +491,8 @@ REPORT = {
         "themes_total": {"type": "integer"},
         "repeats": {"type": "array", "items": {"$ref": "#/components/schemas/Repeat"}},
         "actions": {"type": "object", "required": ["open", "overdue", "done", "by_owner"]},
+        "review": {"type": "object", "required": ["awaiting", "returned", "drafts", "approved",
+                                                  "oldest_waiting_days"]},
         "reuse": {"type": "object", "required": ["briefings", "decisions", "lessons_applied",
                                                  "top_lessons"]},
         "capture": {"type": "object", "required": ["by_project", "by_month"]},
@@ -546,6 +562,51 @@ def theme_paths() -> dict[str, Any]:
     }
 
 
+REVIEW = {
+    "type": "object",
+    "required": ["event", "actor", "comment", "created_at"],
+    "properties": {
+        "event": {"enum": ["submitted", "approved", "returned"]},
+        "actor": {"type": "string"}, "comment": {"type": ["string", "null"]},
+        "created_at": {"type": "string", "format": "date-time"},
+    },
+    "additionalProperties": False,
+}
+
+
+def review_paths() -> dict[str, Any]:
+    """A lesson's review: its steps so far, and submit, approve and return."""
+    missing = error("No lesson with this id.")
+    lesson = {"description": "The lesson, with its new status.",
+              **json_content({"$ref": "#/components/schemas/Lesson"})}
+    paths: dict[str, Any] = {"/lessons/{row_id}/reviews": {
+        "parameters": [ID_PARAMETER],
+        "get": {"summary": "Every review step of a lesson, oldest first",
+                "operationId": "lesson_reviews",
+                "responses": {"200": {"description": "The review steps.", **json_content({
+                    "type": "object", "required": ["items", "total"], "properties": {
+                        "items": {"type": "array", "items": {"$ref": "#/components/schemas/Review"}},
+                        "total": {"type": "integer"}}})},
+                    "404": missing}},
+    }}
+    steps = (("submit", "submit_lesson", "Send a draft or returned lesson for review"),
+             ("approve", "approve_lesson", "Approve a submitted lesson (the PMO)"),
+             ("return", "send_back_lesson",
+              "Return a submitted lesson to its author with a comment (the PMO)"))
+    for step, operation, summary in steps:
+        comment = {"type": ["string", "null"], "maxLength": 5000,
+                   "description": "Required to return: what should change."}
+        paths[f"/lessons/{{row_id}}/{step}"] = {"parameters": [ID_PARAMETER], "post": {
+            "summary": summary, "operationId": operation,
+            "requestBody": {"required": False, **json_content({
+                "type": "object", "properties": {"comment": comment},
+                "additionalProperties": False})},
+            "responses": {"200": lesson, "404": missing, **BODY_ERRORS,
+                          "409": error("The lesson is deleted, or not in a status this step "
+                                       "starts from.")}}}
+    return paths
+
+
 def build_spec(resources: Sequence[Any], categories: Sequence[str]) -> dict[str, Any]:
     """The whole OpenAPI document for `resources`, with the configured categories."""
     choices = {"category": {name: name for name in categories}}
@@ -556,6 +617,7 @@ def build_spec(resources: Sequence[Any], categories: Sequence[str]) -> dict[str,
         title = resource.singular.capitalize()
         schemas[title] = output_schema(resource.name, resource.fields, choices)
         schemas[f"{title}Input"] = input_schema(resource.fields, choices, patch=False)
+        schemas[f"{title}Input"]["properties"].update(EXTRA_INPUT.get(resource.name, {}))
         schemas[f"{title}Patch"] = input_schema(resource.fields, choices, patch=True)
     lessons = next(r for r in resources if r.name == "lessons")
     paths.update(search_paths(lessons.filters, choices))
@@ -566,6 +628,8 @@ def build_spec(resources: Sequence[Any], categories: Sequence[str]) -> dict[str,
     schemas["Decision"] = DECISION
     paths.update(theme_paths())
     schemas.update(Theme=THEME, Repeat=REPEAT, ThemeRun=THEME_RUN, Report=REPORT)
+    paths.update(review_paths())
+    schemas["Review"] = REVIEW
     paths["/lessons/{row_id}/revisions"] = {
         "parameters": [ID_PARAMETER],
         "get": {

@@ -7,6 +7,7 @@ from flask import Blueprint, Response, flash, request, url_for
 from lessons.errors import NotFound, ValidationError
 from lessons.models import User
 from lessons.services import audit
+from lessons.services.common import find_row
 from lessons.services.users import ROLES, create_user, disable_user, list_users
 from web.auth import client_ip, current_user
 from web.database import db
@@ -47,7 +48,7 @@ def create() -> Response:
 @bp.post("/users/<int:user_id>/disable")
 def disable(user_id: int) -> Response:
     """The account can no longer sign in; its sessions and tokens end now."""
-    user = db.session.get(User, user_id) if user_id < 2**31 else None
+    user = find_row(db.session, User, user_id)
     if user is None:
         raise NotFound("user", user_id)
     disable_user(db.session, user)

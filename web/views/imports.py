@@ -19,6 +19,7 @@ from lessons.imports.importer import check_import
 from lessons.imports.mappings import ColumnMap, guess, parse_mapping, ready_mappings, TARGETS
 from lessons.imports.tables import Table, guess_format, open_table
 from lessons.models import ImportRun
+from lessons.services.common import find_row
 from web.database import db
 from web.htmx import is_htmx, redirect_after_post, render
 from web.identity import current_actor
@@ -165,7 +166,7 @@ def progress(run_id: int) -> Response:
 
 def get_run(run_id: int, status: str | None = None) -> ImportRun:
     """The run, its state brought up to date, or 404 (409 when not in `status`)."""
-    run = db.session.get(ImportRun, run_id) if run_id < 2**31 else None
+    run = find_row(db.session, ImportRun, run_id)
     if run is None:
         abort(404)
     expire_if_stale(db.session, run)

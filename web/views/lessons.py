@@ -11,6 +11,7 @@ from lessons.history import revision_changes
 from lessons.queries import LESSON_FILTERS, LESSON_SORTS, parse_query
 from lessons.services.briefings import decision_counts, lesson_decisions
 from lessons.services.lessons import category_choices
+from lessons.services.reviews import last_return, review_step
 from web.database import db
 from web.htmx import redirect_after_post, render
 from web.auth import changeable_lesson
@@ -50,16 +51,19 @@ def new() -> Response:
     """The capture form; a project's page opens it with the project chosen."""
     if request.method == "POST":
         values = form_values(LESSON_FIELDS)
+        draft = request.form.get("status") == "draft"
         try:
             lesson = services.create_lesson(
                 db.session, values, actor=current_actor(values.get("author")),
-                categories=categories(), owner_id=current_user_id()
+                categories=categories(), owner_id=current_user_id(),
+                status="draft" if draft else "submitted",
             )
             db.session.commit()
         except ValidationError as error:
             return form_page("lessons/new.html", values, error.fields)
         remember_actor(values.get("author"))
-        flash(f"Lesson “{lesson.title}” saved.")
+        flash(f"Lesson “{lesson.title}” saved as a draft: only you and the PMO see it until you "
+              "submit it." if draft else f"Lesson “{lesson.title}” saved and sent for review.")
         return redirect_after_post(url_for(".show", lesson_id=lesson.id))
     values = {
         "project_id": request.args.get("project_id", ""),
@@ -77,24 +81,29 @@ def show(lesson_id: int) -> Response:
     lesson = services.get_lesson(db.session, lesson_id)
     decisions = lesson_decisions(db.session, lesson_id)
     return render("lessons/show.html", lesson=lesson, today=date.today(), action_errors={},
-                  action_values={}, decisions=decisions, decision_counts=decision_counts(decisions))
+                  action_values={}, decisions=decisions, decision_counts=decision_counts(decisions),
+                  returned=last_return(lesson))
 
 
 @bp.route("/<int:lesson_id>/edit", methods=["GET", "POST"])
 def edit(lesson_id: int) -> Response:
-    """Edit every field; a real change adds a revision."""
+    """Edit every field; a real change adds a revision. A draft or returned lesson can be
+    submitted with the same click."""
     lesson = changeable_lesson(lesson_id)
     if request.method == "POST":
         values = form_values(LESSON_FIELDS)
+        submit = request.form.get("status") == "submitted" and lesson.status in ("draft", "returned")
         try:
             services.update_lesson(
                 db.session, lesson_id, values, actor=current_actor(), partial=False,
                 categories=categories(),
             )
+            if submit:
+                review_step(db.session, lesson_id, "submit", actor=current_actor())
             db.session.commit()
         except ValidationError as error:
             return form_page("lessons/edit.html", values, error.fields, lesson=lesson)
-        flash("Changes saved.")
+        flash("Changes saved and sent for review." if submit else "Changes saved.")
         return redirect_after_post(url_for(".show", lesson_id=lesson_id))
     values = {name: field_value(value) for name, value in lesson.content().items()}
     return form_page("lessons/edit.html", values, {}, status=200, lesson=lesson)

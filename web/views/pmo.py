@@ -79,9 +79,12 @@ def markdown_lines(data: dict[str, Any]) -> list[str]:
     lines += ["", "## Identified, not learned", ""]
     lines += [f"- {r['lessons'][0]['title']}: {'; '.join(r['reasons'])}"
               for r in data["repeats"]] or ["- None."]
-    actions, reuse = data["actions"], data["reuse"]
+    actions, reuse, review = data["actions"], data["reuse"], data["review"]
     lines += ["", "## Actions", "",
               f"{actions['done']} done, {actions['open']} open, {actions['overdue']} overdue.", "",
+              "## Review", "",
+              f"{review['approved']} approved, {review['awaiting']} awaiting review, "
+              f"{review['returned']} returned to their authors, {review['drafts']} drafts.", "",
               "## Reuse at kickoff", "",
               f"{reuse['briefings']} briefings; lessons applied {reuse['decisions']['applied']} "
               f"times, not applicable {reuse['decisions']['not_applicable']}, raised as risks "
@@ -104,6 +107,8 @@ def csv_rows(data: dict[str, Any]) -> list[list[Any]]:
              for repeat in data["repeats"]]
     rows += [["actions", "all", measure, data["actions"][measure]]
              for measure in ("open", "overdue", "done")]
+    rows += [["review", "lessons", measure, data["review"][measure]]
+             for measure in ("approved", "awaiting", "returned", "drafts", "oldest_waiting_days")]
     rows += [["reuse", "kickoffs", "briefings", data["reuse"]["briefings"]]]
     rows += [["reuse", "kickoffs", decision, count]
              for decision, count in data["reuse"]["decisions"].items()]

@@ -3,6 +3,7 @@
 from flask import Blueprint, Response, abort, current_app, request, url_for
 
 from lessons.models import Theme, ThemeRun
+from lessons.services.common import find_row
 from search.trends import REPEAT_PROJECTS, Windows, repeated_mistakes, theme_views, today
 from web.database import db
 from web.htmx import is_htmx, redirect_after_post, render
@@ -29,7 +30,7 @@ def show(theme_id: int) -> Response:
     windows = Windows.parse(request.args, today())
     view = next((v for v in theme_views(db.session, windows) if v.theme.id == theme_id), None)
     if view is None:
-        theme = db.session.get(Theme, theme_id)
+        theme = find_row(db.session, Theme, theme_id)
         if theme is None:
             abort(404)
         return render("themes/retired.html", theme=theme, status=404)
@@ -50,7 +51,7 @@ def recompute() -> Response:
 @bp.get("/themes/runs/<int:run_id>")
 def run_progress(run_id: int) -> Response:
     """The progress of one recompute (htmx polls this); a finished run reloads the page."""
-    run = db.session.get(ThemeRun, run_id) or abort(404)
+    run = find_row(db.session, ThemeRun, run_id) or abort(404)
     expire_if_stale(db.session, run)
     response = render("themes/_run.html", run=run)
     if is_htmx() and run.status == "done":

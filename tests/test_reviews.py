@@ -1,0 +1,227 @@
+"""The review workflow: draft → submitted → approved, or returned with a comment.
+
+Who may take each step, what a draft hides, what the lesson page and the
+review page show, and that only approved lessons feed briefings and themes
+unless the setting says otherwise.
+"""
+
+import pytest
+from conftest import signed_in
+
+from lessons.errors import Conflict, ValidationError
+from lessons.models import AuditEvent
+from lessons.services import create_lesson, delete_lesson
+from lessons.services.reviews import review_step
+
+LESSON = {"title": "Permit for the crane came late",
+          "what_happened": "The council needed eight weeks for the street works permit; the "
+                           "crane crews stood idle."}
+CHARTER = ("A city-centre office block: a tower crane on a public street, street works "
+           "permits from the council, and crews booked months ahead.")
+
+
+@pytest.fixture
+def people(app):
+    return {"author": signed_in(app, "contributor"), "colleague": signed_in(app, "contributor"),
+            "pmo": signed_in(app, "pmo")}
+
+
+def log(client, **fields):
+    response = client.post("/api/v1/lessons", json={**LESSON, **fields})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def step(client, lesson_id, name, comment=None):
+    return client.post(f"/api/v1/lessons/{lesson_id}/{name}",
+                       json={"comment": comment} if comment is not None else None)
+
+
+def test_each_step_starts_only_where_it_may_and_is_kept(session):
+    lesson = create_lesson(session, LESSON, actor="ann", status="draft")
+    assert lesson.status == "draft" and lesson.reviews == []
+    with pytest.raises(Conflict, match="only a lesson that is “Awaiting review” can be approved"):
+        review_step(session, lesson.id, "approve", actor="pmo")
+    review_step(session, lesson.id, "submit", actor="ann")
+    with pytest.raises(ValidationError) as no_comment:
+        review_step(session, lesson.id, "return", actor="pmo", comment="   ")
+    assert "Say what should change" in no_comment.value.fields["comment"]
+    review_step(session, lesson.id, "return", actor="pmo", comment="Name the council.")
+    with pytest.raises(Conflict):
+        review_step(session, lesson.id, "approve", actor="pmo")
+    review_step(session, lesson.id, "submit", actor="ann")
+    review_step(session, lesson.id, "approve", actor="pmo")
+    with pytest.raises(Conflict):
+        review_step(session, lesson.id, "return", actor="pmo", comment="Too late.")
+    assert lesson.status == "approved"
+    assert [(r.event, r.actor, r.comment) for r in lesson.reviews] == [
+        ("submitted", "ann", None), ("returned", "pmo", "Name the council."),
+        ("submitted", "ann", None), ("approved", "pmo", None)]
+    delete_lesson(session, lesson.id)
+    with pytest.raises(Conflict):
+        review_step(session, lesson.id, "submit", actor="ann")
+
+
+def test_a_draft_is_seen_only_by_its_author_and_the_pmo(people):
+    draft = log(people["author"], status="draft")
+    assert draft["status"] == "draft"
+    for who, sees in (("author", True), ("pmo", True), ("colleague", False)):
+        client = people[who]
+        assert (client.get(f"/api/v1/lessons/{draft['id']}").status_code == 200) is sees, who
+        listed = [item["id"] for item in client.get("/api/v1/lessons").get_json()["items"]]
+        assert (draft["id"] in listed) is sees, who
+        found = client.get("/api/v1/search?q=crane+permit").get_json()["items"]
+        assert (draft["id"] in [hit["id"] for hit in found]) is sees, who
+        assert ("came late" in client.get("/search?q=crane+permit").get_data(as_text=True)) is sees
+    # Submitted, everyone sees it, with its status.
+    assert step(people["author"], draft["id"], "submit").get_json()["status"] == "submitted"
+    found = people["colleague"].get("/api/v1/search?q=crane+permit").get_json()["items"]
+    assert [(hit["id"], hit["status"]) for hit in found] == [(draft["id"], "submitted")]
+    assert "Awaiting review" in people["colleague"].get("/search?q=crane+permit").get_data(
+        as_text=True)
+
+
+def test_only_the_author_or_the_pmo_submits_and_only_the_pmo_decides(people):
+    lesson = log(people["author"], status="draft")
+    assert step(people["colleague"], lesson["id"], "submit").status_code in (403, 404)
+    assert step(people["author"], lesson["id"], "submit").status_code == 200
+    for name in ("approve", "return"):
+        assert step(people["author"], lesson["id"], name, "Mine.").status_code == 403
+        assert people["author"].post(f"/lessons/{lesson['id']}/{name}",
+                                     data={"comment": "Mine."}).status_code == 403
+    assert step(people["pmo"], lesson["id"], "approve").get_json()["status"] == "approved"
+    # A second approval clashes with the status: 409, saying why.
+    again = step(people["pmo"], lesson["id"], "approve")
+    assert again.status_code == 409 and "Approved" in again.get_json()["error"]
+
+
+def test_the_api_refuses_a_status_it_may_not_set(people):
+    refused = people["author"].post("/api/v1/lessons", json={**LESSON, "status": "approved"})
+    assert refused.status_code == 422 and "status" in refused.get_json()["fields"]
+    assert log(people["pmo"], status="approved")["status"] == "approved"
+    lesson = log(people["author"])
+    assert lesson["status"] == "submitted"
+    patched = people["author"].patch(f"/api/v1/lessons/{lesson['id']}", json={"status": "approved"})
+    assert patched.status_code == 422 and "/approve" in patched.get_json()["fields"]["status"]
+    returned = step(people["pmo"], lesson["id"], "return")
+    assert returned.status_code == 422 and "comment" in returned.get_json()["fields"]
+    odd = step(people["pmo"], lesson["id"], "return", comment=["a list"])
+    assert odd.status_code == 422
+    unknown = people["pmo"].post(f"/api/v1/lessons/{lesson['id']}/approve", json={"note": "x"})
+    assert unknown.status_code == 422 and unknown.get_json()["fields"] == {"note": "Unknown field."}
+    assert step(people["pmo"], 999_999, "approve").status_code == 404
+    listed = people["pmo"].get("/api/v1/lessons?status=submitted").get_json()["items"]
+    assert [item["id"] for item in listed] == [lesson["id"]]
+
+
+def test_a_returned_lesson_shows_the_comment_and_goes_back_in_review(app, people):
+    author, pmo = people["author"], people["pmo"]
+    form = author.post("/lessons/new", data={**LESSON, "kind": "went_wrong",
+                                             "severity": "high", "status": "submitted"})
+    assert form.status_code == 303
+    lesson_id = int(form.headers["Location"].rstrip("/").split("/")[-1])
+    queue = pmo.get("/review").get_data(as_text=True)
+    assert "Awaiting your review (1)" in queue and LESSON["title"] in queue
+    assert ">Review <span class=\"count-badge\"" in queue
+    # A return without a comment is refused and changes nothing.
+    empty = pmo.post(f"/lessons/{lesson_id}/return", data={"comment": " ", "next": "/review"})
+    assert empty.status_code == 422 and "Say what should change" in empty.get_data(as_text=True)
+    assert author.get(f"/api/v1/lessons/{lesson_id}").get_json()["status"] == "submitted"
+    sent = pmo.post(f"/lessons/{lesson_id}/return",
+                    data={"comment": "Say which council and how long.", "next": "/review"})
+    assert sent.status_code == 303 and sent.headers["Location"] == "/review"
+    page = author.get(f"/lessons/{lesson_id}").get_data(as_text=True)
+    assert "Returned for changes" in page and "Say which council and how long." in page
+    assert "Your lessons not yet approved (1)" in author.get("/review").get_data(as_text=True)
+    # Edited and sent again with one click.
+    edit = author.post(f"/lessons/{lesson_id}/edit", data={
+        **LESSON, "what_happened": LESSON["what_happened"] + " Westminster took eight weeks.",
+        "kind": "went_wrong", "severity": "high", "visibility": "organisation",
+        "status": "submitted"})
+    assert edit.status_code == 303
+    assert author.get(f"/api/v1/lessons/{lesson_id}").get_json()["status"] == "submitted"
+    assert pmo.post(f"/lessons/{lesson_id}/approve", data={}).status_code == 303
+    history = author.get(f"/api/v1/lessons/{lesson_id}/reviews").get_json()["items"]
+    assert [r["event"] for r in history] == ["submitted", "returned", "submitted", "approved"]
+    assert history[1]["comment"] == "Say which council and how long."
+    assert "Awaiting your review (0)" in pmo.get("/review").get_data(as_text=True)
+    with app.app_context():
+        from web.database import db
+        actions = [e.action for e in db.session.query(AuditEvent).order_by(AuditEvent.id)
+                   if e.action.startswith("lesson_")]
+    assert actions == ["lesson_return", "lesson_edit", "lesson_approve"]
+
+
+def test_a_draft_saved_from_the_form_stays_a_draft(people):
+    saved = people["author"].post("/lessons/new", data={**LESSON, "status": "draft"})
+    assert saved.status_code == 303
+    lesson_id = int(saved.headers["Location"].rstrip("/").split("/")[-1])
+    page = people["author"].get(f"/lessons/{lesson_id}").get_data(as_text=True)
+    assert "Only its author and the PMO see a draft" in page and "Submit for review" in page
+    assert people["colleague"].get(f"/lessons/{lesson_id}").status_code == 404
+    assert people["author"].post(f"/lessons/{lesson_id}/submit").status_code == 303
+    assert people["colleague"].get(f"/lessons/{lesson_id}").status_code == 200
+
+
+def lesson_ids_in_briefing(client, project_id):
+    body = client.get(f"/api/v1/projects/{project_id}/briefing").get_json()
+    return [item["id"] for item in body["items"]], [item["id"] for item in body["new_since_kickoff"]]
+
+
+def test_only_approved_lessons_feed_briefings_and_themes(client, runner):
+    old = client.post("/api/v1/projects", json={"name": "Old tower"}).get_json()
+    waiting = log(client, project_id=old["id"])
+    approved = log(client, project_id=old["id"], status="approved", title="Crane lift plan "
+                   "rejected", what_happened="The tower crane lift plan over the street was "
+                   "rejected by the council twice.")
+    project = client.post("/api/v1/projects", json={"name": "New tower",
+                                                    "description": CHARTER}).get_json()
+    briefed, _ = lesson_ids_in_briefing(client, project["id"])
+    assert approved["id"] in briefed and waiting["id"] not in briefed
+    assert runner.invoke(args=["themes", "--themes", "2"]).exit_code == 0
+    themed = [lesson["id"] for theme in client.get("/api/v1/themes").get_json()["items"]
+              for lesson in theme["lessons"]]
+    assert approved["id"] in themed and waiting["id"] not in themed
+    # Approved after the kickoff: it joins a theme, and the briefing's watch finds it.
+    step(client, waiting["id"], "approve")
+    themed = [lesson["id"] for theme in client.get("/api/v1/themes").get_json()["items"]
+              for lesson in theme["lessons"]]
+    assert waiting["id"] in themed
+    _, fresh = lesson_ids_in_briefing(client, project["id"])
+    assert fresh == [waiting["id"]]
+
+
+def test_the_setting_lets_every_lesson_feed_briefings(backend, make_app):
+    app = make_app(DATABASE_URL=backend.url, APPROVED_ONLY=False)
+    client = signed_in(app, "pmo")
+    old = client.post("/api/v1/projects", json={"name": "Old tower"}).get_json()
+    waiting = log(client, project_id=old["id"])
+    project = client.post("/api/v1/projects", json={"name": "New tower",
+                                                    "description": CHARTER}).get_json()
+    assert waiting["id"] in lesson_ids_in_briefing(client, project["id"])[0]
+
+
+def test_imports_and_the_demo_arrive_approved(client, runner, tmp_path):
+    path = tmp_path / "retro.csv"
+    path.write_text("title,what happened\nLate permit,The permit took eight weeks.\n")
+    assert runner.invoke(args=["import", str(path)]).exit_code == 0
+    assert runner.invoke(args=["demo", "load"]).exit_code == 0
+    statuses = {item["status"] for item in
+                client.get("/api/v1/lessons?per_page=200").get_json()["items"]}
+    assert statuses == {"approved"}
+
+
+def test_the_pmo_report_shows_the_review_backlog(people):
+    author, pmo = people["author"], people["pmo"]
+    log(author, status="draft")
+    log(author)
+    returned = log(author)
+    step(pmo, returned["id"], "return", comment="Add the cost.")
+    log(pmo, status="approved")
+    review = pmo.get("/api/v1/report").get_json()["review"]
+    assert review == {"awaiting": 1, "returned": 1, "drafts": 1, "approved": 1,
+                      "oldest_waiting_days": 0}
+    assert "1 awaiting review</a> (the oldest for 0 days), 1 returned to their authors" in \
+        pmo.get("/pmo").get_data(as_text=True)
+    assert "1 approved, 1 awaiting review, 1 returned to their authors, 1 drafts." in \
+        pmo.get("/pmo/report.md").get_data(as_text=True)
