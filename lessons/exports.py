@@ -1,10 +1,13 @@
-"""Writing lessons out: CSV cells that spreadsheets will not run as formulas."""
+"""Writing lessons out: CSV cells that spreadsheets will not run as formulas, and user text
+in Markdown that wikis and mail clients will not run as HTML."""
 
 import csv
 import io
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
+
+import nh3
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -16,6 +19,14 @@ def csv_cell(value: Any) -> str:
         return str(value)
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def markdown_text(value: Any, inline: bool = True) -> str:
+    """User text for a Markdown document, with every HTML tag stripped (nh3): most Markdown
+    renderers pass HTML through, so a title like `<img onerror=…>` would run in a wiki.
+    Inline text is also kept on one line, so it cannot open a heading or a list of its own."""
+    text = nh3.clean("" if value is None else str(value), tags=set())
+    return " ".join(text.split()) if inline else text.strip()
 
 
 def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:

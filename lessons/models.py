@@ -170,9 +170,11 @@ class Lesson(Timestamps, Base):
     visibility: Mapped[str] = mapped_column(String(20), default="organisation",
                                             server_default="organisation")
     # Where it is in review (lessons.services.reviews): draft, submitted, returned, approved.
-    # Rows from before the review workflow, imports and archives are approved records.
-    status: Mapped[str] = mapped_column(String(20), default="approved", server_default="approved",
+    # Rows from before review existed were made approved by the server default; a row written
+    # now without a status is a draft, so a path that forgets review hides, not shows.
+    status: Mapped[str] = mapped_column(String(20), default="draft", server_default="approved",
                                         index=True)
+    status_since: Mapped[datetime | None]  # when it entered that status (None: before review)
 
     project: Mapped[Project | None] = relationship(back_populates="lessons", lazy="joined")
     tag_rows: Mapped[list["LessonTag"]] = relationship(
@@ -260,6 +262,7 @@ class Review(Base):
     lesson: Mapped[Lesson] = relationship(back_populates="reviews")
 
     def as_dict(self) -> dict[str, Any]:
+        """The step as the API shows it."""
         return {"event": self.event, "actor": self.actor, "comment": self.comment,
                 "created_at": iso(self.created_at)}
 

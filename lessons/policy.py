@@ -4,11 +4,12 @@ A lesson is seen by everyone (organisation), by its project's business unit,
 or by its project's team, once it is no longer a draft; its author always
 sees it, and the PMO and admins see everything. `restrict(session, viewer)`
 makes a database session apply the rule to every ORM query it runs: lessons,
-and the actions, occurrences, kickoff decisions and reviews that belong to
-them. A web request's session is restricted before its view runs, so
-lists, search and its counts and snippets, similar-while-typing, briefings,
-themes, the API and exports all see through the same rule, and a path that
-forgets it cannot exist. Code that reads tables with Core or raw SQL
+and the actions, occurrences and kickoff decisions that belong to them; a
+lesson's review steps and their comments are between its author and the
+PMO. A web request's session is restricted before its view runs, so lists,
+search and its counts and snippets, similar-while-typing, briefings, themes,
+the API and exports all see through the same rule, and a path that forgets
+it cannot exist. Code that reads tables with Core or raw SQL
 (keyword search, the CSV export) filters their results through the
 restricted session or `visible()`.
 """
@@ -31,19 +32,25 @@ class Viewer(Protocol):
     business_unit: str | None
 
 
+def seen_by_everyone() -> ColumnElement[bool]:
+    """The condition on `Lesson` for what any account, or a visitor, may see."""
+    return (Lesson.visibility == "organisation") & (Lesson.status != "draft")
+
+
 def visible(viewer: Viewer | None) -> ColumnElement[bool]:
     """The condition on `Lesson` for what `viewer` may see (None: the system, everything)."""
     if viewer is None or viewer.role in SEES_EVERYTHING:
         return true()
+    if not viewer.id:
+        return seen_by_everyone()
     shared = Lesson.visibility == "organisation"
-    if viewer.id:
-        teams = select(ProjectMember.project_id).where(ProjectMember.user_id == viewer.id)
-        shared |= (Lesson.visibility == "project") & Lesson.project_id.in_(teams)
-        if viewer.business_unit:
-            units = select(Project.id).where(Project.business_unit == viewer.business_unit)
-            shared |= (Lesson.visibility == "business_unit") & Lesson.project_id.in_(units)
-    condition = shared & (Lesson.status != "draft")  # a draft is its author's until submitted
-    return condition | (Lesson.owner_id == viewer.id) if viewer.id else condition
+    teams = select(ProjectMember.project_id).where(ProjectMember.user_id == viewer.id)
+    shared |= (Lesson.visibility == "project") & Lesson.project_id.in_(teams)
+    if viewer.business_unit:
+        units = select(Project.id).where(Project.business_unit == viewer.business_unit)
+        shared |= (Lesson.visibility == "business_unit") & Lesson.project_id.in_(units)
+    # A draft is its author's until it is submitted.
+    return (shared & (Lesson.status != "draft")) | (Lesson.owner_id == viewer.id)
 
 
 def restrict(session: Session, viewer: Viewer | None) -> None:
@@ -55,7 +62,9 @@ def restrict(session: Session, viewer: Viewer | None) -> None:
     lesson_ids = select(Lesson.id).where(allowed)
     options = [with_loader_criteria(Lesson, allowed, include_aliases=True)]
     options += [with_loader_criteria(child, child.lesson_id.in_(lesson_ids), include_aliases=True)
-                for child in (Action, Occurrence, KickoffDecision, Review)]
+                for child in (Action, Occurrence, KickoffDecision)]
+    own = select(Lesson.id).where(Lesson.owner_id == viewer.id)
+    options.append(with_loader_criteria(Review, Review.lesson_id.in_(own), include_aliases=True))
 
     @event.listens_for(session, "do_orm_execute")
     def add_criteria(state: ORMExecuteState) -> None:

@@ -20,13 +20,13 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lessons.models import Briefing, KickoffDecision, Lesson, Project, Review
+from lessons.models import Briefing, KickoffDecision, Lesson, Project
 from lessons.services.briefings import PlannedItem, store_briefing
 from lessons.services.search_log import record_search
 from search.engine import SearchEngine
 from search.keyword import terms
 from search.passages import chunks
-from search.retrieve import candidates, live_conditions, shared_terms
+from search.retrieve import allowed_ids, candidates, live_conditions, shared_terms
 from search.vectors import stored_rows
 
 BRIEFING_SIZE = 15
@@ -89,12 +89,14 @@ def generate(engine: SearchEngine, session: Session, project: Project) -> Briefi
     aspects = project_aspects(project)
     vectors = engine.embedder.encode([aspect.text for aspect in aspects])
     own = list(session.scalars(select(Lesson.id).where(Lesson.project_id == project.id)))
-    conditions = [*live_conditions(None, exclude=own), engine.feeds]
+    conditions = [*live_conditions(None, exclude=own), *engine.feeds]
     scores: dict[int, float] = defaultdict(float)
     matched: dict[int, list[tuple[int, Aspect]]] = defaultdict(list)
     closest = 0.0
+    allowed = allowed_ids(session, conditions)  # the same for every aspect: read once
     for aspect, vector in zip(aspects, vectors):
-        found = candidates(engine, session, vector, aspect.text, conditions, depth=PER_ASPECT)
+        found = candidates(engine, session, vector, aspect.text, conditions, allowed,
+                           depth=PER_ASPECT)
         closest = max(closest, found.closest)
         for rank, lesson_id in enumerate(list(found.fused)[:PER_ASPECT], start=1):
             scores[lesson_id] += 1.0 / (RRF_K + rank)
@@ -172,9 +174,11 @@ def new_since_kickoff(
     """Lessons logged (or approved) on other projects after the briefing that match the
     project's aspects."""
     since: datetime = briefing.generated_at
-    approved = Lesson.reviews.any((Review.event == "approved") & (Review.created_at > since))
+    entered = Lesson.created_at > since
+    if engine.feeds:  # only approved lessons feed briefings: one approved since is new too
+        entered |= Lesson.status_since > since
     fresh = list(session.scalars(select(Lesson.id).where(
-        (Lesson.created_at > since) | approved, Lesson.deleted_at.is_(None), engine.feeds,
+        entered, Lesson.deleted_at.is_(None), *engine.feeds,
         (Lesson.project_id != project.id) | Lesson.project_id.is_(None))))
     if not fresh:
         return []

@@ -47,7 +47,7 @@ class SearchEngine:
         self.sessions = sessions
         self.folder = folder
         self.model = model
-        # Whether only approved lessons feed briefings and themes (lessons.services.reviews).
+        # What may feed briefings and themes: by default approved lessons only.
         self.feeds = feeds_insights(approved_only)
         self.index: VectorIndex | None = None
         self.last_seq = 0
@@ -152,12 +152,13 @@ class SearchEngine:
             return len(changed)
 
     def reindex_lessons(self, lesson_ids: list[int], seqs: dict[int, int]) -> None:
-        """Replace these lessons' vectors in the index; deleted ones leave, new ones join a theme."""
+        """Replace these lessons' vectors in the index; deleted ones leave, new ones join a
+        theme (or leave it, when they no longer feed themes)."""
         with self.sessions() as session:
             lessons = session.scalars(select(Lesson).where(Lesson.id.in_(lesson_ids))).all()
             live = [lesson for lesson in lessons if not lesson.is_deleted]
             fresh = vectors.refresh_vectors(session, self.embedder, live, seqs)
-            theme_store.join_nearest(session, self.model, fresh, self.feeds)
+            theme_store.place_in_themes(session, self.model, fresh, self.feeds)
             session.commit()
         self.index.remove(lesson_ids)
         for lesson_id, matrix in fresh.items():

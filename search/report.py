@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lessons.models import Action, Briefing, KickoffDecision, Lesson, Project, SearchLog
+from lessons.models import Action, Briefing, KickoffDecision, Project, SearchLog
+from lessons.services.reviews import waiting
 from search.trends import (
     SEVERE, LessonFacts, Scope, ThemeView, Windows, live_lessons, repeated_mistakes,
     rising_and_falling, theme_views,
@@ -103,16 +104,14 @@ def action_summary(actions, today: date) -> dict[str, Any]:
 
 
 def review_summary(session: Session, scope: Scope, today: date) -> dict[str, Any]:
-    """The review backlog as it stands: lessons awaiting the PMO (and how long the oldest has
-    waited), returned to their authors, still drafts, and approved."""
-    rows = session.execute(
-        select(Lesson.status, func.count(), func.min(Lesson.updated_at))
-        .where(Lesson.deleted_at.is_(None), *scope.conditions()).group_by(Lesson.status)).all()
-    counts = {status: count for status, count, _ in rows}
-    oldest = next((since for status, _, since in rows if status == "submitted"), None)
-    return {"awaiting": counts.get("submitted", 0), "returned": counts.get("returned", 0),
-            "drafts": counts.get("draft", 0), "approved": counts.get("approved", 0),
-            "oldest_waiting_days": (today - oldest.date()).days if oldest else None}
+    """The review backlog as it stands today (the scope's dates do not apply): lessons
+    awaiting the PMO and how long the longest has waited, returned to their authors, still
+    drafts, and approved."""
+    found = waiting(session, *scope.conditions())
+    return {"awaiting": found["submitted"], "returned": found["returned"],
+            "drafts": found["draft"], "approved": found["approved"],
+            "oldest_waiting_days": (today - found["oldest"].date()).days if found["oldest"]
+            else None}
 
 
 def reuse(session: Session, decisions, lessons: dict[int, LessonFacts]) -> dict[str, Any]:

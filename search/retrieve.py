@@ -105,7 +105,8 @@ def search_by_vector(
 ) -> Results:
     """`search` with the query already embedded (a lesson's own vector, for "similar")."""
     conditions = live_conditions(filters, exclude)
-    found = candidates(engine, session, vector, text, conditions)
+    found = candidates(engine, session, vector, text, conditions,
+                       allowed_ids(session, conditions))
     # Facets need four columns of every candidate; whole lessons are loaded for the page only.
     facts = {row.id: row for row in session.execute(
         select(Lesson.id, *(getattr(Lesson, name) for name in FACETS))
@@ -142,21 +143,30 @@ class Candidates:
                 if lesson_id in ids]
 
 
+def allowed_ids(session: Session, conditions: Sequence[Any]) -> np.ndarray | None:
+    """The lessons a vector search may return, when that is not simply every live one.
+
+    More than "not deleted", or a viewer who may not see every lesson
+    (lessons.policy): the vector search is narrowed up front, so excluded
+    lessons take no candidate's place.
+    """
+    if len(conditions) > 1 or session.info.get("restricted"):
+        return np.fromiter(session.scalars(select(Lesson.id).where(*conditions)), dtype=np.int64)
+    return None
+
+
 def candidates(
     engine: SearchEngine,
     session: Session,
     vector: np.ndarray,
     text: str,
     conditions: Sequence[Any],
+    allowed: np.ndarray | None,
     depth: int = CANDIDATES,
 ) -> Candidates:
-    """Dense and keyword candidates under `conditions`, fused."""
+    """Dense candidates among `allowed` (`allowed_ids`) and keyword candidates under
+    `conditions`, fused."""
     engine.ready()
-    allowed = None
-    # More than "not deleted", or a viewer who may not see every lesson (lessons.policy):
-    # restrict the vector search up front, so hidden lessons take no candidate's place.
-    if len(conditions) > 1 or session.info.get("restricted"):
-        allowed = np.fromiter(session.scalars(select(Lesson.id).where(*conditions)), dtype=np.int64)
     dense = engine.dense(vector, depth, allowed)
     keyword = keyword_search(session, text, conditions, depth)
     return Candidates(fuse(dense, keyword), {i for i, _ in dense}, {i for i, _ in keyword},

@@ -6,23 +6,25 @@ theme each new one matches, so trends and links survive a recompute.
 Between recomputes, and while one runs, a new lesson joins its nearest theme
 as soon as its vectors are stored, so the PMO view is never behind the lessons.
 Only lessons that feed insights (by default the approved ones: the engine's
-`feeds`) are clustered or join a theme; a lesson joins once it is approved.
+`feeds`) are clustered or join a theme; a lesson joins once it is approved,
+and leaves when its author's change sends it back for review.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from sqlalchemy import ColumnElement, delete, func, insert, select, true
+from sqlalchemy import ColumnElement, delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from lessons.models import Lesson, LessonTheme, Theme, utcnow
+from lessons.policy import seen_by_everyone
 from search import themes
 from search.vectors import all_vectors, stored_rows
 
-if TYPE_CHECKING:  # the engine stores vectors through join_nearest below
+if TYPE_CHECKING:  # the engine stores vectors through place_in_themes below
     from search.engine import SearchEngine
 
 # A recomputed theme keeps an old id when their centroids are at least this alike: distinct
@@ -30,6 +32,7 @@ if TYPE_CHECKING:  # the engine stores vectors through join_nearest below
 MATCH_SIMILARITY = 0.85
 LABEL_FIELDS = ("title", "what_happened", "root_cause", "impact", "recommendation")
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
+Feeds = Sequence[ColumnElement[bool]]  # what may feed themes (lessons.services.reviews)
 
 
 def recompute(engine: "SearchEngine", count: int | None = None,
@@ -41,7 +44,7 @@ def recompute(engine: "SearchEngine", count: int | None = None,
     with engine.sessions() as session:
         report("Reading vectors", 0, 1)
         lesson_ids, vectors = lesson_vectors(session, engine.model, engine.embedder.dim,
-                                             engine.feeds)
+                                             *engine.feeds)
         found = clustering(session, lesson_ids, vectors, count, report)
         report("Saving", 0, 1)
         ids = stable_ids(session, engine.model, found.centroids)
@@ -75,7 +78,7 @@ def clustering(session: Session, lesson_ids: np.ndarray, vectors: np.ndarray,
 
 
 def lesson_vectors(session: Session, model: str, dim: int,
-                   feeds: ColumnElement[bool] = true()) -> tuple[np.ndarray, np.ndarray]:
+                   *feeds: ColumnElement[bool]) -> tuple[np.ndarray, np.ndarray]:
     """(lesson ids, unit vectors) of the live lessons (under `feeds`): the normalised mean of
     each one's passages.
 
@@ -83,7 +86,7 @@ def lesson_vectors(session: Session, model: str, dim: int,
     alone or its first passage agree less with the NASA failure patterns
     (bench/theme_quality.py --experiments).
     """
-    passage_ids, matrix = all_vectors(session, model, dim, feeds)  # sorted by lesson
+    passage_ids, matrix = all_vectors(session, model, dim, *feeds)  # sorted by lesson
     lesson_ids, first = np.unique(passage_ids, return_index=True)
     if not len(lesson_ids):
         return lesson_ids, np.zeros((0, dim), dtype=np.float32)
@@ -95,12 +98,11 @@ def lesson_texts(session: Session, lesson_ids: np.ndarray) -> list[str]:
     """The text of each lesson, in the order of `lesson_ids`, to name themes by.
 
     Only lessons everyone may see name a theme: everyone reads the names, so a
-    word from a team-only lesson must never show up in one.
+    word from a team-only lesson or a draft must never show up in one.
     """
     columns = [getattr(Lesson, name) for name in LABEL_FIELDS]
     texts = {row[0]: "\n".join(filter(None, row[1:])) for row in session.execute(
-        select(Lesson.id, *columns).where(Lesson.deleted_at.is_(None),
-                                          Lesson.visibility == "organisation"))}
+        select(Lesson.id, *columns).where(Lesson.deleted_at.is_(None), seen_by_everyone()))}
     return [texts.get(int(lesson_id), "") for lesson_id in lesson_ids]
 
 
@@ -135,11 +137,13 @@ def store(session: Session, model: str, ids: list[int], found: Clustering,
             for lesson_id, label in zip(lesson_ids, found.labels)])
 
 
-def join_nearest(session: Session, model: str, vectors: Mapping[int, np.ndarray],
-                 feeds: ColumnElement[bool]) -> None:
+def place_in_themes(session: Session, model: str, vectors: Mapping[int, np.ndarray],
+                    feeds: Feeds) -> None:
     """Lessons under `feeds` not yet in a theme join the live theme nearest to them (`vectors`:
-    passages)."""
-    fed = set(session.scalars(select(Lesson.id).where(Lesson.id.in_(list(vectors)), feeds)))
+    passages); the others leave theirs."""
+    fed = set(session.scalars(select(Lesson.id).where(Lesson.id.in_(list(vectors)), *feeds)))
+    if unfed := set(vectors) - fed:
+        session.execute(delete(LessonTheme).where(LessonTheme.lesson_id.in_(list(unfed))))
     vectors = {lesson_id: passages for lesson_id, passages in vectors.items() if lesson_id in fed}
     if not vectors:
         return
@@ -163,13 +167,13 @@ def join_nearest(session: Session, model: str, vectors: Mapping[int, np.ndarray]
         session.execute(dialect.insert(LessonTheme).on_conflict_do_nothing(), rows)
 
 
-def join_unthemed(session: Session, model: str, feeds: ColumnElement[bool]) -> None:
+def join_unthemed(session: Session, model: str, feeds: Feeds) -> None:
     """Every live lesson under `feeds` with vectors but no theme joins its nearest live theme."""
     themed = select(LessonTheme.lesson_id).where(LessonTheme.lesson_id == Lesson.id).exists()
     unthemed = list(session.scalars(select(Lesson.id).where(Lesson.deleted_at.is_(None),
-                                                            ~themed, feeds)))
+                                                            ~themed, *feeds)))
     rows = stored_rows(session, model, unthemed)
-    join_nearest(session, model, {
+    place_in_themes(session, model, {
         lesson_id: np.stack([np.frombuffer(row.vector, dtype=np.float32)
                              for row in by_position.values()])
         for lesson_id, by_position in rows.items()}, feeds)

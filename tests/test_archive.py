@@ -224,7 +224,7 @@ def archive(**changes) -> dict:
     (archive(schema="9999"), "comes from a newer version of Lessons; upgrade Lessons first"),
     (archive(lessons=None), "This archive has no lessons list."),
     (archive(lessons=[{"id": 1, "what_happened": "No title."}]),
-     "lessons entry 1 lacks created_at, kind, severity"),
+     "lessons entry 1 lacks actions, created_at, kind"),
 ])
 def test_a_broken_archive_is_refused_with_a_clear_message(document, message, tmp_path):
     path = tmp_path / "broken.json"

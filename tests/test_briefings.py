@@ -181,6 +181,22 @@ def test_exports_and_print(client, past):
         assert "@media print" in stylesheet.get_data(as_text=True)
 
 
+def test_html_in_user_text_never_reaches_the_markdown_exports(client, past):
+    post(client, "/api/v1/lessons", {
+        "title": "<img src=x onerror=alert(1)>Integrator lock-in\n# Not a heading",
+        "what_happened": TOPICS["vendor"][1],
+        "recommendation": "<script>alert(2)</script>Keep an exit clause & the design rights."})
+    project = post(client, "/api/v1/projects", {"name": "Cloud ERP <b>now</b>",
+                                                "description": CHARTER})
+    text = client.get(f"/projects/{project['id']}/briefing.md").get_data(as_text=True)
+    assert text.startswith("# Kickoff briefing: Cloud ERP now\n")
+    assert "Integrator lock-in # Not a heading" in text and "\n# Not a heading" not in text
+    assert "Keep an exit clause &amp; the design rights." in text
+    assert "<" not in text and "alert" not in text
+    report = client.get("/pmo/report.md", query_string={"business_unit": "<i>Ops</i>"})
+    assert "business_unit Ops" in report.get_data(as_text=True)
+
+
 def test_a_project_without_a_description_has_no_briefing_yet(client, past):
     project = post(client, "/api/v1/projects", {"name": "Empty"})
     result = briefing(client, project["id"])

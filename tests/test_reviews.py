@@ -9,9 +9,10 @@ import pytest
 from conftest import signed_in
 
 from lessons.errors import Conflict, ValidationError
-from lessons.models import AuditEvent
+from lessons.models import AuditEvent, Lesson, User
 from lessons.services import create_lesson, delete_lesson
 from lessons.services.reviews import review_step
+from web.database import db
 
 LESSON = {"title": "Permit for the crane came late",
           "what_happened": "The council needed eight weeks for the street works permit; the "
@@ -146,10 +147,9 @@ def test_a_returned_lesson_shows_the_comment_and_goes_back_in_review(app, people
     assert history[1]["comment"] == "Say which council and how long."
     assert "Awaiting your review (0)" in pmo.get("/review").get_data(as_text=True)
     with app.app_context():
-        from web.database import db
         actions = [e.action for e in db.session.query(AuditEvent).order_by(AuditEvent.id)
                    if e.action.startswith("lesson_")]
-    assert actions == ["lesson_return", "lesson_edit", "lesson_approve"]
+    assert actions == ["lesson_return", "lesson_submit", "lesson_edit", "lesson_approve"]
 
 
 def test_a_draft_saved_from_the_form_stays_a_draft(people):
@@ -221,7 +221,69 @@ def test_the_pmo_report_shows_the_review_backlog(people):
     review = pmo.get("/api/v1/report").get_json()["review"]
     assert review == {"awaiting": 1, "returned": 1, "drafts": 1, "approved": 1,
                       "oldest_waiting_days": 0}
-    assert "1 awaiting review</a> (the oldest for 0 days), 1 returned to their authors" in \
+    assert "1 awaiting review</a> (the longest for 0 days), 1 returned to their authors" in \
         pmo.get("/pmo").get_data(as_text=True)
-    assert "1 approved, 1 awaiting review, 1 returned to their authors, 1 drafts." in \
+    assert "1 approved, 1 awaiting review, 1 returned to their authors; drafts: 1." in \
         pmo.get("/pmo/report.md").get_data(as_text=True)
+
+
+def test_the_review_comments_are_between_the_author_and_the_pmo(people):
+    lesson = log(people["author"])
+    step(people["pmo"], lesson["id"], "return", comment="Too vague about the council.")
+    for who, reads in (("author", True), ("pmo", True), ("colleague", False)):
+        client = people[who]
+        page = client.get(f"/lessons/{lesson['id']}").get_data(as_text=True)
+        assert ("Too vague about the council." in page) is reads, who
+        steps = client.get(f"/api/v1/lessons/{lesson['id']}/reviews").get_json()["items"]
+        assert (len(steps) == 2) is reads and (steps == []) is not reads, who
+
+
+def test_an_approved_lesson_changed_by_its_author_is_reviewed_again(people, runner):
+    author, pmo = people["author"], people["pmo"]
+    lesson = log(author)
+    step(pmo, lesson["id"], "approve")
+    assert runner.invoke(args=["themes", "--themes", "2"]).exit_code == 0
+    log(pmo, status="approved", title="Another lesson", what_happened="Something else.")
+    themed = lambda: [l["id"] for t in pmo.get("/api/v1/themes").get_json()["items"]
+                      for l in t["lessons"]]
+    assert lesson["id"] in themed()
+    # The PMO's own edit keeps it approved.
+    assert pmo.patch(f"/api/v1/lessons/{lesson['id']}",
+                     json={"severity": "high"}).get_json()["status"] == "approved"
+    changed = author.patch(f"/api/v1/lessons/{lesson['id']}", json={"title": "Anything now"})
+    assert changed.get_json()["status"] == "submitted"
+    assert lesson["id"] not in themed()
+    last = author.get(f"/api/v1/lessons/{lesson['id']}/reviews").get_json()["items"][-1]
+    assert (last["event"], last["actor"]) == ("submitted", email_of(author))
+    assert "after approval" in last["comment"]
+
+
+def email_of(client):
+    with client.application.app_context():
+        return db.session.get(User, client.user_id).email
+
+
+def test_of_two_reviewers_deciding_at_once_one_is_told(app, session):
+    lesson = create_lesson(session, LESSON, actor="ann")
+    session.commit()
+    stale = session.get(Lesson, lesson.id)  # read before the other reviewer acts
+    with app.extensions["lessons.db"][1]() as other:
+        review_step(other, lesson.id, "approve", actor="bea")
+        other.commit()
+    assert stale.status == "submitted"  # this session has not seen the approval
+    with pytest.raises(Conflict, match="“Approved”"):
+        review_step(session, lesson.id, "return", actor="cy", comment="Too short.")
+    assert [r.event for r in stale.reviews] == ["submitted", "approved"]
+
+
+def test_a_draft_never_names_a_theme_even_when_every_lesson_feeds_them(backend, make_app):
+    app = make_app(DATABASE_URL=backend.url, APPROVED_ONLY=False)
+    author, colleague = signed_in(app, "contributor"), signed_in(app, "contributor")
+    for n in range(3):
+        log(author, status="draft", title=f"Zanzibarquux slip {n}",
+            what_happened="The zanzibarquux vendor slipped again.")
+        log(colleague, status="submitted", title=f"Permit late {n}",
+            what_happened="The council permit came late.")
+    assert app.test_cli_runner().invoke(args=["themes", "--themes", "2"]).exit_code == 0
+    assert "zanzibarquux" not in colleague.get("/api/v1/themes").get_data(as_text=True).lower()
+    assert "zanzibarquux" not in colleague.get("/themes").get_data(as_text=True).lower()

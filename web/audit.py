@@ -1,5 +1,6 @@
 """The audit trail of requests that change or carry data away: edits, deletes, restores,
-imports and exports. Sign-ins and account changes are recorded where they happen."""
+imports and exports. Sign-ins, account changes, visibility changes and review steps are
+recorded where they happen."""
 
 from flask import Flask, Response, request
 
@@ -16,9 +17,6 @@ AUDITED = {
     "projects.delete": "project_delete", "api.delete_project": "project_delete",
     "projects.restore": "project_restore", "api.restore_project": "project_restore",
     "projects.add_to_team": "team_change", "projects.remove_from_team": "team_change",
-    "reviews.submit": "lesson_submit", "api.submit_lesson": "lesson_submit",
-    "reviews.approve": "lesson_approve", "api.approve_lesson": "lesson_approve",
-    "reviews.send_back": "lesson_return", "api.send_back_lesson": "lesson_return",
     "actions.delete": "action_delete", "api.delete_action": "action_delete",
     "actions.restore": "action_restore", "api.restore_action": "action_restore",
     "imports.start": "import",

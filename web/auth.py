@@ -54,7 +54,7 @@ def init_app(app: Flask) -> None:
     app.before_request(sign_in_request)
     app.before_request(authorize)
     app.jinja_env.globals.update(current_user=current_user, can_change=can_change,
-                                 ROLES=ROLE_NAMES)
+                                 is_reviewer=is_reviewer, ROLES=ROLE_NAMES)
 
 
 def current_user() -> Account | None:
@@ -132,6 +132,12 @@ def can_change(lesson: Lesson) -> bool:
     """Whether the signed-in account may edit, delete or restore this lesson."""
     user = current_user()
     return user is not None and (user.role in SEES_EVERYTHING or lesson.owner_id == user.id)
+
+
+def is_reviewer() -> bool:
+    """Whether the signed-in account reviews lessons: the PMO and admins."""
+    user = current_user()
+    return user is not None and user.role in SEES_EVERYTHING
 
 
 def changeable_lesson(lesson_id: int) -> Lesson:

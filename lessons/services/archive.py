@@ -49,6 +49,7 @@ CHILDREN: dict[str, Table] = {
     "occurrences": Occurrence.__table__,  # type: ignore[dict-item]
     "reviews": Review.__table__,  # type: ignore[dict-item]
 }
+OPTIONAL_CHILDREN = {"reviews"}  # archives made before review existed have none
 KINDS = ("project", "lesson", "decision")
 # What a value that does not parse back raises.
 INVALID = (KeyError, ValueError, TypeError, ArithmeticError)
@@ -144,9 +145,9 @@ def plain(value: Any) -> Any:
 def missing_keys(section: str, item: Any) -> list[str]:
     """The keys an entry of `section` lacks (its children's too), for checking an archive.
 
-    Columns that may be empty can be absent, and so can a lesson's list of
-    children: an archive made before a column or a kind of child was added
-    still loads, with the column empty or no children of that kind.
+    Columns that may be empty can be absent, and so can the children added
+    later (OPTIONAL_CHILDREN): an archive made before they existed still
+    loads, with the column empty or no such children.
     """
     if not isinstance(item, dict):
         return ["(not an object)"]
@@ -167,7 +168,8 @@ def required(table: Table) -> set[str]:
 
 def extra_keys(section: str) -> set[str]:
     """The keys an entry has besides its columns."""
-    return {"projects": {"tags"}, "lessons": {"tags"}, "decisions": set()}[section]
+    return {"projects": {"tags"}, "lessons": {"tags", *(set(CHILDREN) - OPTIONAL_CHILDREN)},
+            "decisions": set()}[section]
 
 
 # Restoring
@@ -373,7 +375,7 @@ def complete(table: Table, item: dict[str, Any]) -> dict[str, Any]:
 
 def complete_lesson(item: dict[str, Any]) -> dict[str, Any]:
     """A lesson entry completed like `complete`, its children too."""
-    return complete(LESSONS, item) | {key: [complete(table, child) for child in item.get(key, [])]
+    return complete(LESSONS, item) | {key: [complete(table, child) for child in item.get(key) or []]
                                       for key, table in CHILDREN.items()}
 
 

@@ -21,7 +21,7 @@ from lessons.services.common import (
     soft_delete,
     state_filter,
 )
-from lessons.services.reviews import open_review
+from lessons.services.reviews import open_review, reopen
 from lessons.validation import clean
 
 
@@ -60,8 +60,10 @@ def update_lesson(
     actor: str,
     partial: bool = True,
     categories: Sequence[str] = DEFAULT_CATEGORIES,
+    by_reviewer: bool = True,
 ) -> Lesson:
-    """Change the fields given in `data`; a real change adds a revision."""
+    """Change the fields given in `data`; a real change adds a revision, and sends an approved
+    lesson back for review unless the change is `by_reviewer` (the PMO's)."""
     lesson = get_live_row(session, Lesson, lesson_id)
     values = clean(LESSON_FIELDS, data, partial=partial, choices=category_choices(categories))
     before = lesson.content()
@@ -70,6 +72,8 @@ def update_lesson(
         session.flush()
         _add_revision(session, lesson, actor)
         record_change(session, "lesson", lesson.id, "update")
+        if not by_reviewer:
+            reopen(session, lesson, actor)
     if lesson.visibility != before["visibility"]:  # who may see it changed: audited
         audit.record(session, actor, "visibility_change", f"lesson {lesson.id}",
                      before=before["visibility"], after=lesson.visibility)

@@ -2,39 +2,46 @@
 
 A contributor keeps a lesson as a draft (only they and the PMO see it) or
 submits it; the PMO approves a submitted lesson, or returns it with a comment
-saying what to change, and its author submits it again. Each step is kept as
-a `Review` row, so the lesson shows who decided what, and why. Imports and
-archives bring approved records. By default only approved lessons feed
-kickoff briefings and themes (`feeds_insights`); lists and search show every
-lesson the viewer may see, with its status.
+saying what to change, and its author submits it again. An author's change
+to an approved lesson sends it back for review, since an approval covers the
+text the PMO read. Each step is kept as a `Review` row (its author and the
+PMO read them: lessons.policy), and submits, approvals and returns go to the
+audit log. Imports and archives bring approved records. By default only
+approved lessons feed kickoff briefings and themes (`feeds_insights`); lists
+and search show every lesson the viewer may see, with its status.
 """
 
-from sqlalchemy import ColumnElement, true
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from lessons.errors import Conflict, ValidationError
 from lessons.fields import LESSON_STATUSES
-from lessons.models import Lesson, Review
+from lessons.models import Lesson, Review, utcnow
+from lessons.services import audit
 from lessons.services.common import get_live_row, record_change
 
-# A step: the statuses it may start from, and where it leads.
+# A step: the statuses it may start from, and where it leads (also the name of its event).
 STEPS = {
     "submit": ({"draft", "returned"}, "submitted"),
     "approve": ({"submitted"}, "approved"),
     "return": ({"submitted"}, "returned"),
 }
+NEW_STATUSES = ("draft", "submitted", "approved")  # where a new lesson's review may start
 MAX_COMMENT = 5_000
+REOPENED = "Changed by its author after approval, so reviewed again."
 
 
-def feeds_insights(approved_only: bool) -> ColumnElement[bool]:
-    """The condition on `Lesson` for what may feed briefings and themes."""
-    return Lesson.status == "approved" if approved_only else true()
+def feeds_insights(approved_only: bool) -> list[ColumnElement[bool]]:
+    """The conditions on `Lesson` for what may feed briefings and themes (none: every lesson)."""
+    return [Lesson.status == "approved"] if approved_only else []
 
 
 def check_initial_status(value: object, may_approve: bool) -> str:
     """The status a new lesson asks for: a draft, submitted (the default), or approved
     (the PMO's own record)."""
-    allowed = ["draft", "submitted", *(["approved"] if may_approve else [])]
+    allowed = [s for s in NEW_STATUSES if may_approve or s != "approved"]
     if value in (None, ""):
         return "submitted"
     if value not in allowed:
@@ -43,10 +50,11 @@ def check_initial_status(value: object, may_approve: bool) -> str:
 
 
 def open_review(session: Session, lesson: Lesson, status: str, actor: str) -> None:
-    """Start a new lesson's review: a submitted one records the step; a draft has none yet,
-    and an approved record (an import, say) needs none."""
-    lesson.status = status
-    if status == "submitted":
+    """Start a new lesson's review; a step is recorded unless it starts as a draft."""
+    if status not in NEW_STATUSES:
+        raise ValueError(f"A new lesson cannot start as {status!r}.")
+    lesson.status, lesson.status_since = status, utcnow()
+    if status != "draft":
         session.add(Review(lesson=lesson, event=status, actor=actor))
 
 
@@ -56,18 +64,46 @@ def review_step(session: Session, lesson_id: int, step: str, *, actor: str,
     starts, status = STEPS[step]
     lesson = get_live_row(session, Lesson, lesson_id)
     if lesson.status not in starts:
-        ready = " or ".join(f"“{LESSON_STATUSES[s]}”" for s in sorted(starts))
-        raise Conflict(f"This lesson is “{LESSON_STATUSES[lesson.status]}”; only a lesson that "
-                       f"is {ready} can be {status}.")
+        raise wrong_status(lesson.status, starts, status)
     comment = (comment or "").strip() or None
     if problem := comment_problem(step, comment):
         raise ValidationError({"comment": problem}, f"The comment is not valid: {problem}")
-    lesson.status = status
-    session.add(Review(lesson=lesson, event=status, actor=actor, comment=comment))
-    session.flush()
-    # Logged as a change, so search engines catch up: an approved lesson joins its theme.
-    record_change(session, "lesson", lesson.id, "update")
+    # Checked and moved in one statement, so of two reviewers deciding at once one wins and
+    # the other is told, instead of both steps landing.
+    moved = session.execute(
+        update(Lesson).where(Lesson.id == lesson.id, Lesson.status.in_(starts))
+        .values(status=status, status_since=utcnow(), updated_at=utcnow()))
+    if moved.rowcount != 1:
+        session.refresh(lesson)
+        raise wrong_status(lesson.status, starts, status)
+    record_step(session, lesson, status, actor, comment)
     return lesson
+
+
+def reopen(session: Session, lesson: Lesson, actor: str) -> None:
+    """An approved lesson whose author changed it goes back for review."""
+    if lesson.status == "approved":
+        lesson.status, lesson.status_since = "submitted", utcnow()
+        record_step(session, lesson, "submitted", actor, REOPENED)
+
+
+def record_step(session: Session, lesson: Lesson, event: str, actor: str,
+                comment: str | None) -> None:
+    """Keep the step on the lesson and in the audit log, and log the change, so search
+    engines catch up: an approved lesson joins its theme, a reopened one leaves it."""
+    session.add(Review(lesson=lesson, event=event, actor=actor, comment=comment))
+    action = {"submitted": "lesson_submit", "approved": "lesson_approve",
+              "returned": "lesson_return"}[event]
+    audit.record(session, actor, action, f"lesson {lesson.id}",
+                 **({"comment": comment} if comment else {}))
+    session.flush()
+    record_change(session, "lesson", lesson.id, "update")
+
+
+def wrong_status(current: str, starts: set[str], status: str) -> Conflict:
+    ready = " or ".join(f"“{LESSON_STATUSES[s]}”" for s in sorted(starts))
+    return Conflict(f"This lesson is “{LESSON_STATUSES[current]}”; only a lesson that is "
+                    f"{ready} can be {status}.")
 
 
 def comment_problem(step: str, comment: str | None) -> str | None:
@@ -80,7 +116,37 @@ def comment_problem(step: str, comment: str | None) -> str | None:
 
 
 def last_return(lesson: Lesson) -> Review | None:
-    """The comment that sent the lesson back, while it is returned."""
+    """The step that sent the lesson back, while it is returned (None for a viewer who may
+    not read its review)."""
     if lesson.status != "returned":
         return None
     return next((r for r in reversed(lesson.reviews) if r.event == "returned"), None)
+
+
+# Reading
+
+
+def review_queue(session: Session, limit: int) -> list[Lesson]:
+    """The lessons awaiting review, the longest waiting first."""
+    return list(session.scalars(
+        select(Lesson).where(Lesson.status == "submitted", Lesson.deleted_at.is_(None))
+        .order_by(Lesson.status_since, Lesson.id).limit(limit)))
+
+
+def own_in_review(session: Session, owner_id: int) -> list[Lesson]:
+    """An account's lessons not approved yet, the latest changed first."""
+    return list(session.scalars(
+        select(Lesson).where(Lesson.owner_id == owner_id, Lesson.status != "approved",
+                             Lesson.deleted_at.is_(None))
+        .order_by(Lesson.updated_at.desc(), Lesson.id.desc())))
+
+
+def waiting(session: Session, *conditions: ColumnElement[bool]) -> dict[str, Any]:
+    """Live lessons (under `conditions`) per status, and since when the longest awaiting
+    review has waited."""
+    live = [Lesson.deleted_at.is_(None), *conditions]
+    counts = dict(session.execute(select(Lesson.status, func.count()).where(*live)
+                                  .group_by(Lesson.status)).all())
+    oldest = session.scalar(select(func.min(Lesson.status_since))
+                            .where(*live, Lesson.status == "submitted"))
+    return {**{status: counts.get(status, 0) for status in LESSON_STATUSES}, "oldest": oldest}

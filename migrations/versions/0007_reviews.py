@@ -1,4 +1,4 @@
-"""Review: each lesson's review status, and the history of its reviews.
+"""Review: each lesson's review status and since when, and the history of its reviews.
 
 Revision ID: 0007
 Revises: 0006
@@ -21,6 +21,7 @@ def upgrade() -> None:
     op.add_column('lessons', sa.Column('status', sa.String(length=20), nullable=False,
                                        server_default='approved'))
     op.create_index('ix_lessons_status', 'lessons', ['status'], unique=False)
+    op.add_column('lessons', sa.Column('status_since', sa.DateTime(timezone=True), nullable=True))
     op.create_table('reviews',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('lesson_id', sa.Integer(), nullable=False),
@@ -36,5 +37,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('reviews')
+    op.drop_column('lessons', 'status_since')
     op.drop_index('ix_lessons_status', 'lessons')
     op.drop_column('lessons', 'status')

@@ -17,7 +17,6 @@ from lessons.errors import NotFound, ValidationError
 from lessons.fields import ACTION_FIELDS, LESSON_FIELDS, PROJECT_FIELDS, Field
 from lessons.history import revision_changes
 from lessons.models import ThemeRun
-from lessons.policy import SEES_EVERYTHING
 from lessons.queries import ACTION_FILTERS, LESSON_FILTERS, PROJECT_FILTERS, Page, parse_query
 from lessons.services.common import find_row
 from lessons.services.lessons import category_choices
@@ -29,7 +28,7 @@ from search.report import pmo_report
 from search.trends import (
     Scope, Windows, repeated_mistakes, rising_and_falling, theme_views, today,
 )
-from web.auth import changeable_lesson, check_project_manager, current_user
+from web.auth import changeable_lesson, check_project_manager, current_user, is_reviewer
 from web.identity import current_actor, current_user_id
 from web.jobs import expire_if_stale, parse_theme_count, start_recompute
 from web.search import engine, log_search, project_briefing
@@ -97,7 +96,7 @@ def create_lesson(data: dict[str, Any]) -> Any:
     """A new lesson, submitted for review unless `status` asks for a draft (or, from the PMO,
     an approved record)."""
     user = current_user()
-    status = check_initial_status(data.pop("status", None), may_approve=user.role in SEES_EVERYTHING)
+    status = check_initial_status(data.pop("status", None), may_approve=is_reviewer())
     return services.create_lesson(db.session, data, actor=current_actor(data.get("author")),
                                   categories=categories(), owner_id=user.id, status=status)
 
@@ -108,7 +107,8 @@ def update_lesson(lesson_id: int, data: dict[str, Any]) -> Any:
         raise ValidationError({"status": "The status changes by review steps: POST "
                                          f"/api/v1/lessons/{lesson_id}/submit, /approve or /return."})
     return services.update_lesson(db.session, changeable_lesson(lesson_id).id, data,
-                                  actor=current_actor(), categories=categories())
+                                  actor=current_actor(), categories=categories(),
+                                  by_reviewer=is_reviewer())
 
 
 def update_managed_project(project_id: int, data: dict[str, Any]) -> Any:
@@ -235,7 +235,8 @@ def search_lessons() -> Response:
 
 @api.get("/lessons/<int:row_id>/reviews")
 def lesson_reviews(row_id: int) -> Response:
-    """Every review step of a lesson, oldest first."""
+    """Every review step of a lesson, oldest first: its author and the PMO read them; for
+    anyone else the list is empty (lessons.policy)."""
     items = [review.as_dict() for review in services.get_lesson(db.session, row_id).reviews]
     return jsonify({"items": items, "total": len(items)})
 

@@ -7,6 +7,7 @@ response against them, so the document cannot drift from what the API does.
 from typing import Any, Sequence
 
 from lessons.fields import LESSON_STATUSES, MAX_ID, Field
+from lessons.services.reviews import MAX_COMMENT, NEW_STATUSES
 
 TIMESTAMP = {"type": ["string", "null"], "format": "date-time"}
 EXTRA_OUTPUT: dict[str, dict[str, Any]] = {
@@ -18,7 +19,7 @@ EXTRA_OUTPUT: dict[str, dict[str, Any]] = {
 # Create-only fields beside the editable ones.
 EXTRA_INPUT: dict[str, dict[str, Any]] = {
     "lessons": {"status": {
-        "enum": ["draft", "submitted", "approved"],
+        "enum": list(NEW_STATUSES),
         "description": "Where its review starts: submitted (the default), a draft only its "
                        "author and the PMO see, or, from the PMO, an approved record."}},
 }
@@ -581,7 +582,8 @@ def review_paths() -> dict[str, Any]:
               **json_content({"$ref": "#/components/schemas/Lesson"})}
     paths: dict[str, Any] = {"/lessons/{row_id}/reviews": {
         "parameters": [ID_PARAMETER],
-        "get": {"summary": "Every review step of a lesson, oldest first",
+        "get": {"summary": "Every review step of a lesson, oldest first (its author and the "
+                           "PMO read them; anyone else gets none)",
                 "operationId": "lesson_reviews",
                 "responses": {"200": {"description": "The review steps.", **json_content({
                     "type": "object", "required": ["items", "total"], "properties": {
@@ -594,7 +596,7 @@ def review_paths() -> dict[str, Any]:
              ("return", "send_back_lesson",
               "Return a submitted lesson to its author with a comment (the PMO)"))
     for step, operation, summary in steps:
-        comment = {"type": ["string", "null"], "maxLength": 5000,
+        comment = {"type": ["string", "null"], "maxLength": MAX_COMMENT,
                    "description": "Required to return: what should change."}
         paths[f"/lessons/{{row_id}}/{step}"] = {"parameters": [ID_PARAMETER], "post": {
             "summary": summary, "operationId": operation,

@@ -6,7 +6,7 @@ from flask import Blueprint, Response, abort, flash, request, url_for
 
 from lessons import services
 from lessons.errors import ValidationError
-from lessons.exports import csv_text
+from lessons.exports import csv_text, markdown_text
 from lessons.fields import DECISIONS
 from lessons.models import Briefing, KickoffDecision, Lesson, Project
 from lessons.services.briefings import project_decisions
@@ -104,22 +104,23 @@ def as_markdown(project_id: int) -> Response:
     """The briefing as Markdown, for a wiki or an e-mail."""
     project, briefing = load(project_id)
     rows = briefing_rows(project, briefing)
-    lines = [f"# Kickoff briefing: {project.name}", ""]
+    md = markdown_text
+    lines = [f"# Kickoff briefing: {md(project.name)}", ""]
     if briefing:
         lines += [f"Generated {briefing.generated_at:%Y-%m-%d %H:%M} UTC from the project "
                   f"description; {len(rows)} lessons.", ""]
     for row in rows:
         lesson = row.lesson
-        lines += [f"## {row.rank}. {lesson.title}", ""]
-        lines += [f"- Matched: {', '.join(row.aspects)}" + (
-            f" (shared words: {', '.join(row.terms)})" if row.terms else "")]
+        lines += [f"## {row.rank}. {md(lesson.title)}", ""]
+        lines += [f"- Matched: {md(', '.join(row.aspects))}" + (
+            f" (shared words: {md(', '.join(row.terms))})" if row.terms else "")]
         lines += [f"- Seen on {row.projects_hit} project(s)"
-                  + (f"; source {lesson.external_id}" if lesson.external_id else "")]
+                  + (f"; source {md(lesson.external_id)}" if lesson.external_id else "")]
         if row.decision:
             lines += [f"- Decision: {DECISIONS[row.decision.decision]}"
-                      + (f" — {row.decision.note}" if row.decision.note else "")]
+                      + (f" — {md(row.decision.note)}" if row.decision.note else "")]
         if lesson.recommendation:
-            lines += ["", f"**Recommendation:** {lesson.recommendation}"]
+            lines += ["", f"**Recommendation:** {md(lesson.recommendation, inline=False)}"]
         lines += [""]
     return Response("\n".join(lines), mimetype="text/markdown",
                     headers={"Content-Disposition": f'attachment; filename="briefing-{project.id}.md"'})

@@ -14,9 +14,10 @@ from lessons.services.lessons import category_choices
 from lessons.services.reviews import last_return, review_step
 from web.database import db
 from web.htmx import redirect_after_post, render
-from web.auth import changeable_lesson
+from web.auth import changeable_lesson, is_reviewer
 from web.identity import current_actor, current_user_id, remember_actor
 from web.views.forms import categories, field_value, form_values
+from web.views.reviews import review_steps
 
 bp = Blueprint("lessons", __name__, url_prefix="/lessons")
 
@@ -92,18 +93,22 @@ def edit(lesson_id: int) -> Response:
     lesson = changeable_lesson(lesson_id)
     if request.method == "POST":
         values = form_values(LESSON_FIELDS)
-        submit = request.form.get("status") == "submitted" and lesson.status in ("draft", "returned")
+        approved = lesson.status == "approved"
+        submit = request.form.get("status") == "submitted" and "submit" in review_steps(lesson)
         try:
             services.update_lesson(
                 db.session, lesson_id, values, actor=current_actor(), partial=False,
-                categories=categories(),
+                categories=categories(), by_reviewer=is_reviewer(),
             )
             if submit:
                 review_step(db.session, lesson_id, "submit", actor=current_actor())
             db.session.commit()
         except ValidationError as error:
             return form_page("lessons/edit.html", values, error.fields, lesson=lesson)
-        flash("Changes saved and sent for review." if submit else "Changes saved.")
+        reopened = approved and lesson.status == "submitted"
+        flash("Changes saved and sent for review." if submit else "Changes saved; an approved "
+              "lesson changed by its author goes back to the PMO for review." if reopened
+              else "Changes saved.")
         return redirect_after_post(url_for(".show", lesson_id=lesson_id))
     values = {name: field_value(value) for name, value in lesson.content().items()}
     return form_page("lessons/edit.html", values, {}, status=200, lesson=lesson)

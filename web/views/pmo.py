@@ -4,7 +4,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from lessons.exports import csv_text
+from lessons.exports import csv_text, markdown_text
 from lessons.services.projects import business_units
 from search.report import WEAK_MATCH, pmo_report
 from search.trends import Scope, Windows, today
@@ -66,25 +66,26 @@ PERIOD_MEASURES = (("lessons", "Lessons captured"), ("severe", "High or critical
 def markdown_lines(data: dict[str, Any]) -> list[str]:
     """The report as Markdown lines."""
     current, previous = data["periods"]["current"], data["periods"]["previous"]
-    scope = ", ".join(f"{k} {v}" for k, v in data["scope"].items()) or "all lessons"
+    md = markdown_text
+    scope = ", ".join(f"{k} {md(v)}" for k, v in data["scope"].items()) or "all lessons"
     lines = ["# Lessons learned: executive report", "",
              f"Scope: {scope}. This {data['window_days']}-day window ({current['start']} to "
              f"{current['end']}) against the one before.", "",
              "| | this window | previous |", "| --- | --- | --- |"]
     lines += [f"| {label} | {current[key]} | {previous[key]} |" for key, label in PERIOD_MEASURES]
     lines += ["", "## Where we keep failing", ""]
-    lines += [f"- **{t['label']}**: {t['size']} lessons on {t['projects']} projects, "
+    lines += [f"- **{md(t['label'])}**: {t['size']} lessons on {t['projects']} projects, "
               f"{t['severe_share']:.0%} severe, cost {float(t['impact_cost']):,.0f}, "
               f"{t['impact_days']} days lost" for t in data["themes"]] or ["- No themes yet."]
     lines += ["", "## Identified, not learned", ""]
-    lines += [f"- {r['lessons'][0]['title']}: {'; '.join(r['reasons'])}"
+    lines += [f"- {md(r['lessons'][0]['title'])}: {'; '.join(r['reasons'])}"
               for r in data["repeats"]] or ["- None."]
     actions, reuse, review = data["actions"], data["reuse"], data["review"]
     lines += ["", "## Actions", "",
               f"{actions['done']} done, {actions['open']} open, {actions['overdue']} overdue.", "",
               "## Review", "",
               f"{review['approved']} approved, {review['awaiting']} awaiting review, "
-              f"{review['returned']} returned to their authors, {review['drafts']} drafts.", "",
+              f"{review['returned']} returned to their authors; drafts: {review['drafts']}.", "",
               "## Reuse at kickoff", "",
               f"{reuse['briefings']} briefings; lessons applied {reuse['decisions']['applied']} "
               f"times, not applicable {reuse['decisions']['not_applicable']}, raised as risks "

@@ -6,35 +6,28 @@ ones), and for the PMO every lesson awaiting review, to approve or return
 with a comment. The same steps are buttons on the lesson's own page.
 """
 
-from flask import Blueprint, Response, flash, request, url_for
-from sqlalchemy import func, select
+from flask import Blueprint, Response, current_app, flash, request, url_for
+from sqlalchemy.exc import SQLAlchemyError
 
 from lessons.models import Lesson
-from lessons.policy import SEES_EVERYTHING
-from lessons.services.reviews import review_step
-from web.auth import changeable_lesson, current_user
+from lessons.services.reviews import (
+    MAX_COMMENT, STEPS, own_in_review, review_queue, review_step, waiting,
+)
+from web.auth import can_change, changeable_lesson, current_user, is_reviewer
 from web.database import db
 from web.htmx import local_url, redirect_after_post, render
 from web.identity import current_actor
 
 bp = Blueprint("reviews", __name__)
 
-QUEUE_LIMIT = 200  # oldest first: more than this is a backlog to work down, not to scroll
+QUEUE_LIMIT = 200  # the longest waiting first: more is a backlog to work down, not to scroll
 
 
 @bp.get("/review")
 def index() -> Response:
     """What waits for the signed-in account: its own lessons in review, and the PMO's queue."""
-    user = current_user()
-    mine = db.session.scalars(
-        select(Lesson).where(Lesson.owner_id == user.id, Lesson.status != "approved",
-                             Lesson.deleted_at.is_(None)).order_by(Lesson.updated_at.desc()))
-    queue = []
-    if user.role in SEES_EVERYTHING:
-        queue = db.session.scalars(
-            select(Lesson).where(Lesson.status == "submitted", Lesson.deleted_at.is_(None))
-            .order_by(Lesson.updated_at, Lesson.id).limit(QUEUE_LIMIT))
-    return render("reviews/index.html", mine=list(mine), queue=list(queue),
+    return render("reviews/index.html", mine=own_in_review(db.session, current_user().id),
+                  queue=review_queue(db.session, QUEUE_LIMIT) if is_reviewer() else [],
                   waiting=waiting_count(), limit=QUEUE_LIMIT)
 
 
@@ -62,20 +55,21 @@ def send_back(lesson_id: int) -> Response:
 
 
 @bp.app_context_processor
-def review_links() -> dict:
-    """The count beside "Review" in the navigation, counted only when a page shows it."""
-    return {"waiting_count": waiting_count}
+def review_helpers() -> dict:
+    """For every template: the steps a viewer may take on a lesson, and the nav's count."""
+    return {"review_steps": review_steps, "waiting_count": waiting_count,
+            "MAX_COMMENT": MAX_COMMENT}
 
 
-def done(lesson_id: int, message: str) -> Response:
-    db.session.commit()
-    flash(message)
-    return redirect_after_post(back_to(lesson_id))
-
-
-def back_to(lesson_id: int) -> str:
-    """Where the form came from (the review page), else the lesson."""
-    return local_url(request.form.get("next")) or url_for("lessons.show", lesson_id=lesson_id)
+def review_steps(lesson: Lesson) -> set[str]:
+    """The review steps the signed-in account may take on `lesson` now."""
+    user = current_user()
+    if user is None or lesson.is_deleted:
+        return set()
+    allowed = {"submit"} if can_change(lesson) else set()
+    if is_reviewer():
+        allowed |= {"approve", "return"}
+    return {step for step in allowed if lesson.status in STEPS[step][0]}
 
 
 def waiting_count() -> int:
@@ -84,9 +78,20 @@ def waiting_count() -> int:
     user = current_user()
     if user is None or not user.id:
         return 0
-    if user.role in SEES_EVERYTHING:
-        waiting = Lesson.status == "submitted"
-    else:
-        waiting = (Lesson.owner_id == user.id) & Lesson.status.in_(("draft", "returned"))
-    return db.session.scalar(select(func.count()).select_from(Lesson).where(
-        waiting, Lesson.deleted_at.is_(None))) or 0
+    try:
+        if is_reviewer():
+            return waiting(db.session)["submitted"]
+        own = waiting(db.session, Lesson.owner_id == user.id)
+        return own["draft"] + own["returned"]
+    except SQLAlchemyError:  # every page shows the count, error pages during an outage too
+        db.session.rollback()
+        current_app.logger.exception("Counting the lessons in review failed")
+        return 0
+
+
+def done(lesson_id: int, message: str) -> Response:
+    """Commit the step and go back where the form came from (the review page), else the lesson."""
+    db.session.commit()
+    flash(message)
+    back = local_url(request.form.get("next")) or url_for("lessons.show", lesson_id=lesson_id)
+    return redirect_after_post(back)
