@@ -6,12 +6,15 @@ emptied after each test, so tests never see each other's rows.
 """
 
 import os
+import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import waitress
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -144,6 +147,26 @@ def api_token(app, role: str = "admin", scope: str = "write") -> str:
         _, secret = create_token(app_db.session, app_db.session.get(User, user_id), scope)
         app_db.session.commit()
     return secret
+
+
+@contextmanager
+def served(app, threads: int = 4) -> Iterator[str]:
+    """The app served for real by waitress on a free port: its base URL, until the block ends."""
+    # poll(), not select(): closing the server while its loop waits in select() fails that
+    # thread with EBADF, and pytest then fails whichever test runs next.
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=threads,
+                                    asyncore_use_poll=True)
+    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        # Handler threads first: a response's last step writes to the trigger close() closes.
+        server.task_dispatcher.shutdown()
+        server.close()
+        # The loop ends once its clients' connections are gone.
+        thread.join(timeout=30)
+    assert not thread.is_alive(), "the waitress thread did not stop"
 
 
 @pytest.fixture

@@ -10,12 +10,10 @@ show up here as an error.
 
 import os
 import re
-import threading
 from pathlib import Path
 
 import pytest
-import waitress
-from conftest import TEST_PASSWORD, make_user
+from conftest import TEST_PASSWORD, make_user, served
 from playwright.sync_api import expect, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -45,17 +43,10 @@ def browser():
 
 @pytest.fixture
 def base_url(app):
-    """The app served by waitress on a free port, for this test only."""
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    # Handler threads first: a response's last step writes to the trigger close() closes.
-    server.task_dispatcher.shutdown()
-    server.close()
-    # The loop ends once the browser's connections are gone (the page fixture closed them).
-    thread.join(timeout=10)
-    assert not thread.is_alive(), "the waitress thread did not stop"
+    """The app served for real, for this test only (the page fixture closes its
+    connections first)."""
+    with served(app) as url:
+        yield url
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 import pytest
-from conftest import api_token
+from conftest import api_token, served
 from sqlalchemy import func, select
 
 from lessons.models import PassageVector
@@ -172,17 +172,11 @@ def engine_of(app) -> SearchEngine:
 
 
 def test_searching_from_20_threads_while_lessons_are_captured(app):
-    import waitress
     import json
     from urllib.request import Request, urlopen
 
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=8)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.effective_port}/api/v1"
     errors: list[str] = []
     done = threading.Event()
-
     token = api_token(app)
 
     def call(method, path, body=None):
@@ -200,33 +194,30 @@ def test_searching_from_20_threads_while_lessons_are_captured(app):
             except Exception as error:  # noqa: BLE001 - every failure is a finding
                 errors.append(repr(error))
 
-    try:
+    with served(app, threads=8) as root:
+        base = f"{root}/api/v1"
         call("GET", "/search?q=warm+up")
         searchers = [threading.Thread(target=searcher, args=(i,)) for i in range(20)]
         for t in searchers:
             t.start()
-        captured = []
-        for i in range(12):
-            lesson = call("POST", "/lessons", {
-                "title": f"Capture number {i}: the {['crane', 'vendor', 'audit'][i % 3]} "
-                         f"problem of week {i}",
-                "what_happened": f"Event {i} happened while others were searching."})
-            captured.append(lesson["id"])
-            # Searchable as soon as the capture returned, even under load.
-            hits = call("GET", f"/search?q=Capture+number+{i}+week+{i}&limit=3")["items"]
-            assert lesson["id"] in [h["id"] for h in hits]
-        edited = call("PATCH", f"/lessons/{captured[0]}", {"title": "Renamed while searched"})
-        hits = call("GET", "/search?q=Renamed+while+searched&limit=1")["items"]
-        assert hits[0]["id"] == edited["id"] and hits[0]["title"] == "Renamed while searched"
-    finally:
-        done.set()
-        for t in searchers:
-            t.join(timeout=60)
-        # Let the handler threads finish (a response's last step writes to the server's
-        # trigger) before the server closes that trigger.
-        server.task_dispatcher.shutdown()
-        server.close()
-        thread.join(timeout=30)
+        try:
+            captured = []
+            for i in range(12):
+                lesson = call("POST", "/lessons", {
+                    "title": f"Capture number {i}: the {['crane', 'vendor', 'audit'][i % 3]} "
+                             f"problem of week {i}",
+                    "what_happened": f"Event {i} happened while others were searching."})
+                captured.append(lesson["id"])
+                # Searchable as soon as the capture returned, even under load.
+                hits = call("GET", f"/search?q=Capture+number+{i}+week+{i}&limit=3")["items"]
+                assert lesson["id"] in [h["id"] for h in hits]
+            edited = call("PATCH", f"/lessons/{captured[0]}", {"title": "Renamed while searched"})
+            hits = call("GET", "/search?q=Renamed+while+searched&limit=1")["items"]
+            assert hits[0]["id"] == edited["id"] and hits[0]["title"] == "Renamed while searched"
+        finally:
+            done.set()
+            for t in searchers:
+                t.join(timeout=60)
     assert errors == []
 
 

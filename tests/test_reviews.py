@@ -234,6 +234,7 @@ def test_the_review_comments_are_between_the_author_and_the_pmo(people):
         client = people[who]
         page = client.get(f"/lessons/{lesson['id']}").get_data(as_text=True)
         assert ("Too vague about the council." in page) is reads, who
+        assert "Returned for changes" in page
         steps = client.get(f"/api/v1/lessons/{lesson['id']}/reviews").get_json()["items"]
         assert (len(steps) == 2) is reads and (steps == []) is not reads, who
 

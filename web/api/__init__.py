@@ -28,7 +28,7 @@ from search.report import pmo_report
 from search.trends import (
     Scope, Windows, repeated_mistakes, rising_and_falling, theme_views, today,
 )
-from web.auth import changeable_lesson, check_project_manager, current_user, is_reviewer
+from web.auth import changeable_lesson, check_project_manager, is_reviewer
 from web.identity import current_actor, current_user_id
 from web.jobs import expire_if_stale, parse_theme_count, start_recompute
 from web.search import engine, log_search, project_briefing
@@ -95,10 +95,10 @@ RESOURCES = (
 def create_lesson(data: dict[str, Any]) -> Any:
     """A new lesson, submitted for review unless `status` asks for a draft (or, from the PMO,
     an approved record)."""
-    user = current_user()
     status = check_initial_status(data.pop("status", None), may_approve=is_reviewer())
     return services.create_lesson(db.session, data, actor=current_actor(data.get("author")),
-                                  categories=categories(), owner_id=user.id, status=status)
+                                  categories=categories(), owner_id=current_user_id(),
+                                  status=status)
 
 
 def update_lesson(lesson_id: int, data: dict[str, Any]) -> Any:
