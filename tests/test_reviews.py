@@ -245,8 +245,10 @@ def test_an_approved_lesson_changed_by_its_author_is_reviewed_again(people, runn
     step(pmo, lesson["id"], "approve")
     assert runner.invoke(args=["themes", "--themes", "2"]).exit_code == 0
     log(pmo, status="approved", title="Another lesson", what_happened="Something else.")
-    themed = lambda: [l["id"] for t in pmo.get("/api/v1/themes").get_json()["items"]
-                      for l in t["lessons"]]
+    def themed():
+        return [member["id"] for theme in pmo.get("/api/v1/themes").get_json()["items"]
+                for member in theme["lessons"]]
+
     assert lesson["id"] in themed()
     # The PMO's own edit keeps it approved.
     assert pmo.patch(f"/api/v1/lessons/{lesson['id']}",
