@@ -141,7 +141,9 @@ def place_in_themes(session: Session, model: str, vectors: Mapping[int, np.ndarr
                     feeds: Feeds) -> None:
     """Lessons under `feeds` not yet in a theme join the live theme nearest to them (`vectors`:
     passages); the others leave theirs."""
-    fed = set(session.scalars(select(Lesson.id).where(Lesson.id.in_(list(vectors)), *feeds)))
+    fed = set(vectors)
+    if feeds:  # only some lessons feed themes: which of these
+        fed = set(session.scalars(select(Lesson.id).where(Lesson.id.in_(list(fed)), *feeds)))
     if unfed := set(vectors) - fed:
         session.execute(delete(LessonTheme).where(LessonTheme.lesson_id.in_(list(unfed))))
     vectors = {lesson_id: passages for lesson_id, passages in vectors.items() if lesson_id in fed}

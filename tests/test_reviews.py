@@ -45,15 +45,15 @@ def test_each_step_starts_only_where_it_may_and_is_kept(session):
         review_step(session, lesson.id, "approve", actor="pmo")
     review_step(session, lesson.id, "submit", actor="ann")
     with pytest.raises(ValidationError) as no_comment:
-        review_step(session, lesson.id, "return", actor="pmo", comment="   ")
+        review_step(session, lesson.id, "return", actor="pmo", data={"comment": "   "})
     assert "Say what should change" in no_comment.value.fields["comment"]
-    review_step(session, lesson.id, "return", actor="pmo", comment="Name the council.")
+    review_step(session, lesson.id, "return", actor="pmo", data={"comment": "Name the council."})
     with pytest.raises(Conflict):
         review_step(session, lesson.id, "approve", actor="pmo")
     review_step(session, lesson.id, "submit", actor="ann")
     review_step(session, lesson.id, "approve", actor="pmo")
     with pytest.raises(Conflict):
-        review_step(session, lesson.id, "return", actor="pmo", comment="Too late.")
+        review_step(session, lesson.id, "return", actor="pmo", data={"comment": "Too late."})
     assert lesson.status == "approved"
     assert [(r.event, r.actor, r.comment) for r in lesson.reviews] == [
         ("submitted", "ann", None), ("returned", "pmo", "Name the council."),
@@ -275,7 +275,7 @@ def test_of_two_reviewers_deciding_at_once_one_is_told(app, session):
         other.commit()
     assert stale.status == "submitted"  # this session has not seen the approval
     with pytest.raises(Conflict, match="“Approved”"):
-        review_step(session, lesson.id, "return", actor="cy", comment="Too short.")
+        review_step(session, lesson.id, "return", actor="cy", data={"comment": "Too short."})
     assert [r.event for r in stale.reviews] == ["submitted", "approved"]
 
 

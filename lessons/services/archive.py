@@ -228,11 +228,9 @@ def load_projects(session: Session, items: list[dict[str, Any]], report: Archive
             if holder != item["id"]:
                 reject(report, "project", item, f"project {holder} here is named {item['name']!r}")
                 continue
-            try:
-                rows.append(values(PROJECTS, item))
-            except INVALID as error:
-                reject(report, "project", item, f"is not valid: {error!r}")
+            if (row := parsed(report, "project", item, lambda: values(PROJECTS, item))) is None:
                 continue
+            rows.append(row)
             tags += [{"project_id": item["id"], "tag": tag} for tag in item["tags"]]
             names[item["name"].lower()] = item["id"]
             created(session, report, "project", item)
@@ -257,10 +255,8 @@ def load_lessons(session: Session, items: list[dict[str, Any]], report: ArchiveR
         if reason := lesson_problem(item, refused, projects, taken, holders):
             reject(report, "lesson", item, reason)
             continue
-        try:
-            lesson_rows = lesson_insert_rows(item)
-        except INVALID as error:
-            reject(report, "lesson", item, f"is not valid: {error!r}")
+        if (lesson_rows := parsed(report, "lesson", item,
+                                  lambda: lesson_insert_rows(item))) is None:
             continue
         for table, row in lesson_rows:
             rows[table].append(row)
@@ -316,11 +312,9 @@ def load_decisions(session: Session, items: list[dict[str, Any]], report: Archiv
             if reason:
                 reject(report, "decision", item, reason)
                 continue
-            try:
-                rows.append(values(DECISIONS, item))
-            except INVALID as error:
-                reject(report, "decision", item, f"is not valid: {error!r}")
+            if (row := parsed(report, "decision", item, lambda: values(DECISIONS, item))) is None:
                 continue
+            rows.append(row)
             pairs.add(pair)
             created(session, report, "decision", item)
         insert_rows(session, DECISIONS, rows)
@@ -335,6 +329,16 @@ def is_new(report: ArchiveReport, kind: str, item: dict[str, Any], here: dict[in
     else:
         reject(report, kind, item, "exists here with different content")
     return False
+
+
+def parsed(report: ArchiveReport, kind: str, item: dict[str, Any], parse: Callable[[], Any]) -> Any:
+    """What `parse` makes of `item`'s JSON values, or None once `item` is rejected because
+    one of them does not parse back."""
+    try:
+        return parse()
+    except INVALID as error:
+        reject(report, kind, item, f"is not valid: {error!r}")
+        return None
 
 
 def reject(report: ArchiveReport, kind: str, item: dict[str, Any], reason: str) -> None:

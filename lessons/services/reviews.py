@@ -11,16 +11,17 @@ approved lessons feed kickoff briefings and themes (`feeds_insights`); lists
 and search show every lesson the viewer may see, with its status.
 """
 
-from typing import Any
+from typing import Any, Mapping
 
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from lessons.errors import Conflict, ValidationError
-from lessons.fields import LESSON_STATUSES
+from lessons.fields import LESSON_STATUSES, Field
 from lessons.models import Lesson, Review, utcnow
 from lessons.services import audit
 from lessons.services.common import get_live_row, record_change
+from lessons.validation import clean
 
 # A step: the statuses it may start from, and where it leads (also the name of its event).
 STEPS = {
@@ -30,6 +31,8 @@ STEPS = {
 }
 NEW_STATUSES = ("draft", "submitted", "approved")  # where a new lesson's review may start
 MAX_COMMENT = 5_000
+STEP_FIELDS = (Field("comment", "Comment", "text", max_length=MAX_COMMENT,
+                     help="What should change; required to return a lesson."),)
 REOPENED = "Changed by its author after approval, so reviewed again."
 
 
@@ -59,14 +62,16 @@ def open_review(session: Session, lesson: Lesson, status: str, actor: str) -> No
 
 
 def review_step(session: Session, lesson_id: int, step: str, *, actor: str,
-                comment: str | None = None) -> Lesson:
-    """Move a live lesson one step on; a return needs a comment saying what to change."""
+                data: Mapping[str, Any] | None = None) -> Lesson:
+    """Move a live lesson one step on, with the untrusted `data`'s optional comment; a return
+    needs one saying what to change."""
     starts, status = STEPS[step]
     lesson = get_live_row(session, Lesson, lesson_id)
     if lesson.status not in starts:
         raise wrong_status(lesson.status, starts, status)
-    comment = (comment or "").strip() or None
-    if problem := comment_problem(step, comment):
+    comment = (clean(STEP_FIELDS, data or {})["comment"] or "").strip() or None
+    if step == "return" and comment is None:
+        problem = "Say what should change before it can be approved."
         raise ValidationError({"comment": problem}, f"The comment is not valid: {problem}")
     # Checked and moved in one statement, so of two reviewers deciding at once one wins and
     # the other is told, instead of both steps landing.
@@ -104,15 +109,6 @@ def wrong_status(current: str, starts: set[str], status: str) -> Conflict:
     ready = " or ".join(f"“{LESSON_STATUSES[s]}”" for s in sorted(starts))
     return Conflict(f"This lesson is “{LESSON_STATUSES[current]}”; only a lesson that is "
                     f"{ready} can be {status}.")
-
-
-def comment_problem(step: str, comment: str | None) -> str | None:
-    """What is wrong with a step's comment, if anything: a return must say what to change."""
-    if step == "return" and comment is None:
-        return "Say what should change before it can be approved."
-    if comment is not None and len(comment) > MAX_COMMENT:
-        return f"At most {MAX_COMMENT:,} characters."
-    return None
 
 
 def last_return(lesson: Lesson) -> Review | None:

@@ -7,7 +7,7 @@ response against them, so the document cannot drift from what the API does.
 from typing import Any, Sequence
 
 from lessons.fields import LESSON_STATUSES, MAX_ID, Field
-from lessons.services.reviews import MAX_COMMENT, NEW_STATUSES
+from lessons.services.reviews import NEW_STATUSES, STEP_FIELDS
 
 TIMESTAMP = {"type": ["string", "null"], "format": "date-time"}
 EXTRA_OUTPUT: dict[str, dict[str, Any]] = {
@@ -595,14 +595,11 @@ def review_paths() -> dict[str, Any]:
              ("approve", "approve_lesson", "Approve a submitted lesson (the PMO)"),
              ("return", "send_back_lesson",
               "Return a submitted lesson to its author with a comment (the PMO)"))
+    body = input_schema(STEP_FIELDS, {}, patch=True)
     for step, operation, summary in steps:
-        comment = {"type": ["string", "null"], "maxLength": MAX_COMMENT,
-                   "description": "Required to return: what should change."}
         paths[f"/lessons/{{row_id}}/{step}"] = {"parameters": [ID_PARAMETER], "post": {
             "summary": summary, "operationId": operation,
-            "requestBody": {"required": False, **json_content({
-                "type": "object", "properties": {"comment": comment},
-                "additionalProperties": False})},
+            "requestBody": {"required": False, **json_content(body)},
             "responses": {"200": lesson, "404": missing, **BODY_ERRORS,
                           "409": error("The lesson is deleted, or not in a status this step "
                                        "starts from.")}}}

@@ -4,10 +4,10 @@ import secrets
 
 from flask import Blueprint, Response, flash, request, url_for
 
-from lessons.errors import NotFound, ValidationError
+from lessons.errors import ValidationError
 from lessons.models import User
 from lessons.services import audit
-from lessons.services.common import find_row
+from lessons.services.common import get_row
 from lessons.services.users import ROLES, create_user, disable_user, list_users
 from web.auth import client_ip, current_user
 from web.database import db
@@ -48,9 +48,7 @@ def create() -> Response:
 @bp.post("/users/<int:user_id>/disable")
 def disable(user_id: int) -> Response:
     """The account can no longer sign in; its sessions and tokens end now."""
-    user = find_row(db.session, User, user_id)
-    if user is None:
-        raise NotFound("user", user_id)
+    user = get_row(db.session, User, user_id)
     disable_user(db.session, user)
     audit.record(db.session, current_user().email, "user_disable", user.email, ip=client_ip())
     db.session.commit()

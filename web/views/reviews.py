@@ -42,7 +42,7 @@ def submit(lesson_id: int) -> Response:
 def approve(lesson_id: int) -> Response:
     """Approve a submitted lesson: from now on it feeds briefings and themes."""
     review_step(db.session, lesson_id, "approve", actor=current_actor(),
-                comment=request.form.get("comment"))
+                data={"comment": request.form.get("comment")})
     return done(lesson_id, "Approved.")
 
 
@@ -50,7 +50,7 @@ def approve(lesson_id: int) -> Response:
 def send_back(lesson_id: int) -> Response:
     """Return a submitted lesson to its author, with a comment on what to change."""
     review_step(db.session, lesson_id, "return", actor=current_actor(),
-                comment=request.form.get("comment"))
+                data={"comment": request.form.get("comment")})
     return done(lesson_id, "Returned to its author with your comment.")
 
 
