@@ -128,6 +128,7 @@ def rankings_for(app, queries: list[tuple[int, str]], label: str) -> list[dict]:
     from lessons.models import Lesson
     from lessons.services.lessons import lesson_conditions
     from search.keyword import keyword_search
+    from search.retrieve import candidates
     from web.database import db
     from web.search import engine
 
@@ -149,6 +150,8 @@ def rankings_for(app, queries: list[tuple[int, str]], label: str) -> list[dict]:
                 "keyword": keyword_search(db.session, text, conditions, DEPTH),
                 "dense": search_engine.dense(vector, DEPTH, None),
                 "one": [(int(i), float(s)) for i, s in zip(labels[0], scores[0]) if i >= 0],
+                "shipped": list(candidates(search_engine, db.session, vector, text, conditions,
+                                           None, DEPTH).fused.items()),
             })
     cached.write_bytes(pickle.dumps(result))
     return result
@@ -156,22 +159,21 @@ def rankings_for(app, queries: list[tuple[int, str]], label: str) -> list[dict]:
 
 def evaluate(runs: list[dict]) -> list[tuple[str, tuple]]:
     """The metrics of every method on the cached rankings."""
-    from search import retrieve
-
     methods = {
         "keyword only": lambda r: r["keyword"],
         "dense only, passages (shipped)": lambda r: r["dense"],
         "dense only, one vector per lesson": lambda r: r["one"],
-        "hybrid, passages (shipped fusion)": lambda r: list(
-            retrieve.fuse(r["dense"], r["keyword"]).items()),
-        "hybrid, one vector per lesson (shipped fusion)": lambda r: list(
-            retrieve.fuse(r["one"], r["keyword"]).items()),
+        "hybrid (shipped: search.ranking)": lambda r: r["shipped"],
+        "hybrid, passages, convex fusion 0.4 (shipped before)": lambda r: convex(
+            r["dense"], r["keyword"], 0.4),
+        "hybrid, one vector per lesson, convex fusion 0.4": lambda r: convex(
+            r["one"], r["keyword"], 0.4),
         "hybrid, RRF k=60": lambda r: rrf(r["dense"], r["keyword"], 60),
         "hybrid, RRF k=10": lambda r: rrf(r["dense"], r["keyword"], 10),
     }
     for alpha in (0.3, 0.4, 0.5, 0.6, 0.7):
         methods[f"hybrid, convex combination, dense weight {alpha}"] = (
-            lambda r, a=alpha: list(retrieve.fuse(r["dense"], r["keyword"], a).items()))
+            lambda r, a=alpha: convex(r["dense"], r["keyword"], a))
     return [(name, metrics([rank_of(r["target"], method(r)) for r in runs]))
             for name, method in methods.items()]
 
@@ -180,7 +182,7 @@ def keyword_budgets(app, queries: list[tuple[int, str]], runs: list[dict],
                     budgets: list[int]) -> None:
     """The keyword side re-run under other POSTINGS_BUDGET values; the dense side as cached."""
     from lessons.services.lessons import lesson_conditions
-    from search import keyword, retrieve
+    from search import keyword
     from web.database import db
 
     shipped = keyword.POSTINGS_BUDGET
@@ -195,11 +197,24 @@ def keyword_budgets(app, queries: list[tuple[int, str]], runs: list[dict],
                         for _, text in queries]
             elapsed = (time.perf_counter() - started) / len(queries) * 1000
             alone = metrics([rank_of(r["target"], k) for r, k in zip(runs, rankings)])
-            fused = metrics([rank_of(r["target"], list(retrieve.fuse(r["dense"], k).items()))
+            fused = metrics([rank_of(r["target"], convex(r["dense"], k, 0.4))
                              for r, k in zip(runs, rankings)])
             print(f"| {budget:,}{' (shipped)' if budget == shipped else ''} | {alone[0]:.3f} "
                   f"| {fused[0]:.3f} | {elapsed:.1f} |")
     keyword.POSTINGS_BUDGET = shipped
+
+
+def convex(dense, keyword, dense_weight: float):
+    """Each side's scores min-max normalised per query, combined with `dense_weight` (the
+    fusion shipped before search.ranking)."""
+    scores: dict[int, float] = {}
+    for weight, ranking in ((dense_weight, dense), (1 - dense_weight, keyword)):
+        if ranking:
+            low, high = min(s for _, s in ranking), max(s for _, s in ranking)
+            for lesson_id, score in ranking:
+                scores[lesson_id] = scores.get(lesson_id, 0.0) + weight * (
+                    (score - low) / (high - low) if high > low else 1.0)
+    return sorted(scores.items(), key=lambda item: -item[1])
 
 
 def rrf(dense, keyword, k: int):

@@ -11,7 +11,6 @@ line, so memory stays bounded however many lessons there are; the pieces
 are generators, so the web streams them as they come.
 """
 
-import csv
 import io
 import json
 from collections.abc import Generator, Iterable, Mapping
@@ -23,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from lessons.db import head_revision
 from lessons.errors import ValidationError
-from lessons.exports import csv_cell
+from lessons.exports import CsvWriter
 from lessons.fields import LESSON_FIELDS
 from lessons.imports.tables import load_json
 from lessons.models import Project, iso, utcnow
@@ -92,9 +91,9 @@ def json_list(key: str, entries: Iterable[dict[str, Any]]) -> Pieces:
 
 def csv_pieces(session: Session, query: Mapping[str, Any], viewer: Viewer | None = None) -> Pieces:
     """The CSV of what `viewer` may see (None: everything), a chunk of lessons at a time;
-    every cell neutralised against formulas."""
+    every cell neutralised against formulas and quoted."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = CsvWriter(buffer)
     writer.writerow(CSV_COLUMNS)
     count = 0
     for rows in lesson_chunks(session, [*lesson_conditions(query), visible(viewer)]):
@@ -105,7 +104,7 @@ def csv_pieces(session: Session, query: Mapping[str, Any], viewer: Viewer | None
             cells = {**row._mapping, "project": names.get(row.project_id),
                      "tags": ", ".join(tags[row.id]),
                      "created_at": iso(row.created_at), "updated_at": iso(row.updated_at)}
-            writer.writerow(csv_cell(cells[column]) for column in CSV_COLUMNS)
+            writer.writerow(cells[column] for column in CSV_COLUMNS)
         count += len(rows)
         yield take(buffer)
     yield take(buffer)  # the header, when no lesson matched

@@ -111,7 +111,9 @@ LESSON_FIELDS = (
     Field("what_happened", "What happened", "text", required=True, max_length=LONG_TEXT),
     Field("root_cause", "Root cause", "text", max_length=LONG_TEXT),
     Field("impact", "Impact", "text", max_length=LONG_TEXT),
-    Field("impact_cost", "Cost impact", "money", maximum=10**12,
+    # Whole units: the column, Numeric(14, 2), holds 12 digits before the point, and any
+    # amount up to this one still fits once rounded to cents.
+    Field("impact_cost", "Cost impact", "money", maximum=10**12 - 1,
           help="Extra cost caused, in your currency."),
     Field("impact_days", "Schedule slip (days)", "integer", maximum=36_500),
     Field("recommendation", "Recommendation", "text", max_length=LONG_TEXT),

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -398,6 +399,8 @@ class BriefingItem(Base):
     aspects: Mapped[list[str]] = mapped_column(JSON)  # labels of every aspect it matched
     aspect_text: Mapped[str] = mapped_column(Text)  # the aspect it matched best
     terms: Mapped[list[str]] = mapped_column(JSON)
+    # Not in the latest ranking, pinned because the team decided on it (its why is empty).
+    kept: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     lesson: Mapped[Lesson] = relationship(lazy="joined")
 

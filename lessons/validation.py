@@ -3,8 +3,10 @@
 `clean(FIELDS, data)` checks every field at once and raises one
 `ValidationError` naming each bad field, so a form can show every message
 next to its field and an API client can fix everything in one go.
+`parse_json` reads the JSON text of a request body or an imported file.
 """
 
+import json
 import math
 import re
 from datetime import date
@@ -15,10 +17,41 @@ from lessons.errors import ValidationError
 from lessons.fields import EARLIEST_DATE, LATEST_DATE, MAX_ID, MAX_TAG_LENGTH, MAX_TAGS, Field
 
 REQUIRED = "This field is required."
+# Deeper than any export Lessons reads (Jira's nests about five levels), far shallower than
+# Python's recursion limit, which the readers of nested records would otherwise hit.
+MAX_JSON_NESTING = 100
 
 
 class Invalid(ValueError):
     """One field's value is wrong; the message is shown to the user."""
+
+
+def parse_json(text: str) -> Any:
+    """`text` parsed as JSON, or `Invalid` saying why not, in words for the user."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise Invalid(f"{error.msg} at line {error.lineno}, column {error.colno}") from None
+    except RecursionError:
+        raise Invalid(f"it nests deeper than {MAX_JSON_NESTING} levels") from None
+    except ValueError:  # Python refuses to read an integer of more than 4,300 digits
+        raise Invalid("it holds a number with more digits than any field takes") from None
+    if too_deep(document):
+        raise Invalid(f"it nests deeper than {MAX_JSON_NESTING} levels")
+    return document
+
+
+def too_deep(document: Any) -> bool:
+    """Whether lists and objects nest in `document` deeper than MAX_JSON_NESTING (looked at
+    without recursion, so any depth is safe to check)."""
+    stack = [(document, 1)] if isinstance(document, (dict, list)) else []
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_JSON_NESTING:
+            return True
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
 
 
 def clean(
@@ -121,7 +154,8 @@ def clean_money(field: Field, value: Any, _choices: object) -> Decimal:
         raise Invalid("Must be a number.") from None
     if not amount.is_finite():
         raise Invalid("Must be a finite number.")
-    # The range comes first: rounding a huge number to cents overflows the context.
+    # The range comes first: rounding a huge number to cents overflows the context. The
+    # maximum is a whole number, so what passes still passes once rounded.
     return check_range(field, amount).quantize(Decimal("0.01"))
 
 

@@ -1,10 +1,12 @@
 """Kickoff briefings: the past lessons a new project must read, from its description.
 
-A description of one sentence to several pages is cut into aspects (its
-paragraphs, long ones into a few sentences each, plus the objectives,
-vendors, technologies and constraints fields). Each aspect retrieves
-candidates by meaning and words; a lesson's score adds up over the aspects it
-matches, so one that answers several parts of the charter ranks higher.
+A description of one sentence to several pages is searched whole, as a team
+would search it, and cut into aspects (its paragraphs, long ones into a few
+sentences each, plus the objectives, vendors, technologies and constraints
+fields). Each aspect retrieves its own candidates; a lesson's score adds up
+over the whole search and the aspects it matches, so one that answers
+several parts of the charter ranks higher. Budget and team size are never
+searched for: they describe a project's size, not what can go wrong in it.
 Decisions from similar past kickoffs move lessons up (applied) or down (not
 applicable). Finally, maximal marginal relevance picks the briefing, so it
 covers the different aspects instead of ten near-copies of one lesson.
@@ -34,7 +36,9 @@ ASPECT_CHARS = 400
 MAX_ASPECTS = 24
 PER_ASPECT = 30
 RRF_K = 10  # each aspect's ranking adds 1 / (RRF_K + rank); 10 measured best (bench/README.md)
-DIVERSITY = 0.3  # weight of "unlike what is already chosen" against relevance
+WHOLE_WEIGHT = 1.0  # the whole charter's ranking against all aspects together (bench/README.md)
+DIVERSITY = 0.15  # weight of "unlike what is already chosen" against relevance
+NEAR_COPY = 0.85  # mean passage vectors this alike: the same lesson logged twice
 FEEDBACK = 0.5  # how far decisions on similar projects move a lesson
 FEEDBACK_SIMILARITY = 0.3  # projects less alike than this do not count
 DECISION_WEIGHTS = {"applied": 1.0, "risk": 0.5, "not_applicable": -1.0}
@@ -59,11 +63,6 @@ def project_aspects(project: Project) -> list[Aspect]:
     for name, label in KICKOFF_FIELDS:
         aspects += [Aspect(label, piece) for piece in chunks(getattr(project, name) or "",
                                                              ASPECT_CHARS)]
-    scale = ", ".join(filter(None, [
-        f"budget {project.budget_range}" if project.budget_range else "",
-        f"a team of {project.team_size} people" if project.team_size else ""]))
-    if scale:
-        aspects.append(Aspect("Scale", f"A project with {scale}."))
     return aspects[:MAX_ASPECTS]
 
 
@@ -94,20 +93,29 @@ def generate(engine: SearchEngine, session: Session, project: Project) -> Briefi
     matched: dict[int, list[tuple[int, Aspect]]] = defaultdict(list)
     closest = 0.0
     allowed = allowed_ids(session, conditions)  # the same for every aspect: read once
-    for aspect, vector in zip(aspects, vectors):
+    project_vector = unit(vectors.mean(axis=0))
+    # The charter as one query (the plain search a team would run) anchors the briefing;
+    # each aspect then adds the lessons that answer it, so the briefing covers the charter.
+    whole = Aspect("Description", "\n\n".join(aspect.text for aspect in aspects))
+    share = 1.0 / len(aspects)  # the aspects together weigh as much as one search
+    searches = [(whole, project_vector, WHOLE_WEIGHT)]
+    if len(aspects) > 1:  # one aspect is the whole charter: searched once
+        searches += [(aspect, vector, share) for aspect, vector in zip(aspects, vectors)]
+    for aspect, vector, weight in searches:
         found = candidates(engine, session, vector, aspect.text, conditions, allowed,
                            depth=PER_ASPECT)
         closest = max(closest, found.closest)
         for rank, lesson_id in enumerate(list(found.fused)[:PER_ASPECT], start=1):
-            scores[lesson_id] += 1.0 / (RRF_K + rank)
-            matched[lesson_id].append((rank, aspect))
-    project_vector = unit(vectors.mean(axis=0))
+            scores[lesson_id] += weight / (RRF_K + rank)
+            if aspect is not whole:
+                matched[lesson_id].append((rank, aspect))
     apply_feedback(session, project.id, project_vector, scores)
     lessons = {lesson.id: lesson for lesson in session.scalars(
         select(Lesson).where(Lesson.id.in_(list(scores)), *conditions))}
     chosen = diverse(session, engine.model, {i: s for i, s in scores.items() if i in lessons})
     items = []
     for lesson_id in chosen:
+        matched[lesson_id] = matched[lesson_id] or [(PER_ASPECT, whole)]
         best = min(matched[lesson_id], key=lambda pair: pair[0])[1]
         labels = list(dict.fromkeys(aspect.label for _, aspect in sorted(
             matched[lesson_id], key=lambda pair: pair[0])))
@@ -144,7 +152,8 @@ def apply_feedback(session: Session, project_id: int, vector: np.ndarray,
 
 
 def diverse(session: Session, model: str, scores: dict[int, float]) -> list[int]:
-    """Maximal marginal relevance: relevant lessons, each unlike those already chosen."""
+    """Maximal marginal relevance: relevant lessons, each unlike those already chosen; a
+    near-copy of a chosen lesson only once nothing else is left."""
     pool = sorted(scores, key=lambda i: -scores[i])[: BRIEFING_SIZE * 4]
     if not pool:
         return []
@@ -155,14 +164,15 @@ def diverse(session: Session, model: str, scores: dict[int, float]) -> list[int]
     }
     top = scores[pool[0]]
     chosen: list[int] = []
-    while pool and len(chosen) < BRIEFING_SIZE:
-        def value(lesson_id: int) -> float:
-            vector = lesson_vectors.get(lesson_id)
-            overlap = max((float(vector @ lesson_vectors[c]) for c in chosen
-                           if vector is not None and c in lesson_vectors), default=0.0)
-            return (1 - DIVERSITY) * scores[lesson_id] / top - DIVERSITY * overlap
 
-        best = max(pool, key=value)
+    def overlap(lesson_id: int) -> float:
+        vector = lesson_vectors.get(lesson_id)
+        return max((float(vector @ lesson_vectors[c]) for c in chosen
+                    if vector is not None and c in lesson_vectors), default=0.0)
+
+    while pool and len(chosen) < BRIEFING_SIZE:
+        best = max(pool, key=lambda i: (overlap(i) < NEAR_COPY,
+                                        (1 - DIVERSITY) * scores[i] / top - DIVERSITY * overlap(i)))
         chosen.append(best)
         pool.remove(best)
     return chosen

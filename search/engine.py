@@ -21,6 +21,7 @@ from lessons.models import Change, Lesson
 from lessons.services.reviews import feeds_insights
 from search import theme_store, vectors
 from search.embedder import Embedder, get_embedder
+from search.tags import TagVectors
 from search.index import SnapshotError, VectorIndex, read_manifest, remove_stale_temp_files
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ class SearchEngine:
         # A web request should not queue for minutes behind a first build: it is told instead.
         self.wait_while_building = wait_while_building
         self.progress: tuple[int, int] = (0, 0)
+        self.tags = TagVectors()
 
     @contextmanager
     def locked(self) -> Iterator[None]:
@@ -177,6 +179,17 @@ class SearchEngine:
             if self.index is None:
                 self.ready()
             return self.index.search(vector, k, allowed)
+
+    def passage_scores(self, vector: np.ndarray, lesson_ids: list[int]) -> dict[int, list[float]]:
+        """The cosine of every passage of these lessons with `vector`, by lesson id."""
+        with self.locked():
+            if self.index is None:
+                self.ready()
+            return self.index.passage_scores(vector, np.asarray(lesson_ids, dtype=np.int64))
+
+    def tag_scores(self, session: Session, vector: np.ndarray) -> dict[str, float]:
+        """The cosine of every tag in use with `vector` (see `search.tags`)."""
+        return self.tags.scores(session, self.embedder, vector, self.last_seq)
 
     def status(self) -> str:
         """The state of the snapshot on disk, for `lessons status` (loads no model)."""

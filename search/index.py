@@ -108,6 +108,21 @@ class VectorIndex:
             if len(best) >= k or fetch >= self.count or labels[0][-1] < 0:
                 return list(best.items())[:k]
 
+    def passage_scores(self, vector: np.ndarray, lesson_ids: np.ndarray) -> dict[int, list[float]]:
+        """The score of every passage of these lessons, by lesson id (a lesson without
+        vectors is left out)."""
+        if self.count == 0 or len(lesson_ids) == 0:
+            return {}
+        selector = faiss.IDSelectorBatch(np.asarray(lesson_ids, dtype=np.int64))
+        params = (faiss.SearchParametersIVF(sel=selector, nprobe=self.index.nlist)
+                  if self.index_type == "ivf" else faiss.SearchParameters(sel=selector))
+        # Inner products of unit vectors are at least -1: the range holds every passage.
+        _, scores, labels = self.index.range_search(vector.reshape(1, -1), -2.0, params=params)
+        found: dict[int, list[float]] = {}
+        for label, score in zip(labels, scores):
+            found.setdefault(int(label), []).append(float(score))
+        return found
+
     def save(self, folder: Path, model: str, last_seq: int) -> Manifest:
         """Write the index, then the manifest naming it, each to a temp file, fsynced and renamed."""
         folder.mkdir(parents=True, exist_ok=True)

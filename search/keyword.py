@@ -4,6 +4,7 @@ Both answer the same question, the best `k` live lessons for the words of a
 query under the same filters, so retrieval can fuse them with dense results.
 """
 
+import bisect
 import functools
 import re
 import sqlite3
@@ -16,7 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Session
 
-from lessons.models import Lesson
+from lessons.models import Lesson, LessonTag
 
 MAX_TERMS = 64
 POSTINGS_BUDGET = 50_000  # lessons holding each matched word, summed (bench/README.md)
@@ -47,6 +48,21 @@ def terms(query: str) -> list[str]:
     return list(seen)[:MAX_TERMS]
 
 
+def starting_words(words: Sequence[str], text: str) -> list[str]:
+    """The `words` that start a word of `text` ("test" starts "testing"), in their order.
+
+    One pass over the text and a binary search per word: a 64-word charter against a
+    long lesson took milliseconds as one regular expression per word.
+    """
+    vocabulary = sorted(set(re.findall(r"\w+", text.lower())))
+    found = []
+    for word in words:
+        at = bisect.bisect_left(vocabulary, word)
+        if at < len(vocabulary) and vocabulary[at].startswith(word):
+            found.append(word)
+    return found
+
+
 def keyword_search(
     session: Session, query: str, conditions: Sequence[ColumnElement[bool]], k: int
 ) -> list[tuple[int, float]]:
@@ -58,6 +74,15 @@ def keyword_search(
         rows = session.execute(_postgresql(query).where(*conditions).limit(k))
         return [(row[0], float(row[1])) for row in rows]
     return _sqlite(session, rarest(session, words), conditions, k)
+
+
+def lessons_tagged(session: Session, tags: Sequence[str],
+                   conditions: Sequence[ColumnElement[bool]], k: int) -> list[int]:
+    """Up to `k` lessons under `conditions` with any of these tags."""
+    if not tags:
+        return []
+    return list(session.scalars(select(Lesson.id).join(LessonTag).where(
+        LessonTag.tag.in_(list(tags)), *conditions).distinct().order_by(Lesson.id).limit(k)))
 
 
 def rarest(session: Session, words: list[str]) -> list[str]:
@@ -126,10 +151,7 @@ def _tokenizer() -> sqlite3.Connection:
 def _sqlite(
     session: Session, words: list[str], conditions: Sequence[ColumnElement[bool]], k: int
 ) -> list[tuple[int, float]]:
-    # Each word is quoted, so nothing in the query is read as FTS5 syntax.
-    match = literal_column("lessons_fts").op("MATCH")(
-        " OR ".join('"' + word.replace('"', '""') + '"' for word in words))
-    score = literal_column("-bm25(lessons_fts, 4.0, 1.0, 1.0, 1.0, 2.0)").label("score")
+    match, score = _match(words), _bm25()
     # Ranking inside FTS5 first and filtering the best few costs half of joining every
     # match to its lesson (bench/README.md). Only when the filters reject too many of
     # those does the ranking run again, joined, so a filtered search still fills its page.
@@ -144,6 +166,16 @@ def _sqlite(
             select(Lesson.id, score).join(FTS, FTS.c.rowid == Lesson.id)
             .where(match, *conditions).order_by(score.desc(), Lesson.id).limit(k))]
     return found[:k]
+
+
+def _match(words: list[str]) -> ColumnElement[bool]:
+    # Each word is quoted, so nothing in the query is read as FTS5 syntax.
+    return literal_column("lessons_fts").op("MATCH")(
+        " OR ".join('"' + word.replace('"', '""') + '"' for word in words))
+
+
+def _bm25() -> ColumnElement[float]:
+    return literal_column("-bm25(lessons_fts, 4.0, 1.0, 1.0, 1.0, 2.0)").label("score")
 
 
 def _postgresql(query: str) -> Select:

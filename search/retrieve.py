@@ -1,15 +1,16 @@
-"""Hybrid retrieval: dense and keyword results fused, filtered, and explained.
+"""Hybrid retrieval: candidates by meaning, words and tags, ranked, filtered and explained.
 
 Dense search finds a lesson that shares no word with the query; keyword
-search pins down exact names and codes. Their scores, each normalised per
-query, are combined with fixed weights (bench/README.md measures this
-against each side alone and against reciprocal rank fusion). Filters apply
-to both sides before the cut, and every hit is checked against the database
-at the end, so a deleted lesson never shows.
+search pins down exact names and codes; a tag close to the query in meaning
+says what a lesson is about (`search.tags`). The candidates of all three are ranked together by
+`search.ranking` (bench/README.md measures it against each side alone and
+against reciprocal rank fusion, on queries people type). Filters apply to
+every side before the cut, and every hit is checked against the database at
+the end, so a deleted lesson never shows.
 """
 
-import re
-from collections import Counter, defaultdict
+import functools
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,16 +20,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lessons.errors import ValidationError
-from lessons.models import Lesson
+from lessons.models import Lesson, LessonTag
 from lessons.services.lessons import lesson_conditions
 from search.engine import SearchEngine
-from search.keyword import keyword_search, terms
-from search.passages import Passage, lesson_passages
+from search.embedder import Embedder
+from search.keyword import keyword_search, lessons_tagged, starting_words, terms
+from search.passages import Passage, chunks, lesson_passages
+from search.ranking import Candidate, phrase_of, rank
 from search.vectors import stored_rows
 
 MAX_QUERY_CHARS = 5_000
 CANDIDATES = 100  # per side, before fusion
-DENSE_WEIGHT = 0.4  # of the fused score; the rest is keyword (chosen in bench/README.md)
+QUERY_PIECE_CHARS = 400  # a longer query is embedded in pieces of about this size
+QUERY_CACHE = 1_000  # query vectors remembered per process
+TAG_MATCH = 0.6  # a tag this close to the query brings its lessons in (see search.tags)
 FACETS = ("category", "kind", "severity", "project_id")
 
 
@@ -90,8 +95,27 @@ def search(
 ) -> Results:
     """The best `limit` live lessons for `text` under `filters`, fused and explained."""
     text = check_query(text)
-    vector = engine.embedder.encode([text])[0]
-    return search_by_vector(engine, session, vector, text, filters, limit, exclude)
+    return search_by_vector(engine, session, query_vector(engine.embedder, text), text, filters,
+                            limit, exclude)
+
+
+def query_vector(embedder: Embedder, text: str) -> np.ndarray:
+    """The query's vector; a long one (a charter pasted whole) as the mean of its pieces, since
+    the model reads only its first 256 word pieces.
+
+    Recent queries are remembered: paging, a facet click or htmx asking again as someone
+    types repeats the query, and embedding is most of a search's time.
+    """
+    return _query_vector(embedder, text)
+
+
+@functools.lru_cache(maxsize=QUERY_CACHE)
+def _query_vector(embedder: Embedder, text: str) -> np.ndarray:
+    pieces = chunks(text, QUERY_PIECE_CHARS) if len(text) > QUERY_PIECE_CHARS else [text]
+    mean = embedder.encode(pieces).mean(axis=0)
+    vector = (mean / max(float(np.linalg.norm(mean)), 1e-9)).astype(np.float32)
+    vector.setflags(write=False)  # shared by every later search for the same text
+    return vector
 
 
 def search_by_vector(
@@ -131,12 +155,13 @@ def live_conditions(filters: Mapping[str, Any] | None, exclude: Sequence[int] = 
 
 @dataclass
 class Candidates:
-    """Fused candidates (best first) and which side found each."""
+    """Ranked candidates (best first) and which side found each."""
 
     fused: dict[int, float]
     meaning: set[int]
     words: set[int]
     closest: float = 0.0  # cosine of the closest passage: how well the collection answers
+    pool: dict[int, Candidate] = field(default_factory=dict)  # what the ranking saw
 
     def matched_by(self, lesson_id: int) -> list[str]:
         return [name for name, ids in (("meaning", self.meaning), ("words", self.words))
@@ -164,31 +189,52 @@ def candidates(
     allowed: np.ndarray | None,
     depth: int = CANDIDATES,
 ) -> Candidates:
-    """Dense candidates among `allowed` (`allowed_ids`) and keyword candidates under
-    `conditions`, fused."""
+    """The lessons found by meaning (among `allowed`, see `allowed_ids`), by words or by tag
+    under `conditions`, ranked by the second stage (`search.ranking`)."""
     engine.ready()
-    dense = engine.dense(vector, depth, allowed)
-    keyword = keyword_search(session, text, conditions, depth)
-    return Candidates(fuse(dense, keyword), {i for i, _ in dense}, {i for i, _ in keyword},
-                      max((score for _, score in dense), default=0.0))
+    dense = dict(engine.dense(vector, depth, allowed))
+    words = dict(keyword_search(session, text, conditions, depth))
+    tag_scores = engine.tag_scores(session, vector)
+    tagged = lessons_tagged(session, [t for t, s in tag_scores.items() if s >= TAG_MATCH],
+                            conditions, depth)
+    found = list({**dict.fromkeys(tagged), **dense, **words})
+    headings = lesson_headings(session, found)
+    pool = gather(engine, vector, found, words, tag_scores, headings)
+    return Candidates(rank(pool, terms(text), phrase_of(text)), set(dense),
+                      set(words) | set(tagged), max(dense.values(), default=0.0), pool)
 
 
-def fuse(dense: Sequence[tuple[int, float]], keyword: Sequence[tuple[int, float]],
-         dense_weight: float = DENSE_WEIGHT) -> dict[int, float]:
-    """A convex combination of each side's scores, min-max normalised per query; best first.
+def gather(engine: SearchEngine, vector: np.ndarray, found: list[int], words: dict[int, float],
+           tag_scores: dict[str, float], headings: dict[int, tuple[str, list[str]]]
+           ) -> dict[int, Candidate]:
+    """What the ranking needs of each found lesson, its passages scored against `vector`.
 
-    On the NASA benchmark this beats reciprocal rank fusion, which throws the
-    score gaps away (bench/README.md).
+    Each side scored only what it found: this looks at every candidate, and all its
+    passages. A lesson outside the keyword top `depth` scores below all of it: counted as no
+    match, since scoring it exactly would cost FTS5 a lookup per query word per lesson.
     """
-    scores: dict[int, float] = defaultdict(float)
-    for weight, ranking in ((dense_weight, dense), (1 - dense_weight, keyword)):
-        if not ranking:
-            continue
-        values = [score for _, score in ranking]
-        low, high = min(values), max(values)
-        for lesson_id, score in ranking:
-            scores[lesson_id] += weight * ((score - low) / (high - low) if high > low else 1.0)
-    return dict(sorted(scores.items(), key=lambda item: -item[1]))
+    passages = engine.passage_scores(vector, found)
+    pool = {}
+    for i in found:
+        title, tags = headings.get(i, ("", []))
+        scores = passages.get(i, [0.0])
+        pool[i] = Candidate(max(scores), float(np.mean(scores)), words.get(i, 0.0),
+                            max((tag_scores.get(t, 0.0) for t in tags), default=0.0), title, tags)
+    return pool
+
+
+def lesson_headings(session: Session, lesson_ids: list[int]) -> dict[int, tuple[str, list[str]]]:
+    """Each lesson's title and tags."""
+    headings: dict[int, tuple[str, list[str]]] = {}
+    for start in range(0, len(lesson_ids), 500):
+        batch = lesson_ids[start:start + 500]
+        for lesson_id, title in session.execute(
+                select(Lesson.id, Lesson.title).where(Lesson.id.in_(batch))):
+            headings[lesson_id] = (title, [])
+        for lesson_id, tag in session.execute(
+                select(LessonTag.lesson_id, LessonTag.tag).where(LessonTag.lesson_id.in_(batch))):
+            headings[lesson_id][1].append(tag)
+    return headings
 
 
 def explain(
@@ -217,7 +263,7 @@ def shared_terms(words: Sequence[str], lesson: Lesson) -> list[str]:
     content = lesson.content()
     haystack = " ".join(str(content.get(f) or "") for f in (
         "title", "what_happened", "root_cause", "impact", "recommendation")).lower()
-    return [w for w in words if re.search(rf"\b{re.escape(w)}", haystack)][:12]
+    return starting_words(words, haystack)[:12]
 
 
 def count_facets(lessons: Sequence[Any]) -> dict[str, list[tuple[Any, int]]]:

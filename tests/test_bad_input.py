@@ -461,6 +461,25 @@ def test_api_refuses_a_huge_cost(client, guard, target, method, value):
     guard.assert_untouched()
 
 
+@METHODS
+@pytest.mark.parametrize("value", [1e12, "1000000000000", "999999999999.995", 999999999999.995,
+                                   "999999999999.01"])
+def test_api_refuses_a_cost_its_column_cannot_hold(client, guard, target, method, value):
+    """impact_cost is Numeric(14, 2): 12 digits before the point, once rounded to cents."""
+    response = api_write(client, method, target["id"], {"impact_cost": value})
+    body = assert_json_error(response, 422, "impact_cost")
+    assert body["fields"]["impact_cost"] == "Must be at most 999,999,999,999."
+    guard.assert_untouched()
+
+
+def test_the_largest_cost_allowed_is_stored_on_every_database(client, guard):
+    created = client.post(API, json={**VALID, "impact_cost": "999,999,999,999"})
+    assert created.status_code == 201, created.get_json()
+    stored = client.get(f"{API}/{created.get_json()['id']}").get_json()
+    assert stored["impact_cost"] == 999_999_999_999
+    guard.assert_untouched(added=1)
+
+
 def test_form_refuses_a_huge_cost(client, guard):
     response = client.post("/lessons/new", data={**VALID_FORM, "impact_cost": "1e30"})
     assert response.status_code != 500, (
@@ -494,6 +513,7 @@ def test_api_refuses_a_date_out_of_range(client, guard, target, method, day):
     *[("occurred_on", day) for day in BAD_DATES],
     ("impact_days", "ten"),
     ("impact_cost", "abc"),
+    ("impact_cost", "1000000000000"),
     ("project_id", "abc"),
     ("severity", "extreme"),
 ])
@@ -512,6 +532,29 @@ def test_form_refuses_a_value_it_cannot_store(client, guard, field, value):
                          ids=["list", "string", "number", "null", "cut-off", "deep"])
 def test_api_refuses_a_body_that_is_not_an_object(client, guard, target, method, body):
     assert_json_error(raw_write(client, method, target["id"], body, "application/json"), 400)
+    guard.assert_untouched()
+
+
+HUGE = "9" * 5000  # Python refuses to read an integer of more than 4,300 digits
+
+
+@pytest.mark.parametrize("method, url, body", [
+    ("POST", API, f'{{"title": "t", "what_happened": "w", "impact_days": {HUGE}}}'),
+    ("PATCH", "{lesson}", f'{{"impact_cost": {HUGE}}}'),
+    ("POST", "/api/v1/projects", f'{{"name": "n", "team_size": {HUGE}}}'),
+    ("POST", "/api/v1/actions", f'{{"lesson_id": {HUGE}, "description": "d"}}'),
+    ("POST", "{lesson}/occurrences", f'{{"project_id": {HUGE}}}'),
+    ("POST", "/api/v1/projects/{project}/briefing/decisions", f'{{"lesson_id": {HUGE}}}'),
+    ("POST", "/api/v1/themes/recompute", f'{{"themes": {HUGE}}}'),
+], ids=["lesson-create", "lesson-update", "project", "action", "occurrence", "decision",
+        "themes"])
+def test_every_json_endpoint_refuses_a_number_too_long_to_read(client, guard, target, project,
+                                                               method, url, body):
+    url = url.format(lesson=f"{API}/{target['id']}", project=project["id"])
+    response = client.open(url, method=method, data=body, content_type="application/json")
+    error = assert_json_error(response, 400)["error"]
+    assert error == "The body is not valid JSON: it holds a number with more digits than " \
+                    "any field takes."
     guard.assert_untouched()
 
 

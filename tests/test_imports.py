@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import sys
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -19,6 +20,14 @@ from lessons.imports.tables import open_table
 from lessons.models import Lesson, Project
 from search.retrieve import search
 from web.search import engine
+
+
+# JSON no reader can take: nested a million deep, nested past the limit, a 5,000-digit number.
+DEEP_JSON = b"[" * 1_000_000 + b"]" * 1_000_000
+NESTED_JSON = b'[{"title": ' + b'{"a": ' * 150 + b'"t"' + b"}" * 150 + b"}]"
+HUGE_NUMBER_JSON = b'[{"title": "t", "what_happened": "w", "impact_days": ' + b"9" * 5000 + b"}]"
+TOO_DEEP = "not valid JSON: it nests deeper than 100 levels"
+TOO_LONG = "not valid JSON: it holds a number with more digits than any field takes"
 
 
 def write_csv(path, header, rows, encoding="utf-8", delimiter=","):
@@ -186,6 +195,7 @@ def test_show_mapping_writes_a_file_the_import_reads_back(runner, session, tmp_p
     ('{"fields": {"colour": "Title"}}', "Not a lesson field"),
     ('{"fields": {"title": 3}}', "column name, a template"),
     ('{"fields": {}, "date_format": "dd/mm"}', "strptime format"),
+    ('{"fields": {"title": 1' + "0" * 5000 + "}}", "more digits than any field takes"),
 ])
 def test_a_bad_mapping_file_is_refused_with_the_reason(runner, tmp_path, document, message):
     data = write_csv(tmp_path / "data.csv", ["Title", "Description"], [["A", "B"]])
@@ -238,15 +248,57 @@ def test_missing_columns_are_named_before_anything_is_written(runner, session, t
     ("notes.docx", b"hello", "Cannot tell the format"),
     ("list.json", b'{"a": 1}', "list of records"),
     ("bad.json", b'[{"a": 1},', "not valid JSON"),
+    ("deep.json", DEEP_JSON, TOO_DEEP),
+    ("nested.json", NESTED_JSON, TOO_DEEP),
+    ("huge.json", HUGE_NUMBER_JSON, TOO_LONG),
 ])
 def test_unreadable_files_are_refused_with_the_reason(runner, session, tmp_path, name, content,
                                                       message):
     path = tmp_path / name
     path.write_bytes(content)
     result = runner.invoke(args=["import", str(path)])
-    assert result.exit_code != 0
-    assert message in result.output
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert message in result.output and "Traceback" not in result.output
     assert lesson_count(session) == 0
+
+
+def test_a_file_in_another_format_than_the_one_given_is_refused_in_one_line(runner, session,
+                                                                           tmp_path):
+    path = write_csv(tmp_path / "lessons.csv", ["Title", "Description"], [["A", "B"]])
+    result = runner.invoke(args=["import", str(path), "--format", "xlsx"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert result.output.startswith("Error: This is not a readable Excel .xlsx file")
+    assert len(result.output.splitlines()) == 1
+    assert lesson_count(session) == 0
+
+
+def test_an_excel_sheet_is_read_past_a_stale_dimension_tag(runner, session, tmp_path):
+    """Read-only openpyxl stops where the sheet's <dimension> tag says; tools that edit a
+    workbook often leave the tag as it was, and the rows past it must not be dropped."""
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["Title", "What happened", "Severity"])
+    for number in range(1, 101):
+        workbook.active.append([f"Lesson {number}", f"Case {number} went wrong.", "high"])
+    workbook.save(tmp_path / "fresh.xlsx")
+    stale = tmp_path / "stale.xlsx"
+    with zipfile.ZipFile(tmp_path / "fresh.xlsx") as source, \
+            zipfile.ZipFile(stale, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                assert b'<dimension ref="A1:C101" />' in data
+                data = data.replace(b'<dimension ref="A1:C101" />', b'<dimension ref="A1:B10" />')
+            target.writestr(item, data)
+
+    table = open_table(stale)
+    assert table.headers == ["Title", "What happened", "Severity"]
+    rows = list(table.rows())
+    assert len(rows) == 100 and rows[-1] == (101, {"Title": "Lesson 100", "What happened":
+                                                   "Case 100 went wrong.", "Severity": "high"})
+    result = runner.invoke(args=["import", str(stale)])
+    assert "Created 100 lessons" in result.output, result.output
+    assert session.scalar(select(func.count()).select_from(Lesson)
+                          .where(Lesson.severity == "high")) == 100
 
 
 def test_a_header_only_file_would_create_nothing(session, tmp_path):
@@ -438,6 +490,9 @@ def wait_for_run(client, run_url, seconds=120):
     ("excel.csv", "Title,Description\nCafé,Délai\n".encode("cp1252"), "not UTF-8: line 2"),
     ("empty.csv", b"", "The file is empty."),
     ("old.xls", b"\xd0\xcf\x11\xe0", "save the sheet as .xlsx"),
+    # 100,000 deep: a larger body is spooled by the test client to a file it never closes.
+    ("deep.json", b"[" * 100_000 + b"]" * 100_000, TOO_DEEP),
+    ("huge.json", HUGE_NUMBER_JSON, TOO_LONG),
 ])
 def test_the_import_page_refuses_bad_files_with_the_reason(client, app, name, content, message):
     response = upload(client, name, content)

@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from conftest import signed_in
 
 HX = {"HX-Request": "true"}
 
@@ -160,3 +161,47 @@ def test_pages_carry_no_inline_script_or_style(client, project_id):
         body = text(response)
         assert all('src="' in tag for tag in re.findall(r"<script[^>]*>", body)), url
         assert not re.search(r"\sstyle=|\son[a-z]+=", body), url
+
+
+def test_the_same_lesson_asks_first_then_records_from_the_title_and_only_its_recorder_undoes(
+        app, client, project_id):
+    lesson = api_lesson(client)
+    occurrences = f"/api/v1/lessons/{lesson['id']}/occurrences"
+    ana, ben = signed_in(app, "contributor"), signed_in(app, "contributor")
+    draft = {"title": "Design froze late again", "what_happened": "",
+             "project_id": str(project_id), "occurred_on": "2026-03-01"}
+    ask = ana.get(f"/lessons/{lesson['id']}/occurrences/new", query_string=draft, headers=HX)
+    assert ask.status_code == 200
+    assert ("Record another occurrence of “Late sign-off” (Hospital wing, 2026-03-01) with the "
+            "note “Design froze late again”?") in text(ask)
+    assert client.get(occurrences).get_json()["items"] == []  # asking writes nothing
+    bad = ana.get(f"/lessons/{lesson['id']}/occurrences/new", headers=HX,
+                  query_string={**draft, "occurred_on": "someday"})
+    assert bad.status_code == 422 and "YYYY-MM-DD" in text(bad)
+
+    recorded = ana.post(f"/lessons/{lesson['id']}/occurrences", headers=HX, data={
+        "project_id": str(project_id), "occurred_on": "2026-03-01",
+        "note": "Design froze late again"})
+    assert recorded.status_code == 200 and "Undo" in text(recorded)
+    assert [o["note"] for o in client.get(occurrences).get_json()["items"]] == [
+        "Design froze late again"]
+    undo = re.search(r'hx-post="(/occurrences/\d+/delete)"', text(recorded)).group(1)
+    assert ben.post(undo, headers=HX).status_code == 403
+    undone = ana.post(undo, headers=HX)
+    assert undone.status_code == 200 and "Undone" in text(undone)
+    assert client.get(occurrences).get_json()["items"] == []
+    assert ana.post(undo, headers=HX).status_code == 404
+    audit = text(client.get("/admin/audit"))
+    assert "occurrence delete" in audit and undo.split("/")[2] in audit
+
+
+def test_the_similar_page_reads_from_most_to_least_alike(client):
+    lesson = api_lesson(client, title="Supplier kept our data in its own format",
+                        what_happened="Leaving the vendor meant paying for an export.")
+    for title, body in [("Vendor lock-in on the CRM", "The supplier owned the data model."),
+                        ("Crane booked for the wrong week", "The steel came later."),
+                        ("Testing squeezed at the end", "UAT shrank to five days.")]:
+        api_lesson(client, title=title, what_happened=body)
+    page = text(client.get(f"/lessons/{lesson['id']}/similar"))
+    alike = [int(n) for n in re.findall(r"(\d+)% alike", page)]
+    assert len(alike) == 3 and alike == sorted(alike, reverse=True)

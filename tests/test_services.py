@@ -79,6 +79,19 @@ def test_soft_delete_and_restore(session):
     assert ops == ["create", "delete", "restore"]
 
 
+def test_an_occurrence_recorded_by_mistake_is_removed_and_logged(session):
+    lesson = new_lesson(session)
+    occurrence = services.record_occurrence(session, lesson.id, {"note": "Again."}, actor="ann")
+    session.commit()
+    services.remove_occurrence(session, occurrence.id)
+    session.commit()
+    assert services.get_lesson(session, lesson.id).occurrences == []
+    ops = [(entity, op) for entity, _, op in changes(session) if entity == "occurrence"]
+    assert ops == [("occurrence", "create"), ("occurrence", "delete")]
+    with pytest.raises(NotFound):
+        services.remove_occurrence(session, occurrence.id)
+
+
 def test_unknown_ids_are_not_found(session):
     for call in (services.get_lesson, services.get_project, services.get_action,
                  services.delete_lesson, services.restore_project):

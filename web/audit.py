@@ -19,6 +19,7 @@ AUDITED = {
     "projects.add_to_team": "team_change", "projects.remove_from_team": "team_change",
     "actions.delete": "action_delete", "api.delete_action": "action_delete",
     "actions.restore": "action_restore", "api.restore_action": "action_restore",
+    "search.remove_occurrence": "occurrence_delete",  # the capture form's Undo
     "imports.start": "import",
     "exports.lessons_csv": "export", "exports.archive": "export",
 }

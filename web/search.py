@@ -44,6 +44,11 @@ def project_briefing(project: Project, regenerate: bool = False) -> Briefing | N
             system.commit()
         else:
             ensure_briefing(engine(), system, everything)
+    return stored_briefing(project)
+
+
+def stored_briefing(project: Project) -> Briefing | None:
+    """The project's briefing as stored (what the team last saw), never computed again here."""
     return db.session.scalar(select(Briefing).where(Briefing.project_id == project.id)
                              .execution_options(populate_existing=True))
 

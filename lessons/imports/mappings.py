@@ -26,6 +26,7 @@ from typing import Any
 from lessons.errors import ValidationError
 from lessons.fields import DEFAULT_CATEGORIES, LESSON_FIELDS
 from lessons.imports.tables import cell_text
+from lessons.validation import Invalid, parse_json
 
 READY_FOLDER = Path(__file__).parent / "mappings"
 PROJECT_TARGETS = ("project", "business_unit")
@@ -185,9 +186,23 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
 
 def normalise(header: str) -> str:
     """A header as words: 'Lesson(s) Learned' → 'lessons learned', 'Project / Program' →
-    'project program', a nested JSON field 'fields.summary' → 'summary'."""
+    'project program', 'what_happened' → 'what happened', a nested JSON field
+    'fields.summary' → 'summary'."""
     header = re.sub(r"\(s\)", "s", header.rsplit(".", 1)[-1].casefold())
-    return " ".join(re.sub(r"[^\w]+", " ", header).split())
+    return " ".join(re.sub(r"[\W_]+", " ", header).split())
+
+
+def own_names() -> dict[str, str]:
+    """Lessons' own names for its targets, as words: the field names its CSV export writes
+    ('impact_cost', 'visibility') and the labels its forms show ('Who may see it')."""
+    names = {normalise(target): target for target in TARGETS}
+    for f in LESSON_FIELDS:
+        names.setdefault(normalise(f.label), "project" if f.name == "project_id" else f.name)
+    return names
+
+
+# Checked before the synonyms, so a file Lessons exported maps back field for field.
+OWN_NAMES = own_names()
 
 
 def guess(headers: list[str], sample: list[dict[str, Any]] = (),
@@ -227,6 +242,9 @@ def best_targets(headers: list[str]) -> list[tuple[str, str]]:
     pairs = []
     for column in headers:
         words = normalise(column)
+        if words in OWN_NAMES:  # ranked before every synonym
+            pairs.append(((-1, OWN_NAMES[words]), column))
+            continue
         ranks = [(names.index(words), target) for target, names in SYNONYMS.items()
                  if words in names]
         if ranks:
@@ -288,8 +306,8 @@ def load_mapping(name_or_path: str) -> ColumnMap:
                               f"No mapping {name_or_path!r}: use one of "
                               f"{', '.join(ready)}, or the path of a mapping file.")
     try:
-        document = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        document = parse_json(path.read_text(encoding="utf-8-sig"))
+    except (UnicodeDecodeError, Invalid) as error:
         raise ValidationError({"mapping": str(error)},
                               f"The mapping file {path} is not valid JSON: {error}") from None
     return parse_mapping(document, path.stem)

@@ -11,7 +11,6 @@ happens before a single row is stored.
 import codecs
 import csv
 import itertools
-import json
 import sys
 import zipfile
 from collections.abc import Callable, Iterator
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from lessons.errors import ValidationError
+from lessons.validation import Invalid, parse_json
 
 FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx",
            ".json": "json"}
@@ -163,16 +163,22 @@ def encoding_name(encoding: str) -> str:
 def xlsx_table(path: Path, sheet: str | None) -> Table:
     """The first sheet (or the named one) of an .xlsx workbook; its first filled row is the header."""
     import openpyxl  # only imports need it
+    from openpyxl.utils.exceptions import InvalidFileException
 
     def open_sheet() -> Any:
         try:
             workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        except (zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
+        except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError,
+                ValueError) as error:
             raise unreadable(f"This is not a readable Excel .xlsx file ({error}).") from None
         if sheet is not None and sheet not in workbook.sheetnames:
             raise unreadable(f"The workbook has no sheet {sheet!r}; it has: "
                              + ", ".join(workbook.sheetnames) + ".")
-        return workbook, workbook[sheet] if sheet else workbook.worksheets[0]
+        worksheet = workbook[sheet] if sheet else workbook.worksheets[0]
+        # Read every row the sheet holds: read-only mode stops where the file's <dimension>
+        # tag says, and tools that edit a workbook often leave that tag stale.
+        worksheet.reset_dimensions()
+        return workbook, worksheet
 
     def cells() -> Iterator[tuple[int, tuple[Any, ...]]]:
         workbook, worksheet = open_sheet()
@@ -216,12 +222,11 @@ def load_json(path: Path) -> Any:
     """The parsed document, or a clear error for a file that is not JSON."""
     try:
         with open(path, encoding="utf-8-sig") as file:
-            return json.load(file)
+            return parse_json(file.read())
     except UnicodeDecodeError:
         raise unreadable("The file is not UTF-8, which JSON must be.") from None
-    except json.JSONDecodeError as error:
-        raise unreadable(f"The file is not valid JSON: {error.msg} at line {error.lineno}, "
-                         f"column {error.colno}.") from None
+    except Invalid as error:
+        raise unreadable(f"The file is not valid JSON: {error}.") from None
 
 
 def json_table(document: Any) -> Table:

@@ -21,7 +21,12 @@ from lessons.services.lessons import (
     restore_lesson,
     update_lesson,
 )
-from lessons.services.occurrences import record_occurrence
+from lessons.services.occurrences import (
+    check_occurrence,
+    get_occurrence,
+    record_occurrence,
+    remove_occurrence,
+)
 from lessons.services.projects import (
     create_project,
     delete_project,
@@ -37,5 +42,6 @@ __all__ = [
     "update_action", "create_lesson", "delete_lesson", "get_lesson", "lesson_revisions",
     "list_lessons", "restore_lesson", "update_lesson", "create_project", "delete_project",
     "get_project", "list_projects", "project_choices", "restore_project", "update_project",
-    "record_occurrence", "decide", "store_briefing",
+    "check_occurrence", "get_occurrence", "record_occurrence", "remove_occurrence", "decide",
+    "store_briefing",
 ]

@@ -1,11 +1,11 @@
 """Kickoff briefings and the team's decisions on them: storing what search computed, and verdicts."""
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from lessons.errors import ValidationError
@@ -19,6 +19,9 @@ DECISION_FIELDS = (
     Field("decision", "Decision", "choice", required=True, choices=DECISIONS),
     Field("note", "Note", "text", max_length=10_000),
 )
+RARE_SHARE = 0.05  # a word in more of the live lessons than this explains no match
+RARE_FLOOR = 2  # ...but one in this many is rare in any collection, however small
+MAX_FREQUENCY_WORDS = 300  # a page's briefing shares far fewer; the rest are not counted
 
 
 @dataclass
@@ -42,21 +45,111 @@ def store_briefing(
     aspects: list[dict[str, str]],
     items: Sequence[PlannedItem],
 ) -> Briefing:
-    """Replace the project's briefing with a freshly computed one (decisions are kept apart)."""
+    """Replace the project's briefing with a freshly computed one.
+
+    Every lesson the team decided on stays in it: a regeneration once dropped a
+    lesson marked "not applicable" with its note, and the team's record with it.
+    Those the new ranking no longer has follow the ranked ones, marked `kept`.
+    """
     briefing = session.scalar(select(Briefing).where(Briefing.project_id == project.id))
     if briefing is None:
         briefing = Briefing(project_id=project.id)
         session.add(briefing)
+    previous = {item.lesson_id: item.rank for item in briefing.items}
     briefing.text_hash, briefing.model, briefing.vector = text_hash, model, vector
     briefing.aspects, briefing.generated_at = aspects, utcnow()
-    briefing.items = [
+    ranked = [
         BriefingItem(lesson_id=item.lesson_id, rank=rank, score=item.score, aspects=item.aspects,
                      aspect_text=item.aspect_text, terms=item.terms)
         for rank, item in enumerate(items, start=1)
     ]
+    chosen = {item.lesson_id for item in items}
+    decided = [d for d in session.scalars(select(KickoffDecision).where(
+        KickoffDecision.project_id == project.id)) if d.lesson_id not in chosen]
+    # In the order the team last saw them; those never shown (decided through the API) last.
+    decided.sort(key=lambda d: (previous.get(d.lesson_id, len(previous) + 1), d.lesson_id))
+    kept = [
+        BriefingItem(lesson_id=d.lesson_id, rank=rank, score=0.0, aspects=[], aspect_text="",
+                     terms=[], kept=True)
+        for rank, d in enumerate(decided, start=len(ranked) + 1)
+    ]
+    briefing.items = ranked + kept
     session.flush()
     record_change(session, "briefing", briefing.id, "create")
     return briefing
+
+
+@dataclass
+class BriefingChanges:
+    """What a regeneration changed in the briefing, as one viewer sees it."""
+
+    added: list[Lesson]
+    dropped: list[Lesson]
+    kept: int  # lessons decided on, still there (ranked again or pinned)
+
+    def summary(self, most: int = 3) -> str:
+        """One sentence for the team: the lessons that came and went, and the decisions kept."""
+        parts = []
+        for lessons, word in ((self.added, "new"), (self.dropped, "dropped")):
+            if lessons:
+                titles = "; ".join(f"“{lesson.title}”" for lesson in lessons[:most])
+                more = f" and {len(lessons) - most} more" if len(lessons) > most else ""
+                noun = "lesson" if len(lessons) == 1 else "lessons"
+                parts.append(f"{len(lessons)} {word} {noun} ({titles}{more})")
+        changed = ", ".join(parts) if parts else "the same lessons as before"
+        if self.kept:
+            changed += (f"; the {self.kept} lesson{'' if self.kept == 1 else 's'} the team "
+                        f"decided on {'is' if self.kept == 1 else 'are'} kept")
+        return f"{changed[0].upper()}{changed[1:]}."
+
+
+def briefing_changes(
+    before: Sequence[Lesson], after: Sequence[Lesson], decided: Collection[int]
+) -> BriefingChanges:
+    """Compare the lessons of a briefing before and after it was computed again."""
+    old, new = {lesson.id for lesson in before}, {lesson.id for lesson in after}
+    return BriefingChanges(added=[lesson for lesson in after if lesson.id not in old],
+                           dropped=[lesson for lesson in before if lesson.id not in new],
+                           kept=len(new & set(decided)))
+
+
+def distinctive_terms(session: Session, words: Iterable[str]) -> set[str]:
+    """The `words` rare enough in the collection to explain a match.
+
+    "Shared words" listed every word a lesson had in common with the
+    description, "project" and "team" included, which explains nothing. A
+    word is distinctive when at most RARE_SHARE of the live lessons hold it
+    (or RARE_FLOOR, so a small collection keeps some); a word the full-text
+    index does not know (a PostgreSQL stopword) is not.
+    """
+    frequency = term_frequencies(session, words)
+    live = frequency.pop("", 0)
+    limit = max(RARE_SHARE * live, RARE_FLOOR)
+    return {word for word, count in frequency.items() if 0 < count <= limit}
+
+
+def term_frequencies(session: Session, words: Iterable[str]) -> dict[str, int]:
+    """How many live lessons hold each word (stemmed as the full-text index stems it),
+    plus the number of live lessons under the key "".
+
+    One statement, a count per word through the index (FTS5 on SQLite, the
+    tsvector's GIN index on PostgreSQL). It runs on the connection, not the
+    ORM, so the frequencies are the collection's, whoever is looking.
+    """
+    chosen = sorted(set(words))[:MAX_FREQUENCY_WORDS]
+    if session.get_bind().dialect.name == "postgresql":
+        count = ("(SELECT count(*) FROM lessons WHERE deleted_at IS NULL "
+                 "AND search_vector @@ plainto_tsquery('english', :w{0}))")
+        params = {f"w{i}": word for i, word in enumerate(chosen)}
+    else:
+        count = ("(SELECT count(*) FROM lessons_fts JOIN lessons ON lessons.id = lessons_fts.rowid "
+                 "WHERE lessons_fts MATCH :w{0} AND lessons.deleted_at IS NULL)")
+        # Quoted, so no word is read as FTS5 syntax (as search.keyword does).
+        params = {f"w{i}": '"' + word.replace('"', '""') + '"' for i, word in enumerate(chosen)}
+    columns = ["(SELECT count(*) FROM lessons WHERE deleted_at IS NULL)"]
+    columns += [count.format(i) for i in range(len(chosen))]
+    row = session.connection().execute(text("SELECT " + ", ".join(columns)), params).one()
+    return {"": row[0], **dict(zip(chosen, row[1:]))}
 
 
 def decide(

@@ -5,7 +5,6 @@ delete, restore, and its OpenAPI description), so they are registered from
 one table instead of written out three times.
 """
 
-import json
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Callable
@@ -21,6 +20,7 @@ from lessons.queries import ACTION_FILTERS, LESSON_FILTERS, PROJECT_FILTERS, Pag
 from lessons.services.common import find_row
 from lessons.services.lessons import category_choices
 from lessons.services.reviews import check_initial_status, review_step
+from lessons.validation import Invalid, parse_json
 from web.database import db
 from search.briefing import new_since_kickoff
 from search.retrieve import search, similar_lessons
@@ -132,11 +132,11 @@ def json_body() -> dict[str, Any]:
         abort(415, "Send the body as JSON with Content-Type: application/json.")
     raw = request.get_data(cache=False)
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = parse_json(raw.decode("utf-8"))
     except UnicodeDecodeError:
         abort(400, "The body is not valid UTF-8.")
-    except (json.JSONDecodeError, RecursionError) as error:
-        abort(400, f"The body is not valid JSON: {error}")
+    except Invalid as error:
+        abort(400, f"The body is not valid JSON: {error}.")
     if not isinstance(data, dict):
         abort(400, "The body must be a JSON object of field names and values.")
     return data
@@ -312,7 +312,8 @@ def briefing(row_id: int) -> Response:
             "title": row.lesson.title,
             "rank": row.rank,
             "score": round(row.score, 6),
-            "aspect": row.aspects[0],
+            "aspect": row.aspects[0] if row.aspects else None,
+            "kept": row.kept,
             "aspects": row.aspects,
             "aspect_text": row.aspect_text,
             "terms": row.terms,

@@ -327,7 +327,10 @@ BRIEFING_ITEM = {
     "properties": {
         "id": {"type": "integer"}, "external_id": {"type": ["string", "null"]},
         "title": {"type": "string"}, "rank": {"type": "integer"}, "score": {"type": "number"},
-        "aspect": {"type": "string", "description": "The part of the description it matched best."},
+        "aspect": {"type": ["string", "null"],
+                   "description": "The part of the description it matched best (null if kept)."},
+        "kept": {"type": "boolean", "description": "No longer ranked for the description; kept "
+                                                   "because the team decided on it."},
         "aspects": {"type": "array", "items": {"type": "string"}},
         "aspect_text": {"type": "string"}, "terms": {"type": "array", "items": {"type": "string"}},
         "category": {"type": ["string", "null"]}, "recommendation": {"type": ["string", "null"]},

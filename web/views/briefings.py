@@ -1,6 +1,8 @@
 """Kickoff briefings: the page, the team's decisions, print, Markdown and CSV."""
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from flask import Blueprint, Response, abort, flash, request, url_for
 
@@ -9,15 +11,18 @@ from lessons.errors import ValidationError
 from lessons.exports import csv_text, markdown_text
 from lessons.fields import DECISIONS
 from lessons.models import Briefing, KickoffDecision, Lesson, Project
-from lessons.services.briefings import project_decisions
-from search.briefing import new_since_kickoff
+from lessons.services.briefings import (
+    BriefingChanges, briefing_changes, distinctive_terms, project_decisions,
+)
+from search.briefing import new_since_kickoff, project_aspects
 from web.database import db
-from web.htmx import is_htmx, redirect_after_post, render
+from web.htmx import is_htmx, local_url, redirect_after_post, render
 from web.identity import current_actor
-from web.search import engine, project_briefing
+from web.search import engine, project_briefing, stored_briefing
 
 bp = Blueprint("briefings", __name__)
 BASE = "/projects/<int:project_id>/briefing"
+WHY_ASPECTS = 2  # the parts of the description a line names: more read as "everything"
 
 
 @dataclass
@@ -27,18 +32,30 @@ class Row:
     rank: int
     score: float
     lesson: Lesson
-    aspects: list[str]
-    aspect_text: str
-    terms: list[str]
+    aspects: list[str]  # every aspect it matched, best first
+    aspect_text: str  # the text of the best one
+    terms: list[str]  # every word it shares with that text
     projects_hit: int
     decision: KickoffDecision | None
+    kept: bool = False  # no longer ranked, pinned because the team decided on it
+    words: list[str] = field(default_factory=list)  # the shared words rare enough to explain
+
+    @property
+    def why(self) -> list[str]:
+        """The aspects it answers best, for the "why" line."""
+        return self.aspects[:WHY_ASPECTS]
+
+    @property
+    def category(self) -> str:
+        return self.lesson.category or "other"
 
 
 def briefing_rows(project: Project, briefing: Briefing | None) -> list[Row]:
-    """The briefing's lessons with their decisions and how many projects hit each."""
+    """The briefing's lessons in rank order, with their decisions and how many projects hit each."""
     if briefing is None:
         return []
     decisions = project_decisions(db.session, project.id)
+    rare = distinctive_terms(db.session, {term for item in briefing.items for term in item.terms})
     rows = []
     for item in briefing.items:
         lesson = item.lesson  # None when the viewer may not see it (lessons.policy)
@@ -47,8 +64,46 @@ def briefing_rows(project: Project, briefing: Briefing | None) -> list[Row]:
         hit = {lesson.project_id} | {o.project_id for o in lesson.occurrences}
         # Ranked among what this viewer sees: a gap would hint at a lesson they may not.
         rows.append(Row(len(rows) + 1, item.score, lesson, item.aspects, item.aspect_text,
-                        item.terms, len(hit - {None}), decisions.get(lesson.id)))
+                        item.terms, len(hit - {None}), decisions.get(lesson.id), item.kept,
+                        [term for term in item.terms if term in rare]))
     return rows
+
+
+def briefing_counts(rows: list[Row]) -> dict[str, int]:
+    """What the count line says, counted from the rows a page shows and nothing else."""
+    return {"total": len(rows), "kept": sum(1 for row in rows if row.kept),
+            "decided": sum(1 for row in rows if row.decision)}
+
+
+@dataclass
+class Shown:
+    """The briefing as a page shows it: every row, or one category's, ranks untouched."""
+
+    briefing: Briefing | None
+    rows: list[Row]  # every row, for the counts
+    shown: list[Row]  # the rows of the chosen category, in rank order
+    category: str | None
+    categories: list[tuple[str, int]]  # (category, rows in it), most first
+    fresh: list[tuple[Lesson, float, str]]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return briefing_counts(self.rows)
+
+
+def shown_briefing(project: Project, category: str | None) -> Shown:
+    """The project's briefing for a page, filtered to `category` if it has lessons in it.
+
+    Filtering hides rows and never renumbers or regroups them: the ranks a team
+    quotes ("number 3 is ours") stay the same in every view.
+    """
+    briefing = project_briefing(project)
+    rows = briefing_rows(project, briefing)
+    counts = Counter(row.category for row in rows)
+    category = category if category in counts else None
+    shown = [row for row in rows if category is None or row.category == category]
+    fresh = new_since_kickoff(engine(), db.session, project, briefing) if briefing else []
+    return Shown(briefing, rows, shown, category, counts.most_common(), fresh)
 
 
 def load(project_id: int) -> tuple[Project, Briefing | None]:
@@ -58,21 +113,17 @@ def load(project_id: int) -> tuple[Project, Briefing | None]:
 
 @bp.get(BASE)
 def show(project_id: int) -> Response:
-    """The briefing, grouped by category, with a decision form on every lesson."""
-    project, briefing = load(project_id)
-    rows = briefing_rows(project, briefing)
-    groups: dict[str, list[Row]] = {}
-    for row in rows:
-        groups.setdefault((row.lesson.category or "other").capitalize(), []).append(row)
-    fresh = new_since_kickoff(engine(), db.session, project, briefing) if briefing else []
-    return render("briefings/show.html", project=project, briefing=briefing, groups=groups,
-                  rows=rows, fresh=fresh, DECISIONS=DECISIONS)
+    """The briefing on its own page (for print and links): the project page's briefing, alone."""
+    project = services.get_project(db.session, project_id)
+    view = shown_briefing(project, request.args.get("category"))
+    return render("briefings/show.html", project=project, view=view, here="briefings.show")
 
 
 @bp.post(f"{BASE}/decisions")
 def decide(project_id: int) -> Response:
     """Record the team's decision on one lesson; htmx swaps just that lesson's form."""
     data = {name: request.form.get(name, "") for name in ("lesson_id", "decision", "note")}
+    back = local_url(request.form.get("next"))  # the page it was decided on, without htmx
     project = services.get_project(db.session, project_id)
     try:
         decision = services.decide(db.session, project_id, data, actor=current_actor())
@@ -81,22 +132,70 @@ def decide(project_id: int) -> Response:
         db.session.rollback()
         return render("briefings/_decision.html", status=422,
                       project=project, lesson_id=data["lesson_id"], decision=None,
-                      errors=error.fields, values=data, DECISIONS=DECISIONS)
+                      errors=error.fields, values=data, back=back)
     if not is_htmx():
-        return redirect_after_post(url_for(".show", project_id=project_id))
+        return redirect_after_post(back or url_for(".show", project_id=project_id))
+    # The count line ("decided on 3 of 15") is outside the swapped form: refreshed out of band.
+    counts = briefing_counts(briefing_rows(project, stored_briefing(project)))
     return render("briefings/_decision.html", project=project, lesson_id=decision.lesson_id,
-                  decision=decision, errors={}, values={}, DECISIONS=DECISIONS)
+                  decision=decision, errors={}, values={}, back=back, counts=counts)
+
+
+@bp.get(f"{BASE}/regenerate")
+def confirm_regenerate(project_id: int) -> Response:
+    """Ask before regenerating: say what it does and that decisions stay."""
+    project = services.get_project(db.session, project_id)
+    if project.is_deleted:
+        abort(409, "The project is deleted; restore it first.")
+    decided = briefing_counts(briefing_rows(project, stored_briefing(project)))["decided"]
+    return render("briefings/regenerate.html", project=project, decided=decided,
+                  back=local_url(request.args.get("next")) or url_for("projects.show",
+                                                                       project_id=project_id))
 
 
 @bp.post(f"{BASE}/regenerate")
 def regenerate(project_id: int) -> Response:
-    """Compute the briefing again now (decisions are kept)."""
+    """Compute the briefing again now, keeping every decided lesson, and say what changed."""
     project = services.get_project(db.session, project_id)
     if project.is_deleted:
         abort(409, "The project is deleted; restore it first.")
-    project_briefing(project, regenerate=True)
-    flash("Briefing regenerated; your earlier decisions are kept.")
-    return redirect_after_post(url_for(".show", project_id=project_id))
+    if not project_aspects(project):
+        flash("There is nothing to rank yet: add a description to the project first.")
+    else:
+        changes = recompute(project, before_change(project), force=True)
+        flash(f"Briefing regenerated. {changes.summary()}" if changes else "Briefing regenerated.")
+    back = local_url(request.form.get("next")) or url_for("projects.show", project_id=project_id)
+    return redirect_after_post(back)
+
+
+@dataclass
+class Before:
+    """The briefing's lessons before something may compute it again, as this viewer sees them."""
+
+    lessons: list[Lesson]
+    generated_at: datetime | None
+
+
+def before_change(project: Project) -> Before:
+    """Note the briefing as the team last saw it, to say later what a regeneration changed.
+
+    Read as stored: computing it first (its text may have changed outside these pages)
+    would make that computation the "before" and hide what it changed.
+    """
+    briefing = stored_briefing(project)
+    rows = briefing_rows(project, briefing)
+    return Before([row.lesson for row in rows], briefing.generated_at if briefing else None)
+
+
+def recompute(project: Project, before: Before, *, force: bool = False) -> BriefingChanges | None:
+    """Compute the briefing again (always with `force`, else only if its text changed) and
+    say what that changed since `before`; None when it was not computed again."""
+    briefing = project_briefing(project, regenerate=force)
+    if briefing is None or briefing.generated_at == before.generated_at:
+        return None
+    rows = briefing_rows(project, briefing)
+    decided = [row.lesson.id for row in rows if row.decision]
+    return briefing_changes(before.lessons, [row.lesson for row in rows], decided)
 
 
 @bp.get(f"{BASE}.md")
@@ -112,8 +211,11 @@ def as_markdown(project_id: int) -> Response:
     for row in rows:
         lesson = row.lesson
         lines += [f"## {row.rank}. {md(lesson.title)}", ""]
-        lines += [f"- Matched: {md(', '.join(row.aspects))}" + (
-            f" (shared words: {md(', '.join(row.terms))})" if row.terms else "")]
+        if row.kept:
+            lines += ["- Kept because the team decided on it; no longer ranked for the description"]
+        else:
+            lines += [f"- Matched: {md(', '.join(row.why))}" + (
+                f" (shared words: {md(', '.join(row.words))})" if row.words else "")]
         lines += [f"- Seen on {row.projects_hit} project(s)"
                   + (f"; source {md(lesson.external_id)}" if lesson.external_id else "")]
         if row.decision:
@@ -131,11 +233,12 @@ def as_csv(project_id: int) -> Response:
     """The briefing as CSV, cells neutralised against formula injection."""
     project, briefing = load(project_id)
     header = ["rank", "lesson_id", "external_id", "title", "category", "severity", "matched",
-              "shared_terms", "projects_hit", "recommendation", "decision", "note"]
+              "shared_terms", "projects_hit", "recommendation", "decision", "note", "kept"]
     rows = [[row.rank, row.lesson.id, row.lesson.external_id, row.lesson.title,
              row.lesson.category, row.lesson.severity, "; ".join(row.aspects), ", ".join(row.terms),
              row.projects_hit, row.lesson.recommendation,
-             row.decision.decision if row.decision else "", row.decision.note if row.decision else ""]
+             row.decision.decision if row.decision else "",
+             row.decision.note if row.decision else "", "yes" if row.kept else ""]
             for row in briefing_rows(project, briefing)]
     return Response(csv_text(header, rows), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="briefing-{project.id}.csv"'})

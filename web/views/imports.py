@@ -65,8 +65,8 @@ def upload() -> Response:
         try:
             table = open_table(stored, file_format, encoding, sheet)
             mapping = chosen_mapping(request.form.get("mapping", ""), table)
-        except ValidationError:
-            stored.unlink(missing_ok=True)
+        except BaseException:
+            stored.unlink(missing_ok=True)  # whatever went wrong, a file not taken is not kept
             raise
     except ValidationError as error:
         return upload_page(error.fields or {"file": error.message}, status=422)

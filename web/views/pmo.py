@@ -78,7 +78,8 @@ def markdown_lines(data: dict[str, Any]) -> list[str]:
               f"{t['severe_share']:.0%} severe, cost {float(t['impact_cost']):,.0f}, "
               f"{t['impact_days']} days lost" for t in data["themes"]] or ["- No themes yet."]
     lines += ["", "## Identified, not learned", ""]
-    lines += [f"- {md(r['lessons'][0]['title'])}: {'; '.join(r['reasons'])}"
+    # The reasons quote lesson titles ("back after the action on “…”"): user text too.
+    lines += [f"- {md(r['lessons'][0]['title'])}: {md('; '.join(r['reasons']))}"
               for r in data["repeats"]] or ["- None."]
     actions, reuse, review = data["actions"], data["reuse"], data["review"]
     lines += ["", "## Actions", "",

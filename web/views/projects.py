@@ -6,14 +6,13 @@ from lessons import services
 from lessons.errors import ValidationError
 from lessons.fields import PROJECT_FIELDS
 from lessons.queries import LESSON_FILTERS, PROJECT_FILTERS, PROJECT_SORTS, parse_query
-from lessons.services.briefings import project_decisions
 from lessons.services.projects import add_member, remove_member, team
-from search.briefing import new_since_kickoff
 from web.database import db
 from web.auth import check_project_manager
 from web.identity import current_user_id
-from web.search import engine, project_briefing
+from web.search import project_briefing
 from web.htmx import redirect_after_post, render
+from web.views.briefings import before_change, recompute, shown_briefing
 from web.views.forms import field_value, form_values
 
 bp = Blueprint("projects", __name__, url_prefix="/projects")
@@ -59,14 +58,12 @@ def new() -> Response:
 
 @bp.get("/<int:project_id>")
 def show(project_id: int) -> Response:
-    """One project: its charter and its lessons."""
+    """One project: its kickoff briefing first (no extra click), then its charter and lessons."""
     project = services.get_project(db.session, project_id)
     query = parse_query(LESSON_FILTERS, {"project_id": project_id, "per_page": 50})
     lessons = services.list_lessons(db.session, query)
-    briefing = project_briefing(project)
-    fresh = new_since_kickoff(engine(), db.session, project, briefing) if briefing else []
-    return render("projects/show.html", project=project, lessons=lessons, briefing=briefing,
-                  fresh=fresh, decisions=project_decisions(db.session, project_id),
+    view = shown_briefing(project, request.args.get("category"))
+    return render("projects/show.html", project=project, lessons=lessons, view=view,
                   team=team(db.session, project_id))
 
 
@@ -101,13 +98,15 @@ def edit(project_id: int) -> Response:
     project = services.get_project(db.session, project_id)
     if request.method == "POST":
         values = form_values(PROJECT_FIELDS)
+        before = before_change(project)
         try:
             services.update_project(db.session, project_id, values, partial=False)
             db.session.commit()
         except ValidationError as error:
             return form_page("projects/edit.html", values, error.fields, project=project)
-        project_briefing(project)
-        flash("Changes saved.")
+        changes = recompute(project, before)
+        flash("Changes saved." + (f" The briefing was computed again from the new text. "
+                                  f"{changes.summary()}" if changes else ""))
         return redirect_after_post(url_for(".show", project_id=project_id))
     values = {f.name: field_value(getattr(project, f.name)) for f in PROJECT_FIELDS}
     return form_page("projects/edit.html", values, {}, 200, project=project)

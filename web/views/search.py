@@ -1,6 +1,8 @@
 """Search pages: live search with facets, similar-while-typing, and "this is the same lesson"."""
 
-from flask import Blueprint, Response, flash, request, url_for
+from collections.abc import Mapping
+
+from flask import Blueprint, Response, abort, flash, request, url_for
 
 from lessons import services
 from lessons.errors import ValidationError
@@ -8,8 +10,9 @@ from lessons.queries import LESSON_FILTERS, parse_query
 from lessons.services.lessons import category_choices
 from search.engine import IndexNotReady
 from search.retrieve import Results, search, similar_lessons
+from web.auth import can_change
 from web.database import db
-from web.htmx import redirect_after_post, render
+from web.htmx import is_htmx, redirect_after_post, render
 from web.identity import current_actor
 from web.search import engine, log_search
 from web.views.forms import categories
@@ -75,19 +78,65 @@ def similar(lesson_id: int) -> Response:
     return render("search/similar.html", lesson=lesson, results=results)
 
 
+@bp.get("/lessons/<int:lesson_id>/occurrences/new")
+def confirm_occurrence(lesson_id: int) -> Response:
+    """The one-line confirmation of "This is the same lesson": what would be recorded, and on
+    which lesson, before anything is."""
+    try:
+        lesson, values, project = services.check_occurrence(db.session, lesson_id,
+                                                            occurrence_data(request.args))
+    except ValidationError as error:
+        return occurrence_error(error)
+    return render("search/_occurrence_confirm.html", "search/_occurrence_confirm.html",
+                  lesson=lesson, values=values, project=project)
+
+
 @bp.post("/lessons/<int:lesson_id>/occurrences")
 def add_occurrence(lesson_id: int) -> Response:
     """Record that this lesson happened again, instead of logging a duplicate."""
-    data = {name: request.form.get(name, "") for name in ("project_id", "occurred_on")}
-    # From the capture form, what was typed as "what happened" becomes the note.
-    data["note"] = request.form.get("note") or request.form.get("what_happened", "")
     try:
-        services.record_occurrence(db.session, lesson_id, data, actor=current_actor())
+        occurrence = services.record_occurrence(db.session, lesson_id,
+                                                occurrence_data(request.form),
+                                                actor=current_actor())
         db.session.commit()
     except ValidationError as error:
-        # Nothing is lost: the capture form stays as typed and says what to fix.
-        db.session.rollback()
-        return render("search/_occurrence_error.html", "search/_occurrence_error.html",
-                      status=422, errors=error.fields)
+        return occurrence_error(error)
+    if is_htmx():
+        # The capture form stays as typed, beside the result and its Undo.
+        return render("search/_occurrence_recorded.html", occurrence=occurrence,
+                      lesson=occurrence.lesson)
     flash("Recorded as another occurrence of this lesson; nothing was duplicated.")
     return redirect_after_post(url_for("lessons.show", lesson_id=lesson_id))
+
+
+@bp.post("/occurrences/<int:occurrence_id>/delete")
+def remove_occurrence(occurrence_id: int) -> Response:
+    """Undo an occurrence: whoever recorded it, or whoever may change its lesson."""
+    occurrence = services.get_occurrence(db.session, occurrence_id)
+    lesson = occurrence.lesson
+    if occurrence.actor != current_actor() and not can_change(lesson):
+        abort(403, "Only whoever recorded an occurrence, the lesson's author or the PMO can "
+                   "remove it.")
+    services.remove_occurrence(db.session, occurrence_id)
+    db.session.commit()
+    if is_htmx():
+        return render("search/_occurrence_removed.html", lesson=lesson)
+    flash("The occurrence was removed.")
+    return redirect_after_post(url_for("lessons.show", lesson_id=lesson.id))
+
+
+def occurrence_data(form: Mapping[str, str]) -> dict[str, str]:
+    """The occurrence a capture form describes: its project, its date, and as its note what was
+    typed (the title alone is enough: the suggestions show up before "what happened" is
+    filled in); a confirmed step sends its `note` as shown."""
+    data = {name: form.get(name, "") for name in ("project_id", "occurred_on")}
+    typed = (form.get(name, "").strip() for name in ("title", "what_happened"))
+    data["note"] = form.get("note") or "\n\n".join(text for text in typed if text)
+    return data
+
+
+def occurrence_error(error: ValidationError) -> Response:
+    """What to fix, in the panel; the capture form keeps everything as typed."""
+    db.session.rollback()
+    return render("search/_occurrence_error.html", "search/_occurrence_error.html",
+                  status=422, errors=error.fields)

@@ -1,0 +1,206 @@
+"""The capture form's "similar while typing" loop, in a real Chromium, on a desktop and a phone.
+
+Someone logs a lesson: they type a title, pause, see lessons like it; type
+more, in the title and in "what happened", pause again, and the suggestions
+follow what they typed (the panel must survive every answer, which an
+inherited outerHTML swap once broke after the first). They empty "what
+happened", decide theirs is one of the suggestions, record it as another
+occurrence from the title alone after a one-line confirmation, and undo
+it. The panel sits beside the form at 1280 px and right under the title at
+390 px; suggestions read from most to least alike; the page logs no console
+error (an htmx:targetError would be one) and throws nothing.
+"""
+
+import os
+import re
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from conftest import TEST_PASSWORD, make_user, served
+from playwright.sync_api import expect, sync_playwright
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+]
+# Lessons about clearly different things, so that more typing changes what matches.
+LESSONS = {
+    "lock-in": ("Our data was trapped in the supplier's proprietary platform",
+                "When we tried to change provider, the vendor's closed format and missing export "
+                "clause meant a six-month migration we had not budgeted."),
+    "testing": ("User acceptance testing squeezed into the final week",
+                "The build slipped but the go-live date did not, so UAT shrank from six weeks to "
+                "five days and defects reached production."),
+    "permits": ("Street works licence requested too late",
+                "The council needed eight weeks to grant road closure permits; we asked with "
+                "three weeks to go and the installation crews sat idle."),
+    "key-person": ("Only the lead architect understood the integration layer",
+                   "When she fell ill for a month, nobody else could change the interfaces and "
+                   "two releases stalled."),
+    "crane": ("Crane booked for the wrong week",
+              "The lifting contractor arrived before the steel was delivered and charged "
+              "standby for five days."),
+}
+FIRST_TITLE = "Supplier kept our data"
+MORE_TITLE = " locked in their platform"
+WHAT_HAPPENED = "The council took weeks to approve the road closure permit and crews sat idle."
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing; install Debian's chromium package"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(params=[(1280, 800), (390, 844)], ids=["desktop", "phone"])
+def viewport(request):
+    width, height = request.param
+    return {"width": width, "height": height}
+
+
+@pytest.fixture
+def page(browser, app, viewport):
+    """A page at `viewport`, signed in through the sign-in form as a PMO, on the app served
+    for this test only (the context closes its connections before the server stops)."""
+    make_user(app, "pmo", "pat@example.org")
+    with served(app) as url:
+        context = browser.new_context(base_url=url, viewport=viewport)
+        page = context.new_page()
+        page.goto("/lessons/new")  # signing in first: the form comes back here afterwards
+        page.locator("#email").fill("pat@example.org")
+        page.locator("#password").fill(TEST_PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.locator("h1")).to_have_text("Log a lesson")
+        yield page
+        context.close()
+
+
+@pytest.fixture
+def page_errors(page):
+    """Every console error (htmx logs its targetError there) and uncaught page error."""
+    errors = []
+    page.on("console", lambda m: (m.type == "error" or "htmx:" in m.text) and errors.append(
+        f"console {m.type}: {m.text} ({m.location['url']})"
+    ))
+    page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+    return errors
+
+
+def answer_to(title: str, what_happened: str = ""):
+    """A predicate for the suggestions answering exactly this draft (not one typed halfway)."""
+    def matches(response) -> bool:
+        if urlsplit(response.url).path != "/lessons/similar":
+            return False
+        args = parse_qs(urlsplit(response.url).query)
+        return args.get("title", [""]) == [title] and \
+            args.get("what_happened", [""]) == [what_happened]
+    return matches
+
+
+def percents(panel) -> list[int]:
+    """The "% alike" of each suggestion, top to bottom."""
+    return [int(re.match(r"(\d+)%", text).group(1))
+            for text in panel.locator(".alike").all_inner_texts()]
+
+
+def box(locator) -> dict:
+    found = locator.bounding_box()
+    assert found is not None, locator
+    return found
+
+
+def test_similar_while_typing_then_the_same_lesson_from_its_title_and_undo(
+        page, page_errors, client, viewport):
+    ids = {}
+    for key, (title, body) in LESSONS.items():
+        response = client.post("/api/v1/lessons", json={"title": title, "what_happened": body})
+        assert response.status_code == 201, response.get_json()
+        ids[key] = response.get_json()["id"]
+    width = viewport["width"]
+    title, what_happened = page.locator("#title"), page.locator("#what_happened")
+    suggestions, messages = page.locator("#similar-suggestions"), page.locator("#similar-messages")
+    top = suggestions.locator(".similar-list > li").first
+
+    # 1. A title, typed key by key; the pause brings the lessons like it.
+    title.click()
+    with page.expect_response(answer_to(FIRST_TITLE)) as first:
+        page.keyboard.type(FIRST_TITLE, delay=60)
+    assert first.value.ok
+    expect(top.get_by_role("link")).to_have_text(LESSONS["lock-in"][0])
+    first_answer = suggestions.inner_text()
+
+    # 2. More title, then "what happened" about permits: after the pause the panel follows.
+    full_title = FIRST_TITLE + MORE_TITLE
+    page.keyboard.type(MORE_TITLE, delay=60)
+    what_happened.click()
+    with page.expect_response(answer_to(full_title, WHAT_HAPPENED)) as second:
+        page.keyboard.type(WHAT_HAPPENED, delay=60)
+    assert second.value.ok
+    expect(top.get_by_role("link")).to_have_text(LESSONS["permits"][0])
+    assert suggestions.inner_text() != first_answer
+    shown = percents(suggestions)
+    assert len(shown) >= 2 and shown == sorted(shown, reverse=True), shown
+
+    # The panel is still the one region the inputs aim at, and beside the form (desktop) or
+    # between the title and the next field (phone).
+    expect(page.locator("#similar")).to_have_count(1)
+    expect(suggestions).to_have_attribute("aria-live", "polite")
+    expect(messages).to_have_attribute("role", "status")
+    panel, form = box(page.locator("#similar")), box(page.locator("#lesson-form"))
+    title_box = box(page.locator("#field-title"))
+    if width >= 1000:
+        assert panel["x"] >= form["x"] + form["width"]
+        assert abs(panel["y"] - form["y"]) < 40
+    else:
+        assert panel["y"] >= title_box["y"] + title_box["height"] - 1
+        assert panel["y"] + panel["height"] <= box(page.locator("#field-project_id"))["y"] + 1
+        assert panel["x"] + panel["width"] <= width
+    page.screenshot(path=f"/tmp/capture-{width}.png", full_page=True)
+
+    # 3. "What happened" emptied again, as when the panel first shows up under a title.
+    what_happened.click()
+    with page.expect_response(answer_to(full_title)):
+        page.keyboard.press("ControlOrMeta+a")
+        page.keyboard.press("Backspace")
+    expect(top.get_by_role("link")).to_have_text(LESSONS["lock-in"][0])
+    shown = percents(suggestions)
+    assert shown == sorted(shown, reverse=True), shown
+
+    # 4. "This is the same lesson" asks first, in one line, with the title as the note.
+    top.get_by_role("button", name="This is the same lesson").click()
+    confirm = messages.locator(".occurrence-confirm")
+    when = page.locator("#occurred_on").input_value()  # the form's default: today
+    expect(confirm).to_contain_text(f"Record another occurrence of “{LESSONS['lock-in'][0]}” "
+                                    f"({when}) with the note “{full_title}”?")
+    page.screenshot(path=f"/tmp/capture-{width}-confirm.png", full_page=True)
+    occurrences = f"/api/v1/lessons/{ids['lock-in']}/occurrences"
+    assert client.get(occurrences).get_json()["items"] == []  # nothing before the answer
+    confirm.get_by_role("button", name="Record it").click()
+    expect(messages).to_contain_text("Recorded as another occurrence of")
+    recorded = client.get(occurrences).get_json()["items"]
+    assert [o["note"] for o in recorded] == [full_title]
+    assert client.get("/api/v1/lessons?per_page=1").get_json()["total"] == len(LESSONS)
+    expect(title).to_have_value(full_title)  # what was typed stays
+    expect(what_happened).to_have_value("")
+
+    # 5. Undo takes it back, and says so.
+    messages.get_by_role("button", name="Undo").click()
+    expect(messages).to_contain_text("Undone")
+    assert client.get(occurrences).get_json()["items"] == []
+    expect(title).to_have_value(full_title)
+    expect(page.locator("#similar-suggestions .similar-list > li")).not_to_have_count(0)
+
+    assert page_errors == []
