@@ -28,3 +28,11 @@ class Conflict(LessonsError):
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
+
+
+class Forbidden(LessonsError):
+    """The actor may not take this step on this row (for example, approve their own lesson)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message

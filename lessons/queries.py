@@ -91,4 +91,9 @@ class Page(Generic[T]):
 
     @property
     def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
+        return last_page(self.total, self.per_page)
+
+
+def last_page(total: int, per_page: int) -> int:
+    """The number of the last page of `total` rows (1 when there are none)."""
+    return max(1, -(-total // per_page))

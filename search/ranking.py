@@ -1,15 +1,16 @@
 """The second stage: every candidate scored on the same signals, weighted for the query's length.
 
-The first stage gathers candidates from both sides (the nearest passages by
-meaning, the best bm25 by words, the lessons tagged with the query's phrase).
+The first stage gathers candidates from three sides (the nearest passages by
+meaning, the best bm25 by words, the lessons with a tag close to the query).
 Each side alone scores only what it found, so this stage looks at every
-candidate with both eyes: its best passage's cosine and its keyword score,
-each exact, plus the fields that say a lesson is about the query (its title
-and tags hold the query's words, or its phrase). A two-word search and a
-300-word kickoff description do not want the same mix: short queries lean on
-words and titles, long ones on meaning. The weights were chosen on the tuning
-half of the paraphrase set and checked on its held-out half
-(bench/README.md, "Relevance on queries people type").
+candidate with all eyes: how close its best passage is and how much of it is
+close, its keyword score, its closest tag, and whether its title holds the
+query's words or phrase. A two-word search and a 300-word kickoff
+description do not want the same mix, so the weights depend on the query's
+length. They were chosen on the tuning half of the paraphrase set and
+checked on its held-out half (bench/README.md, "Relevance on queries people
+type"). This is a linear learning-to-rank over the signals the product has:
+no cross-encoder with its weights can be installed here.
 """
 
 import math

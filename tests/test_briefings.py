@@ -108,6 +108,8 @@ def test_decisions_are_kept_shown_and_steer_later_briefings(app, client, past):
     before = [i["id"] for i in briefing(client, second["id"])["items"]].index(target)
 
     ana = signed_in(app, "contributor", "ana@example.org")
+    # The project's team decides on its briefing.
+    client.post(f"/projects/{first['id']}/team", data={"email": "ana@example.org"})
     decision = ana.post(f"/api/v1/projects/{first['id']}/briefing/decisions",
                         json={"lesson_id": target, "decision": "not_applicable",
                               "note": "We test continuously."})

@@ -5,10 +5,12 @@ review page show, and that only approved lessons feed briefings and themes
 unless the setting says otherwise.
 """
 
+from datetime import timedelta
+
 import pytest
 from conftest import signed_in
 
-from lessons.errors import Conflict, ValidationError
+from lessons.errors import Conflict, Forbidden, ValidationError
 from lessons.models import AuditEvent, Lesson, User
 from lessons.services import create_lesson, delete_lesson
 from lessons.services.reviews import review_step
@@ -182,8 +184,9 @@ def test_only_approved_lessons_feed_briefings_and_themes(client, runner):
     themed = [lesson["id"] for theme in client.get("/api/v1/themes").get_json()["items"]
               for lesson in theme["lessons"]]
     assert approved["id"] in themed and waiting["id"] not in themed
-    # Approved after the kickoff: it joins a theme, and the briefing's watch finds it.
-    step(client, waiting["id"], "approve")
+    # Approved after the kickoff (by another reviewer: nobody approves their own lesson), it
+    # joins a theme, and the briefing's watch finds it.
+    assert step(signed_in(client.application, "pmo"), waiting["id"], "approve").status_code == 200
     themed = [lesson["id"] for theme in client.get("/api/v1/themes").get_json()["items"]
               for lesson in theme["lessons"]]
     assert waiting["id"] in themed
@@ -290,3 +293,48 @@ def test_a_draft_never_names_a_theme_even_when_every_lesson_feeds_them(backend, 
     assert app.test_cli_runner().invoke(args=["themes", "--themes", "2"]).exit_code == 0
     assert "zanzibarquux" not in colleague.get("/api/v1/themes").get_data(as_text=True).lower()
     assert "zanzibarquux" not in colleague.get("/themes").get_data(as_text=True).lower()
+
+
+def test_nobody_approves_their_own_lesson(app, people):
+    pmo, other = people["pmo"], signed_in(app, "admin")
+    own = log(pmo)
+    for reviewer in (pmo, signed_in(app, "admin")):
+        mine = own if reviewer is pmo else log(reviewer)
+        refused = step(reviewer, mine["id"], "approve")
+        assert refused.status_code == 403
+        assert "nobody approves their own lesson" in refused.get_json()["error"]
+        page = reviewer.post(f"/lessons/{mine['id']}/approve", data={})
+        assert page.status_code == 403
+        assert "nobody approves their own lesson" in page.get_data(as_text=True)
+        assert reviewer.get(f"/api/v1/lessons/{mine['id']}").get_json()["status"] == "submitted"
+        # Not offered where it would be refused; returning it stays possible.
+        shown = reviewer.get(f"/lessons/{mine['id']}").get_data(as_text=True)
+        assert f"/lessons/{mine['id']}/approve" not in shown
+        assert f"/lessons/{mine['id']}/return" in shown
+    assert "Yours: another reviewer approves it." in pmo.get("/review").get_data(as_text=True)
+    assert step(other, own["id"], "approve").get_json()["status"] == "approved"
+    # The rule is the service's: every path that approves meets it.
+    theirs, email = log(other), email_of(other)
+    with app.app_context():
+        with pytest.raises(Forbidden):
+            review_step(db.session, theirs["id"], "approve", actor=email)
+        db.session.rollback()
+        assert db.session.get(Lesson, theirs["id"]).status == "submitted"
+
+
+def test_the_review_queue_says_who_submitted_what_for_which_project_and_how_long_ago(app, people):
+    author, pmo = people["author"], people["pmo"]
+    project = author.post("/api/v1/projects", json={"name": "Riverside tower"}).get_json()
+    dated = log(author, project_id=project["id"])
+    unnamed = log(pmo, title="Hoarding licence lapsed", author="")
+    with app.app_context():
+        db.session.get(Lesson, dated["id"]).status_since -= timedelta(days=3)
+        db.session.commit()
+    queue = pmo.get("/review").get_data(as_text=True)
+    starts = [queue.index(f'id="review-{lesson["id"]}"') for lesson in (dated, unnamed)]
+    first = queue[starts[0]:starts[1]]
+    assert f"by {dated['author']}" in first and dated["author"] == email_of(author)
+    assert "Riverside tower" in first and "waiting 3 days" in first
+    second = queue[starts[1]:]
+    assert f"by {email_of(pmo)}" in second and "no project" in second
+    assert "waiting since today" in second

@@ -114,7 +114,8 @@ def test_external_ids_are_unique(session):
     first = new_lesson(session, external_id="LLIS-1")
     with pytest.raises(ValidationError) as caught:
         new_lesson(session, title="Other", external_id="LLIS-1")
-    assert str(first.id) in caught.value.fields["external_id"]
+    # Named by no lesson: the same answer whether its holder is hidden or not (test_external_ids).
+    assert first.id and caught.value.fields["external_id"] == "This external id is already in use."
 
 
 def test_project_rules_spanning_fields_and_rows(session, project):

@@ -1,6 +1,7 @@
 """The audit trail of requests that change or carry data away: edits, deletes, restores,
-imports and exports. Sign-ins, account changes, visibility changes and review steps are
-recorded where they happen."""
+imports and exports. Sign-ins, account changes, visibility changes, review steps, new
+actions and occurrences, and kickoff decisions are recorded where they happen (the
+services, so every path is), since the URL does not name the row they make."""
 
 from flask import Flask, Response, request
 
@@ -17,6 +18,8 @@ AUDITED = {
     "projects.delete": "project_delete", "api.delete_project": "project_delete",
     "projects.restore": "project_restore", "api.restore_project": "project_restore",
     "projects.add_to_team": "team_change", "projects.remove_from_team": "team_change",
+    "actions.edit": "action_edit", "api.update_action": "action_edit",
+    "actions.set_status": "action_status",
     "actions.delete": "action_delete", "api.delete_action": "action_delete",
     "actions.restore": "action_restore", "api.restore_action": "action_restore",
     "search.remove_occurrence": "occurrence_delete",  # the capture form's Undo

@@ -11,14 +11,17 @@ session cookie, whose secret must match a live server-side session. Then:
 - a state-changing request needs the CSRF token unless a bearer token signs
   it (`web.security.check_csrf`, run once the body may be read).
 
-Changing a lesson is checked per row: its owner, or the PMO (`can_change`).
+Changing a lesson is checked per row: its owner, or the PMO (`can_change`). An action
+is changed by its lesson's author, its own owner, the lesson's project team or the PMO
+(`can_change_action`); a kickoff briefing's decisions and regeneration are the project
+team's and the PMO's (`check_project_team`). Every path (page, htmx, API) asks these.
 """
 
 from flask import Flask, Response, abort, current_app, g, redirect, request, session, url_for
 
-from lessons.models import Lesson, ProjectMember
+from lessons.models import Action, Lesson, ProjectMember
 from lessons.policy import SEES_EVERYTHING, restrict
-from lessons.services import get_lesson
+from lessons.services import get_action, get_lesson
 from lessons.services.users import ROLES as ROLE_NAMES
 from lessons.services.users import Account, session_user, token_owner
 from web.database import db
@@ -54,7 +57,8 @@ def init_app(app: Flask) -> None:
     app.before_request(sign_in_request)
     app.before_request(authorize)
     app.jinja_env.globals.update(current_user=current_user, can_change=can_change,
-                                 is_reviewer=is_reviewer, ROLES=ROLE_NAMES)
+                                 can_change_action=can_change_action, is_reviewer=is_reviewer,
+                                 ROLES=ROLE_NAMES)
 
 
 def current_user() -> Account | None:
@@ -148,15 +152,74 @@ def changeable_lesson(lesson_id: int) -> Lesson:
     return lesson
 
 
+def on_team(project_id: int | None) -> bool:
+    """Whether the signed-in account is the PMO, or on the project's team."""
+    user = current_user()
+    if user is None:
+        return False
+    if user.role in SEES_EVERYTHING:
+        return True
+    return (project_id is not None
+            and db.session.get(ProjectMember, (project_id, user.id)) is not None)
+
+
 def check_project_manager(project_id: int) -> None:
     """403 unless the signed-in account is on the project's team, or the PMO. Who is on a
     team, and the project's business unit, decide who sees its lessons: nobody may widen
     their own view."""
+    check_project_team(project_id, "change the project or its team")
+
+
+def check_project_team(project_id: int, what: str) -> None:
+    """403 unless the signed-in account is on the project's team, or the PMO; `what` says
+    what only they may do."""
+    if not on_team(project_id):
+        abort(403, f"Only the project's team or the PMO can {what}.")
+
+
+def can_change_actions_of(lesson: Lesson) -> bool:
+    """Whether the signed-in account may change the actions of `lesson`, or move one onto
+    it: its author, its project's team, or the PMO."""
     user = current_user()
-    if user is None or (user.role not in SEES_EVERYTHING
-                        and db.session.get(ProjectMember, (project_id, user.id)) is None):
-        abort(403, "Only the project's team or the PMO can change the project or its team.")
+    return user is not None and (lesson.owner_id == user.id or on_team(lesson.project_id))
+
+
+def owns_action(action: Action) -> bool:
+    """Whether the action's owner (free text) names the signed-in account, by its name or
+    its email, whatever the letter case."""
+    user = current_user()
+    owner = (action.owner or "").strip().casefold()
+    return user is not None and bool(owner) and owner in {
+        (user.name or "").strip().casefold(), user.email.casefold()}
+
+
+def can_change_action(action: Action) -> bool:
+    """Whether the signed-in account may edit, close, drop, delete, restore or move it."""
+    return owns_action(action) or can_change_actions_of(action.lesson)
+
+
+ACTION_RIGHTS = "Only the action's owner, its lesson's author, the project's team or the PMO"
+
+
+def changeable_action(action_id: int) -> Action:
+    """The action (deleted or not), or 404; 403 unless the signed-in account may change it."""
+    action = get_action(db.session, action_id)
+    if not can_change_action(action):
+        abort(403, f"{ACTION_RIGHTS} can change this action.")
+    return action
+
+
+def check_action_move(action: Action, from_lesson_id: int) -> None:
+    """After a change to `action`: 403 (the error handler rolls the change back) if it moved
+    onto a lesson whose actions the signed-in account may not change."""
+    if action.lesson_id != from_lesson_id and not can_change_actions_of(
+            get_lesson(db.session, action.lesson_id)):
+        abort(403, "Only the lesson's author, the project's team or the PMO can move an action "
+                   "onto that lesson.")
 
 
 def client_ip() -> str | None:
-    return request.remote_addr
+    """The client's address: the socket's peer, or with TRUSTED_PROXIES set, the address
+    that many proxies back in X-Forwarded-For (werkzeug's ProxyFix, in web.security). A
+    forged header can be any length: cut to the audit log's column."""
+    return request.remote_addr[:64] if request.remote_addr else None

@@ -4,7 +4,7 @@ from flask import Flask, Response, jsonify, render_template, request
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from lessons.errors import Conflict, NotFound, ValidationError
+from lessons.errors import Conflict, Forbidden, NotFound, ValidationError
 from search.engine import IndexNotReady
 from web.database import db
 
@@ -50,6 +50,10 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(NotFound)
     def not_found(error: NotFound) -> Response:
         return error_response(404, error.message)
+
+    @app.errorhandler(Forbidden)
+    def forbidden(error: Forbidden) -> Response:
+        return error_response(403, error.message)
 
     @app.errorhandler(Conflict)
     def conflict(error: Conflict) -> Response:

@@ -1,4 +1,8 @@
-"""Actions on lessons: who does what by when, and whether it was done."""
+"""Actions on lessons: who does what by when, and whether it was done.
+
+Who may change an action is the caller's check (web.auth `can_change_action`); a new
+action is audited here, whatever path adds it, and the changes to an existing one by the
+request that makes them (web.audit)."""
 
 from datetime import date
 from typing import Any, Mapping
@@ -10,6 +14,7 @@ from lessons.errors import ValidationError
 from lessons.fields import ACTION_FIELDS
 from lessons.models import Action, Lesson, utcnow
 from lessons.queries import Page
+from lessons.services import audit
 from lessons.services.common import (
     get_live_row,
     get_row,
@@ -23,8 +28,8 @@ from lessons.services.common import (
 from lessons.validation import clean
 
 
-def create_action(session: Session, data: Mapping[str, Any]) -> Action:
-    """A new action on a live lesson, from untrusted `data`."""
+def create_action(session: Session, data: Mapping[str, Any], *, actor: str = "system") -> Action:
+    """A new action on a live lesson, from untrusted `data`; `actor` is audited as adding it."""
     values = clean(ACTION_FIELDS, data)
     _check_lesson(session, values["lesson_id"])
     action = Action()
@@ -32,6 +37,7 @@ def create_action(session: Session, data: Mapping[str, Any]) -> Action:
     session.add(action)
     session.flush()
     record_change(session, "action", action.id, "create")
+    audit.record(session, actor, "action_create", f"action {action.id}", lesson_id=action.lesson_id)
     return action
 
 

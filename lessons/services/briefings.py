@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from lessons.errors import ValidationError
 from lessons.fields import DECISIONS, Field
 from lessons.models import Briefing, BriefingItem, KickoffDecision, Lesson, Project, utcnow
+from lessons.services import audit
 from lessons.services.common import get_live_row, record_change
 from lessons.validation import clean
 
@@ -155,7 +156,8 @@ def term_frequencies(session: Session, words: Iterable[str]) -> dict[str, int]:
 def decide(
     session: Session, project_id: int, data: Mapping[str, Any], *, actor: str
 ) -> KickoffDecision:
-    """Record (or change) the team's decision on one lesson surfaced for the project."""
+    """Record (or change) the team's decision on one lesson surfaced for the project, and
+    audit it. Who may decide is the caller's check (web.auth `check_project_team`)."""
     get_live_row(session, Project, project_id)
     values = clean(DECISION_FIELDS, data)
     lesson = session.get(Lesson, values["lesson_id"])
@@ -166,9 +168,12 @@ def decide(
     if decision is None:
         decision = KickoffDecision(project_id=project_id, lesson_id=lesson.id)
         session.add(decision)
+    before = decision.decision
     decision.decision, decision.note, decision.actor = values["decision"], values["note"], actor
     session.flush()
     record_change(session, "decision", decision.id, "update")
+    audit.record(session, actor, "decision", f"project {project_id}", lesson_id=lesson.id,
+                 before=before, after=decision.decision)
     return decision
 
 

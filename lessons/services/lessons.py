@@ -1,4 +1,12 @@
-"""Lessons: capture, edit with revisions, soft delete and restore, list."""
+"""Lessons: capture, edit with revisions, soft delete and restore, list.
+
+A lesson captured by an account carries that account's name as its author
+unless another is given, and only the PMO and admins may give another: a
+contributor logs lessons as themselves. An external id is unique across
+every lesson, hidden ones too; the answer to a taken one is the same whether
+the viewer may see its holder or not, so it never tells that a hidden lesson
+exists.
+"""
 
 from typing import Any, Mapping, Sequence
 
@@ -7,8 +15,9 @@ from sqlalchemy.orm import Session
 
 from lessons.errors import ValidationError
 from lessons.fields import DEFAULT_CATEGORIES, LESSON_FIELDS, SEVERITIES
-from lessons.models import Lesson, LessonTag, Project, Revision
-from lessons.queries import Page
+from lessons.models import Lesson, LessonTag, Project, Revision, User
+from lessons.policy import SEES_EVERYTHING
+from lessons.queries import Page, last_page
 from lessons.services import audit
 from lessons.services.common import (
     get_live_row,
@@ -43,6 +52,8 @@ def create_lesson(
     the account that may edit it besides the PMO, and `status` where its review starts."""
     values = clean(LESSON_FIELDS, data, choices=category_choices(categories))
     lesson = Lesson(owner_id=owner_id)
+    owner = session.get(User, owner_id) if owner_id is not None else None
+    _check_author(lesson, values, owner, owner is not None and owner.role in SEES_EVERYTHING)
     _apply(session, lesson, values)
     session.add(lesson)
     open_review(session, lesson, status, actor)
@@ -66,6 +77,9 @@ def update_lesson(
     lesson back for review unless the change is `by_reviewer` (the PMO's)."""
     lesson = get_live_row(session, Lesson, lesson_id)
     values = clean(LESSON_FIELDS, data, partial=partial, choices=category_choices(categories))
+    if "author" in values:
+        owner = session.get(User, lesson.owner_id) if lesson.owner_id is not None else None
+        _check_author(lesson, values, owner, by_reviewer)
     before = lesson.content()
     _apply(session, lesson, values)
     if lesson.content() != before:
@@ -122,8 +136,10 @@ def lesson_conditions(query: Mapping[str, Any]) -> list[ColumnElement[bool]]:
     return [c for c in conditions if c is not None]
 
 
-def list_lessons(session: Session, query: Mapping[str, Any]) -> Page[Lesson]:
-    """One page of lessons matching the parsed `query` (see `lessons.queries`)."""
+def list_lessons(session: Session, query: Mapping[str, Any], *,
+                 last_if_past: bool = False) -> Page[Lesson]:
+    """One page of lessons matching the parsed `query` (see `lessons.queries`); a page past
+    the end is empty, or with `last_if_past` (pages people read) the last page."""
     columns = {
         "occurred_on": Lesson.occurred_on,
         "created_at": Lesson.created_at,
@@ -138,7 +154,27 @@ def list_lessons(session: Session, query: Mapping[str, Any]) -> Page[Lesson]:
         .where(*lesson_conditions(query))
         .order_by(*ordering(query["sort"], columns, Lesson.id))
     )
-    return paginate(session, stmt, query["page"], query["per_page"])
+    page = paginate(session, stmt, query["page"], query["per_page"])
+    if last_if_past and page.page > page.pages:
+        page = paginate(session, stmt, last_page(page.total, page.per_page), page.per_page)
+    return page
+
+
+def _check_author(lesson: Lesson, values: dict[str, Any], owner: User | None,
+                  any_author: bool) -> None:
+    """Fill a blank author from the owning account; refuse another name than the owner's
+    unless `any_author` (the PMO or an admin). Lessons without an account (imports, the CLI)
+    keep what they were given."""
+    if owner is None or "author" not in values:
+        return
+    author = values["author"]
+    if not author:
+        values["author"] = lesson.author if lesson.author and lesson.id else owner.label
+        return
+    own = {name.strip().casefold() for name in (owner.name, owner.email) if name}
+    if author != lesson.author and author.strip().casefold() not in own and not any_author:
+        raise ValidationError({"author": f"Lessons you log carry your own name ({owner.label}); "
+                                         "only the PMO records a lesson for someone else."})
 
 
 def _apply(session: Session, lesson: Lesson, values: dict[str, Any]) -> None:
@@ -154,10 +190,9 @@ def _apply(session: Session, lesson: Lesson, values: dict[str, Any]) -> None:
         # Its business unit and its team both come from its project.
         errors["visibility"] = "Choose the project first: who may see it follows the project."
     external_id = values.get("external_id")
-    if external_id is not None and external_id != lesson.external_id:
-        holder = session.scalar(select(Lesson.id).where(Lesson.external_id == external_id))
-        if holder is not None:
-            errors["external_id"] = f"Lesson {holder} already has this external id."
+    if external_id is not None and external_id != lesson.external_id and _taken(session,
+                                                                               external_id):
+        errors["external_id"] = EXTERNAL_ID_TAKEN
     if errors:
         raise ValidationError(errors)
     tags = values.pop("tags", None)
@@ -165,6 +200,19 @@ def _apply(session: Session, lesson: Lesson, values: dict[str, Any]) -> None:
         setattr(lesson, name, value)
     if tags is not None:
         set_tags(lesson.tag_rows, tags, LessonTag)
+
+
+EXTERNAL_ID_TAKEN = "This external id is already in use."
+
+
+def _taken(session: Session, external_id: str) -> bool:
+    """Whether any lesson holds `external_id`, hidden or deleted ones too. Read on the
+    session's connection, past the viewer's policy (lessons.policy), because the unique
+    constraint counts every row; the answer names no lesson, so it tells nothing more."""
+    table = Lesson.__table__
+    found = session.connection().execute(
+        select(table.c.id).where(table.c.external_id == external_id).limit(1))
+    return found.first() is not None
 
 
 def _add_revision(session: Session, lesson: Lesson, actor: str) -> None:

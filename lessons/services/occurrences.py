@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from lessons.errors import ValidationError
 from lessons.fields import LONG_TEXT, Field
 from lessons.models import Lesson, Occurrence, Project
+from lessons.services import audit
 from lessons.services.common import get_live_row, get_row, record_change
 from lessons.validation import clean
 
@@ -35,12 +36,15 @@ def check_occurrence(
 def record_occurrence(
     session: Session, lesson_id: int, data: Mapping[str, Any], *, actor: str
 ) -> Occurrence:
-    """Note that the lesson happened again (on a project, on a date, with a note)."""
+    """Note that the lesson happened again (on a project, on a date, with a note); audited,
+    whatever path records it (its Undo is audited by the request: web.audit)."""
     lesson, values, _ = check_occurrence(session, lesson_id, data)
     occurrence = Occurrence(lesson=lesson, actor=actor, **values)
     session.add(occurrence)
     session.flush()
     record_change(session, "occurrence", occurrence.id, "create")
+    audit.record(session, actor, "occurrence_create", f"occurrence {occurrence.id}",
+                 lesson_id=lesson.id, project_id=occurrence.project_id)
     return occurrence
 
 

@@ -6,19 +6,21 @@ saying what to change, and its author submits it again. An author's change
 to an approved lesson sends it back for review, since an approval covers the
 text the PMO read. Each step is kept as a `Review` row (its author and the
 PMO read them: lessons.policy), and submits, approvals and returns go to the
-audit log. Imports and archives bring approved records. By default only
-approved lessons feed kickoff briefings and themes (`feeds_insights`); lists
-and search show every lesson the viewer may see, with its status.
+audit log. Nobody approves their own lesson: its author's account, PMO or
+admin, waits for another reviewer. Imports and archives bring approved
+records. By default only approved lessons feed kickoff briefings and themes
+(`feeds_insights`); lists and search show every lesson the viewer may see,
+with its status.
 """
 
 from typing import Any, Mapping
 
 from sqlalchemy import ColumnElement, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
-from lessons.errors import Conflict, ValidationError
+from lessons.errors import Conflict, Forbidden, ValidationError
 from lessons.fields import LESSON_STATUSES, Field
-from lessons.models import Lesson, Review, utcnow
+from lessons.models import Lesson, Review, User, utcnow
 from lessons.services import audit
 from lessons.services.common import get_live_row, record_change
 from lessons.validation import clean
@@ -34,6 +36,8 @@ MAX_COMMENT = 5_000
 STEP_FIELDS = (Field("comment", "Comment", "text", max_length=MAX_COMMENT,
                      help="What should change; required to return a lesson."),)
 REOPENED = "Changed by its author after approval, so reviewed again."
+OWN_LESSON = ("You wrote this lesson, so you cannot approve it: nobody approves their own "
+              "lesson. Another reviewer from the PMO will.")
 
 
 def feeds_insights(approved_only: bool) -> list[ColumnElement[bool]]:
@@ -67,6 +71,8 @@ def review_step(session: Session, lesson_id: int, step: str, *, actor: str,
     needs one saying what to change."""
     starts, status = STEPS[step]
     lesson = get_live_row(session, Lesson, lesson_id)
+    if step == "approve" and is_own(session, lesson, actor):
+        raise Forbidden(OWN_LESSON)
     if lesson.status not in starts:
         raise wrong_status(lesson.status, starts, status)
     comment = (clean(STEP_FIELDS, data or {})["comment"] or "").strip() or None
@@ -83,6 +89,22 @@ def review_step(session: Session, lesson_id: int, step: str, *, actor: str,
         raise wrong_status(lesson.status, starts, status)
     record_step(session, lesson, status, actor, comment)
     return lesson
+
+
+def is_own(session: Session, lesson: Lesson, actor: str) -> bool:
+    """Whether `actor` (an account's email, as requests record it) is the account that owns
+    `lesson`: the one rule behind "nobody approves their own lesson"."""
+    if lesson.owner_id is None:
+        return False
+    owner = session.get(User, lesson.owner_id)
+    return owner is not None and owner.email == actor.strip().lower()
+
+
+def submitted_by(lesson: Lesson) -> str | None:
+    """Who sent the lesson for review: its author, else whoever took its last submit step."""
+    if lesson.author:
+        return lesson.author
+    return next((r.actor for r in reversed(lesson.reviews) if r.event == "submitted"), None)
 
 
 def reopen(session: Session, lesson: Lesson, actor: str) -> None:
@@ -126,6 +148,7 @@ def review_queue(session: Session, limit: int) -> list[Lesson]:
     """The lessons awaiting review, the longest waiting first."""
     return list(session.scalars(
         select(Lesson).where(Lesson.status == "submitted", Lesson.deleted_at.is_(None))
+        .options(selectinload(Lesson.reviews))  # who submitted each, in one more query
         .order_by(Lesson.status_since, Lesson.id).limit(limit)))
 
 

@@ -13,12 +13,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from lessons.errors import Conflict, NotFound, ValidationError
-from lessons.models import ApiToken, User, UserSession, utcnow
+from lessons.models import ApiToken, AuditEvent, User, UserSession, utcnow
 from lessons.services.common import find_row
 
 ROLES = {"contributor": "Contributor", "pmo": "PMO", "admin": "Admin"}
@@ -143,6 +143,47 @@ def disable_user(session: Session, user: User) -> None:
 def enabled_admins(session: Session) -> list[User]:
     return list(session.scalars(select(User).where(User.role == "admin",
                                                    User.disabled_at.is_(None))))
+
+
+# The sign-in throttle
+
+MAX_FAILURES = 5  # failed sign-ins for one email within FAILURE_WINDOW
+MAX_FAILURES_FROM_ADDRESS = 30  # ...or from one address (an office behind one address shares it)
+FAILURE_WINDOW = timedelta(minutes=15)
+FAILED = "sign_in_failed"
+
+
+def note_sign_in_attempt(session: Session, email: str, ip: str | None) -> AuditEvent:
+    """Count a sign-in as failed before its password is checked; the caller commits at once.
+
+    Counting after the check let parallel guesses all read the count before any of them
+    was written: 20 at once got 9 evaluated against a limit of 5. Written and committed
+    first, every attempt is seen by each one that counts after it, so at most the limit
+    are ever evaluated (`sign_in_refused`). A success turns its row into the sign-in.
+    """
+    attempt = AuditEvent(actor=(email or "(no email)")[:254], action=FAILED, ip=ip)
+    session.add(attempt)
+    session.flush()
+    return attempt
+
+
+def sign_in_refused(session: Session, attempt: AuditEvent) -> bool:
+    """Whether too many attempts for the email, or from the address, come before this one's
+    evaluation (its own row counted); a refused attempt is forgotten, so waiting helps."""
+    since = utcnow() - FAILURE_WINDOW
+    recent = select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == FAILED, AuditEvent.at >= since)
+    refused = (session.scalar(recent.where(AuditEvent.actor == attempt.actor)) > MAX_FAILURES
+               or (attempt.ip is not None and session.scalar(recent.where(
+                   AuditEvent.ip == attempt.ip)) > MAX_FAILURES_FROM_ADDRESS))
+    if refused:
+        session.delete(attempt)
+    return refused
+
+
+def sign_in_succeeded(attempt: AuditEvent, user: User) -> None:
+    """The attempt was the right password: audited as the sign-in, no longer a failure."""
+    attempt.action, attempt.actor = "sign_in", user.email
 
 
 # Sessions

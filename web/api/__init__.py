@@ -28,7 +28,10 @@ from search.report import pmo_report
 from search.trends import (
     Scope, Windows, repeated_mistakes, rising_and_falling, theme_views, today,
 )
-from web.auth import changeable_lesson, check_project_manager, is_reviewer
+from web.auth import (
+    changeable_action, changeable_lesson, check_action_move, check_project_manager,
+    check_project_team, is_reviewer,
+)
 from web.identity import current_actor, current_user_id
 from web.jobs import expire_if_stale, parse_theme_count, start_recompute
 from web.search import engine, log_search, project_briefing
@@ -82,10 +85,10 @@ RESOURCES = (
     ),
     Resource(
         "actions", "action", ACTION_FIELDS, ACTION_FILTERS,
-        create=lambda data: services.create_action(db.session, data),
-        update=lambda id_, data: services.update_action(db.session, id_, data),
-        delete=lambda id_: services.delete_action(db.session, id_),
-        restore=lambda id_: services.restore_action(db.session, id_),
+        create=lambda data: services.create_action(db.session, data, actor=current_actor()),
+        update=lambda id_, data: update_action(id_, data),
+        delete=lambda id_: services.delete_action(db.session, changeable_action(id_).id),
+        restore=lambda id_: services.restore_action(db.session, changeable_action(id_).id),
         get=lambda id_: services.get_action(db.session, id_),
         list=lambda query: services.list_actions(db.session, query, date.today()),
     ),
@@ -109,6 +112,14 @@ def update_lesson(lesson_id: int, data: dict[str, Any]) -> Any:
     return services.update_lesson(db.session, changeable_lesson(lesson_id).id, data,
                                   actor=current_actor(), categories=categories(),
                                   by_reviewer=is_reviewer())
+
+
+def update_action(action_id: int, data: dict[str, Any]) -> Any:
+    """An action changes only by those web.auth allows, onto a lesson they may change too."""
+    from_lesson_id = changeable_action(action_id).lesson_id
+    action = services.update_action(db.session, action_id, data)
+    check_action_move(action, from_lesson_id)
+    return action
 
 
 def update_managed_project(project_id: int, data: dict[str, Any]) -> Any:
@@ -332,7 +343,10 @@ def briefing(row_id: int) -> Response:
 
 @api.post("/projects/<int:row_id>/briefing/decisions")
 def decide(row_id: int) -> Response:
-    """Record the team's decision on a surfaced lesson: applied, not_applicable or risk."""
+    """Record the team's decision on a surfaced lesson: applied, not_applicable or risk (the
+    project's team or the PMO)."""
+    services.get_project(db.session, row_id)
+    check_project_team(row_id, "decide on its briefing")
     decision = services.decide(db.session, row_id, json_body(), actor=current_actor())
     db.session.commit()
     return jsonify(decision.as_dict())

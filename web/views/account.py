@@ -2,24 +2,28 @@
 
 Failed sign-ins are logged in the audit log, which is also what limits them:
 MAX_FAILURES for one email, or MAX_FAILURES_FROM_ADDRESS from one address
-(an office behind one address shares it), within FAILURE_WINDOW. Wrong
-current passwords on the password page are limited the same way, so a
-stolen session cannot guess its way to the account.
+(an office behind one address shares it), within FAILURE_WINDOW; each attempt is
+counted before its password is checked (lessons.services.users), so parallel guesses
+cannot slip past the limit. Wrong current passwords on the password page are limited
+the same way, so a stolen session cannot guess its way to the account.
 """
 
-from datetime import timedelta
 from flask import Blueprint, Response, flash, redirect, request, session, url_for
 
 from lessons.errors import ValidationError
 from lessons.models import User
 from lessons.services import audit
 from lessons.services.users import (
+    FAILURE_WINDOW,
     SCOPES,
     authenticate,
     change_password,
     create_token,
     end_session,
+    note_sign_in_attempt,
     revoke_token,
+    sign_in_refused,
+    sign_in_succeeded,
     start_session,
     user_tokens,
 )
@@ -29,9 +33,7 @@ from web.htmx import local_url, redirect_after_post, render
 
 bp = Blueprint("account", __name__)
 
-MAX_FAILURES = 5
-MAX_FAILURES_FROM_ADDRESS = 30
-FAILURE_WINDOW = timedelta(minutes=15)
+MAX_FAILURES = 5  # wrong current passwords on the password page
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
@@ -41,28 +43,23 @@ def sign_in() -> Response:
     if request.method == "GET":
         return render("account/sign_in.html", email="", target=target, error=None)
     email = (request.form.get("email") or "").strip().lower()[:254]
-    if too_many_failures(email):
+    attempt = note_sign_in_attempt(db.session, email, client_ip())
+    db.session.commit()  # counted before it is evaluated, where parallel attempts see it
+    if sign_in_refused(db.session, attempt):
+        db.session.commit()
         return render("account/sign_in.html", status=429, email=email, target=target,
                       error="Too many failed sign-ins; wait 15 minutes and try again.")
     user = authenticate(db.session, email, request.form.get("password") or "")
     if user is None:
-        audit.record(db.session, email or "(no email)", "sign_in_failed", ip=client_ip())
-        db.session.commit()
+        db.session.commit()  # the attempt stays counted as a failure
         return render("account/sign_in.html", status=401, email=email, target=target,
                       error="Wrong email or password, or the account is disabled.")
     end_session(db.session, session.get("sid"))  # a session this browser had ends
     session.clear()  # a fresh cookie: nothing from before the sign-in carries over
     session["sid"] = start_session(db.session, user)
-    audit.record(db.session, user.email, "sign_in", ip=client_ip())
+    sign_in_succeeded(attempt, user)
     db.session.commit()
     return redirect(target or url_for("home.index"), code=303)
-
-
-def too_many_failures(email: str) -> bool:
-    failed = "sign_in_failed"
-    return (audit.failures(db.session, failed, FAILURE_WINDOW, email=email) >= MAX_FAILURES
-            or audit.failures(db.session, failed, FAILURE_WINDOW, ip=client_ip())
-            >= MAX_FAILURES_FROM_ADDRESS)
 
 
 def signed_in_user() -> User:

@@ -1,4 +1,7 @@
-"""Action pages: the list of open and overdue actions, adding, closing and editing."""
+"""Action pages: the list of open and overdue actions, adding, closing and editing.
+
+Who may change an action is web.auth's rule (`changeable_action`), the same the API asks;
+each change is audited by web.audit."""
 
 from datetime import date
 
@@ -9,8 +12,10 @@ from lessons.errors import ValidationError
 from lessons.fields import ACTION_FIELDS
 from lessons.queries import ACTION_FILTERS, ACTION_SORTS, parse_query
 from lessons.services.briefings import decision_counts, lesson_decisions
+from web.auth import changeable_action, check_action_move
 from web.database import db
 from web.htmx import local_url, is_htmx, redirect_after_post, render
+from web.identity import current_actor
 from web.views.forms import field_value, form_values
 
 bp = Blueprint("actions", __name__, url_prefix="/actions")
@@ -45,7 +50,7 @@ def create() -> Response:
     """Add an action to a lesson, from the form on the lesson's page."""
     values = form_values(ACTION_FIELDS)
     try:
-        action = services.create_action(db.session, values)
+        action = services.create_action(db.session, values, actor=current_actor())
         db.session.commit()
     except ValidationError as error:
         lesson_id = values.get("lesson_id", "")
@@ -61,6 +66,7 @@ def create() -> Response:
 @bp.post("/<int:action_id>/status")
 def set_status(action_id: int) -> Response:
     """Mark an action done, dropped or open again."""
+    changeable_action(action_id)
     action = services.update_action(db.session, action_id, {"status": request.form.get("status")})
     db.session.commit()
     if is_htmx():
@@ -73,11 +79,13 @@ def set_status(action_id: int) -> Response:
 @bp.route("/<int:action_id>/edit", methods=["GET", "POST"])
 def edit(action_id: int) -> Response:
     """Edit an action's text, owner, due date or status."""
-    action = services.get_action(db.session, action_id)
+    action = changeable_action(action_id)
     if request.method == "POST":
         values = form_values(ACTION_FIELDS)
+        from_lesson_id = action.lesson_id
         try:
             services.update_action(db.session, action_id, values, partial=False)
+            check_action_move(action, from_lesson_id)
             db.session.commit()
         except ValidationError as error:
             db.session.rollback()
@@ -92,7 +100,7 @@ def edit(action_id: int) -> Response:
 @bp.post("/<int:action_id>/delete")
 def delete(action_id: int) -> Response:
     """Soft-delete an action; the lesson page lists it under deleted, with a restore."""
-    action = services.delete_action(db.session, action_id)
+    action = services.delete_action(db.session, changeable_action(action_id).id)
     db.session.commit()
     return redirect_after_post(url_for("lessons.show", lesson_id=action.lesson_id))
 
@@ -100,7 +108,7 @@ def delete(action_id: int) -> Response:
 @bp.post("/<int:action_id>/restore")
 def restore(action_id: int) -> Response:
     """Bring a deleted action back."""
-    action = services.restore_action(db.session, action_id)
+    action = services.restore_action(db.session, changeable_action(action_id).id)
     db.session.commit()
     return redirect_after_post(url_for("lessons.show", lesson_id=action.lesson_id))
 

@@ -15,6 +15,7 @@ from lessons.services.briefings import (
     BriefingChanges, briefing_changes, distinctive_terms, project_decisions,
 )
 from search.briefing import new_since_kickoff, project_aspects
+from web.auth import check_project_team
 from web.database import db
 from web.htmx import is_htmx, local_url, redirect_after_post, render
 from web.identity import current_actor
@@ -125,6 +126,7 @@ def decide(project_id: int) -> Response:
     data = {name: request.form.get(name, "") for name in ("lesson_id", "decision", "note")}
     back = local_url(request.form.get("next"))  # the page it was decided on, without htmx
     project = services.get_project(db.session, project_id)
+    check_project_team(project_id, "decide on its briefing")
     try:
         decision = services.decide(db.session, project_id, data, actor=current_actor())
         db.session.commit()
@@ -145,6 +147,7 @@ def decide(project_id: int) -> Response:
 def confirm_regenerate(project_id: int) -> Response:
     """Ask before regenerating: say what it does and that decisions stay."""
     project = services.get_project(db.session, project_id)
+    check_project_team(project_id, "regenerate its briefing")
     if project.is_deleted:
         abort(409, "The project is deleted; restore it first.")
     decided = briefing_counts(briefing_rows(project, stored_briefing(project)))["decided"]
@@ -157,6 +160,7 @@ def confirm_regenerate(project_id: int) -> Response:
 def regenerate(project_id: int) -> Response:
     """Compute the briefing again now, keeping every decided lesson, and say what changed."""
     project = services.get_project(db.session, project_id)
+    check_project_team(project_id, "regenerate its briefing")
     if project.is_deleted:
         abort(409, "The project is deleted; restore it first.")
     if not project_aspects(project):

@@ -14,7 +14,7 @@ from lessons.services.lessons import category_choices
 from lessons.services.reviews import last_return, review_step
 from web.database import db
 from web.htmx import redirect_after_post, render
-from web.auth import changeable_lesson, is_reviewer
+from web.auth import changeable_lesson, current_user, is_reviewer
 from web.identity import current_actor, current_user_id, remember_actor
 from web.views.forms import categories, field_value, form_values
 from web.views.reviews import review_steps
@@ -32,7 +32,7 @@ def index() -> Response:
     except ValidationError as error:
         errors = error.fields
         query = parse_query(LESSON_FILTERS, {}, choices)
-    page = services.list_lessons(db.session, query)
+    page = services.list_lessons(db.session, query, last_if_past=True)
     return render(
         "lessons/index.html",
         "lessons/_results.html",
@@ -47,9 +47,17 @@ def index() -> Response:
     )
 
 
+def form_author() -> str:
+    """Who a new lesson's form names: the account, or for the PMO, who logs records of others,
+    the author they typed last."""
+    typed = session.get("actor", "") if is_reviewer() else ""
+    return typed or (user.label if (user := current_user()) else "")
+
+
 @bp.route("/new", methods=["GET", "POST"])
 def new() -> Response:
-    """The capture form; a project's page opens it with the project chosen."""
+    """The capture form, its author the signed-in account; a project's page opens it with the
+    project chosen."""
     if request.method == "POST":
         values = form_values(LESSON_FIELDS)
         draft = request.form.get("status") == "draft"
@@ -68,7 +76,7 @@ def new() -> Response:
         return redirect_after_post(url_for(".show", lesson_id=lesson.id))
     values = {
         "project_id": request.args.get("project_id", ""),
-        "author": session.get("actor", ""),
+        "author": form_author(),
         "occurred_on": date.today().isoformat(),
         "kind": "went_wrong",
         "severity": "medium",

@@ -6,12 +6,14 @@ ones), and for the PMO every lesson awaiting review, to approve or return
 with a comment. The same steps are buttons on the lesson's own page.
 """
 
+from datetime import datetime
+
 from flask import Blueprint, Response, current_app, flash, request, url_for
 from sqlalchemy.exc import SQLAlchemyError
 
-from lessons.models import Lesson
+from lessons.models import Lesson, utcnow
 from lessons.services.reviews import (
-    MAX_COMMENT, STEPS, own_in_review, review_queue, review_step, waiting,
+    MAX_COMMENT, STEPS, is_own, own_in_review, review_queue, review_step, submitted_by, waiting,
 )
 from web.auth import can_change, changeable_lesson, current_user, is_reviewer
 from web.database import db
@@ -58,7 +60,7 @@ def send_back(lesson_id: int) -> Response:
 def review_helpers() -> dict:
     """For every template: the steps a viewer may take on a lesson, and the nav's count."""
     return {"review_steps": review_steps, "waiting_count": waiting_count,
-            "MAX_COMMENT": MAX_COMMENT}
+            "MAX_COMMENT": MAX_COMMENT, "submitted_by": submitted_by, "waited": waited}
 
 
 def review_steps(lesson: Lesson) -> set[str]:
@@ -68,8 +70,17 @@ def review_steps(lesson: Lesson) -> set[str]:
         return set()
     allowed = {"submit"} if can_change(lesson) else set()
     if is_reviewer():
-        allowed |= {"approve", "return"}
+        allowed |= {"return"} if is_own(db.session, lesson, current_actor()) \
+            else {"approve", "return"}
     return {step for step in allowed if lesson.status in STEPS[step][0]}
+
+
+def waited(since: datetime | None) -> str:
+    """How long a lesson has waited for review, in whole days."""
+    if since is None:
+        return "waiting"
+    days = (utcnow() - since).days
+    return "waiting since today" if days < 1 else f"waiting {days} day{'' if days == 1 else 's'}"
 
 
 def waiting_count() -> int:

@@ -6,10 +6,10 @@ from flask import Blueprint, Response, abort, flash, request, url_for
 
 from lessons import services
 from lessons.errors import ValidationError
-from lessons.queries import LESSON_FILTERS, parse_query
+from lessons.queries import LESSON_FILTERS, Page, last_page, parse_query
 from lessons.services.lessons import category_choices
 from search.engine import IndexNotReady
-from search.retrieve import Results, search, similar_lessons
+from search.retrieve import Hit, Results, search, similar_lessons
 from web.auth import can_change
 from web.database import db
 from web.htmx import is_htmx, redirect_after_post, render
@@ -33,9 +33,10 @@ def index() -> Response:
     except ValidationError as error:
         errors.update(error.fields)
         filters = parse_query(LESSON_FILTERS, {})
+    page = None
     if text.strip() and not errors:
         try:
-            results = search(engine(), db.session, text, filters, limit=filters["per_page"])
+            results, page = search_page(text, filters)
         except ValidationError as error:
             errors.update(error.fields)
     response = render(
@@ -44,15 +45,27 @@ def index() -> Response:
         status=400 if errors else 200,
         q=text,
         results=results,
+        page=page,
+        asked=filters["page"],
         errors=errors,
         filters=filters,
         args=request.args,
         projects=dict(services.project_choices(db.session)),
         categories=categories(),
     )
-    if results is not None:
+    if results is not None and filters["page"] == 1:  # a later page is the same query again
         log_search(text, results, filters)
     return response
+
+
+def search_page(text: str, filters: dict) -> tuple[Results, Page[Hit]]:
+    """One page of results, paged like the lesson list (`page`, `per_page`); past the end,
+    the last page. The ranking is asked for every hit up to the page's end and sliced."""
+    number, per_page = filters["page"], filters["per_page"]
+    results = search(engine(), db.session, text, filters, limit=number * per_page)
+    number = min(number, last_page(results.candidates, per_page))
+    hits = results.hits[(number - 1) * per_page:number * per_page]
+    return results, Page(items=hits, total=results.candidates, page=number, per_page=per_page)
 
 
 @bp.get("/lessons/similar")
