@@ -21,8 +21,8 @@ from lessons.models import Change, Lesson
 from lessons.services.reviews import feeds_insights
 from search import theme_store, vectors
 from search.embedder import Embedder, get_embedder
-from search.tags import TagVectors
 from search.index import SnapshotError, VectorIndex, read_manifest, remove_stale_temp_files
+from search.tags import TagVectors
 
 log = logging.getLogger(__name__)
 
