@@ -15,6 +15,7 @@ from lessons.models import User
 from lessons.services import audit
 from lessons.services.users import (
     FAILURE_WINDOW,
+    MAX_FAILURES,
     SCOPES,
     authenticate,
     change_password,
@@ -32,8 +33,6 @@ from web.database import db
 from web.htmx import local_url, redirect_after_post, render
 
 bp = Blueprint("account", __name__)
-
-MAX_FAILURES = 5  # wrong current passwords on the password page
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
