@@ -111,11 +111,13 @@ def wait_for_base() -> None:
         time.sleep(60)
 
 
-def load_corpus() -> Corpus:
-    """The NASA lessons with passage vectors, their labels, in id order."""
-    connection = sqlite3.connect(f"file:{BASE / 'base.db'}?mode=ro", uri=True)
+def read_lessons(database: Path, fields: tuple[str, ...] = FIELDS
+                 ) -> tuple[list[tuple], list[dict[int, np.ndarray]]]:
+    """The live NASA lessons with passage vectors, in id order: (id, external_id, *fields)
+    rows and each one's passages by position."""
+    connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
     rows = connection.execute(
-        f"SELECT id, external_id, {', '.join(FIELDS)} FROM lessons "
+        f"SELECT id, external_id, {', '.join(fields)} FROM lessons "
         "WHERE deleted_at IS NULL AND external_id LIKE 'LLIS-%' ORDER BY id").fetchall()
     passages: dict[int, dict[int, np.ndarray]] = {row[0]: {} for row in rows}
     for lesson_id, position, vector in connection.execute(
@@ -124,6 +126,13 @@ def load_corpus() -> Corpus:
             passages[lesson_id][position] = np.frombuffer(vector, dtype=np.float32)
     connection.close()
     rows = [row for row in rows if passages[row[0]]]
+    return rows, [passages[row[0]] for row in rows]
+
+
+def load_corpus() -> Corpus:
+    """The NASA lessons with passage vectors, their labels, in id order."""
+    rows, passage_list = read_lessons(BASE / "base.db")
+    passages = {row[0]: found for row, found in zip(rows, passage_list)}
     entries = {e["lesson_number"]: e for e in map(json.loads, LABELS.open(encoding="utf-8"))}
     found = [entries.get(row[1].removeprefix("LLIS-")) for row in rows]
     names = sorted({e["failure_patterns"][0] for e in found if e and e["failure_patterns"]})

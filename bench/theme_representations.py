@@ -40,7 +40,6 @@ import argparse
 import csv
 import hashlib
 import json
-import sqlite3
 import statistics
 import sys
 import time
@@ -58,6 +57,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from search import themes  # noqa: E402  (after the path: the bench runs from a checkout)
+from theme_quality import read_lessons, unit  # noqa: E402  (beside this script)
 
 DATA = ROOT.parent / "shared" / "data"
 LABELS = DATA / "nasa_llis_failure_patterns_2106.jsonl"
@@ -72,26 +72,9 @@ ALPHAS = (0.3, 0.5, 0.7)
 Method = Callable[[np.ndarray, int, int], np.ndarray]
 
 
-def unit(vectors: np.ndarray) -> np.ndarray:
-    """The rows scaled to length 1, as float32 faiss can take."""
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
-
-
 def load_lessons(database: Path) -> tuple[list[tuple], list[dict[int, np.ndarray]]]:
     """The live NASA lessons with passage vectors, in id order: rows and passages by position."""
-    connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
-    rows = connection.execute(
-        f"SELECT id, external_id, {', '.join(FIELDS)} FROM lessons "
-        "WHERE deleted_at IS NULL AND external_id LIKE 'LLIS-%' ORDER BY id").fetchall()
-    passages: dict[int, dict[int, np.ndarray]] = {row[0]: {} for row in rows}
-    for lesson_id, position, vector in connection.execute(
-            "SELECT lesson_id, position, vector FROM passage_vectors WHERE model = ?", (MODEL,)):
-        if lesson_id in passages:
-            passages[lesson_id][position] = np.frombuffer(vector, dtype=np.float32)
-    connection.close()
-    rows = [row for row in rows if passages[row[0]]]
-    return rows, [passages[row[0]] for row in rows]
+    return read_lessons(database, FIELDS)
 
 
 def main_patterns(rows: list[tuple]) -> np.ndarray:

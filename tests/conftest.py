@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 import waitress
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from lessons.db import make_engine, upgrade
-from lessons.models import Base, User
+from lessons.models import AuditEvent, Base, User
 from lessons.services.users import create_token, create_user, start_session
 from web import create_app
 from web.database import db as app_db
@@ -124,6 +124,15 @@ def make_user(app, role: str = "admin", email: str | None = None, **fields) -> i
         return user.id
 
 
+def audit_rows(app, action: str) -> list[AuditEvent]:
+    """The audit log's rows of one kind of event, oldest first, detached from the session."""
+    with app.app_context():
+        rows = list(app_db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)
+                                           .order_by(AuditEvent.id)))
+        app_db.session.expunge_all()
+        return rows
+
+
 def signed_in(app, role: str = "admin", email: str | None = None, **fields):
     """A test client signed in as a new account of `role`, sending its CSRF token as the
     pages do (in the X-CSRF-Token header), so tests read like a signed-in browser."""
@@ -199,3 +208,71 @@ def shared_data() -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return SHARED_DATA
+
+
+# A real browser: Debian's Chromium, driven by Playwright (it cannot download its own here).
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Chromium, started once per test worker; skipped without it, except in CI."""
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing; install Debian's chromium package"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(params=[(1280, 800), (390, 844)], ids=["desktop", "phone"])
+def viewport(request):
+    """A desktop and a phone: each journey runs at both widths."""
+    width, height = request.param
+    return {"width": width, "height": height}
+
+
+def sign_in(page, email: str, heading: str) -> None:
+    """Sign in through the sign-in form the page shows, and wait for the page it returns to."""
+    from playwright.sync_api import expect
+
+    page.locator("#email").fill(email)
+    page.locator("#password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("h1")).to_have_text(heading)
+
+
+@contextmanager
+def signed_in_page(browser, app, viewport, path: str, heading: str) -> Iterator:
+    """A page at `viewport`, signed in as a PMO on the app served for this block only, opened
+    at `path` (whose h1 is `heading`); the context closes its connections before the server
+    stops."""
+    make_user(app, "pmo", "pat@example.org")
+    with served(app) as url:
+        context = browser.new_context(base_url=url, viewport=viewport)
+        page = context.new_page()
+        page.goto(path)  # signing in first: the form comes back here afterwards
+        sign_in(page, "pat@example.org", heading)
+        yield page
+        context.close()
+
+
+def console_errors(page) -> list[str]:
+    """A list that fills with every console error (htmx logs its errors there) and uncaught
+    page error of `page` from now on."""
+    errors: list[str] = []
+    page.on("console", lambda m: (m.type == "error" or "htmx:" in m.text) and errors.append(
+        f"console {m.type}: {m.text} ({m.location['url']})"))
+    page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+    return errors

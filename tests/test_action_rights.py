@@ -8,10 +8,10 @@ else gets 403 on the pages and the API, and nothing changes.
 """
 
 import pytest
-from conftest import signed_in
+from conftest import audit_rows, signed_in
 from sqlalchemy import select
 
-from lessons.models import Action, AuditEvent, KickoffDecision
+from lessons.models import Action, KickoffDecision
 from web.database import db as app_db
 
 
@@ -47,14 +47,6 @@ def action_row(app, action_id: int) -> Action:
         row = app_db.session.get(Action, action_id)
         app_db.session.expunge(row)
         return row
-
-
-def audit_rows(app, action: str) -> list[AuditEvent]:
-    with app.app_context():
-        rows = list(app_db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)
-                                           .order_by(AuditEvent.id)))
-        app_db.session.expunge_all()
-        return rows
 
 
 def test_a_stranger_cannot_change_anothers_action_on_the_pages_or_the_api(world):

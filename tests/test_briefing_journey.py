@@ -14,20 +14,13 @@ category filter never reorders them, counts agree with what is shown, the
 phone layout never scrolls sideways, and the page logs no console error.
 """
 
-import os
 import re
-from pathlib import Path
 
 import pytest
-from conftest import TEST_PASSWORD, make_user, served
-from playwright.sync_api import expect, sync_playwright
+from conftest import console_errors, signed_in_page
+from playwright.sync_api import expect
 from test_project_page import ERP_CHARTER, ROAD_CHARTER, add_past_lessons
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-]
 NEW_LESSON = ("Street works permit conditions breached",
               "The council's permit allowed lane closures only outside peak hours; the contractor "
               "closed lanes at rush hour and the council suspended the street works permit.")
@@ -35,53 +28,16 @@ NEW_LESSON = ("Street works permit conditions breached",
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing; install Debian's chromium package"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(params=[(1280, 800), (390, 844)], ids=["desktop", "phone"])
-def viewport(request):
-    width, height = request.param
-    return {"width": width, "height": height}
-
-
 @pytest.fixture
 def page(browser, app, viewport):
-    """A page at `viewport`, signed in through the sign-in form as a PMO, on the app served
-    for this test only (the context closes its connections before the server stops)."""
-    make_user(app, "pmo", "pat@example.org")
-    with served(app) as url:
-        context = browser.new_context(base_url=url, viewport=viewport)
-        page = context.new_page()
-        page.goto("/projects/new")  # signing in first: the form comes back here afterwards
-        page.locator("#email").fill("pat@example.org")
-        page.locator("#password").fill(TEST_PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        expect(page.locator("h1")).to_have_text("New project")
+    """The new-project form at `viewport`, signed in as a PMO."""
+    with signed_in_page(browser, app, viewport, "/projects/new", "New project") as page:
         yield page
-        context.close()
 
 
 @pytest.fixture
 def page_errors(page):
-    """Every console error (htmx logs its errors there) and uncaught page error."""
-    errors = []
-    page.on("console", lambda m: (m.type == "error" or "htmx:" in m.text) and errors.append(
-        f"console {m.type}: {m.text} ({m.location['url']})"
-    ))
-    page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
-    return errors
+    return console_errors(page)
 
 
 def ranks(page) -> list[int]:

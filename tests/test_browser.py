@@ -8,37 +8,15 @@ app sends a strict Content-Security-Policy, so an inline script or style would
 show up here as an error.
 """
 
-import os
 import re
-from pathlib import Path
 
 import pytest
-from conftest import TEST_PASSWORD, make_user, served
-from playwright.sync_api import expect, sync_playwright
+from conftest import console_errors, make_user, served, sign_in
+from playwright.sync_api import expect
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-]
 SCREENSHOTS = {"list": "/tmp/lessons-browser-list.png", "error": "/tmp/lessons-browser-error.png"}
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing; install Debian's chromium package"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -56,10 +34,7 @@ def page(browser, base_url, app):
     page = context.new_page()
     make_user(app, "pmo", "pat@example.org")
     page.goto("/lessons/")  # signing in first: the form comes back here afterwards
-    page.locator("#email").fill("pat@example.org")
-    page.locator("#password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.locator("h1")).to_have_text("Lessons")
+    sign_in(page, "pat@example.org", "Lessons")
     yield page
     context.close()
 
@@ -67,12 +42,7 @@ def page(browser, base_url, app):
 @pytest.fixture
 def page_errors(page):
     """Every console error and uncaught page error, from before the first navigation."""
-    errors = []
-    page.on("console", lambda m: m.type == "error" and errors.append(
-        f"console: {m.text} ({m.location['url']})"
-    ))
-    page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
-    return errors
+    return console_errors(page)
 
 
 def mark_document(page) -> None:

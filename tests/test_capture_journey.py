@@ -11,20 +11,13 @@ it. The panel sits beside the form at 1280 px and right under the title at
 error (an htmx:targetError would be one) and throws nothing.
 """
 
-import os
 import re
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import TEST_PASSWORD, make_user, served
-from playwright.sync_api import expect, sync_playwright
+from conftest import console_errors, signed_in_page
+from playwright.sync_api import expect
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-]
 # Lessons about clearly different things, so that more typing changes what matches.
 LESSONS = {
     "lock-in": ("Our data was trapped in the supplier's proprietary platform",
@@ -50,53 +43,16 @@ WHAT_HAPPENED = "The council took weeks to approve the road closure permit and c
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing; install Debian's chromium package"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(params=[(1280, 800), (390, 844)], ids=["desktop", "phone"])
-def viewport(request):
-    width, height = request.param
-    return {"width": width, "height": height}
-
-
 @pytest.fixture
 def page(browser, app, viewport):
-    """A page at `viewport`, signed in through the sign-in form as a PMO, on the app served
-    for this test only (the context closes its connections before the server stops)."""
-    make_user(app, "pmo", "pat@example.org")
-    with served(app) as url:
-        context = browser.new_context(base_url=url, viewport=viewport)
-        page = context.new_page()
-        page.goto("/lessons/new")  # signing in first: the form comes back here afterwards
-        page.locator("#email").fill("pat@example.org")
-        page.locator("#password").fill(TEST_PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        expect(page.locator("h1")).to_have_text("Log a lesson")
+    """The capture form at `viewport`, signed in as a PMO."""
+    with signed_in_page(browser, app, viewport, "/lessons/new", "Log a lesson") as page:
         yield page
-        context.close()
 
 
 @pytest.fixture
 def page_errors(page):
-    """Every console error (htmx logs its targetError there) and uncaught page error."""
-    errors = []
-    page.on("console", lambda m: (m.type == "error" or "htmx:" in m.text) and errors.append(
-        f"console {m.type}: {m.text} ({m.location['url']})"
-    ))
-    page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
-    return errors
+    return console_errors(page)
 
 
 def answer_to(title: str, what_happened: str = ""):

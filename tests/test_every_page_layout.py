@@ -7,19 +7,12 @@ own box, the header wraps), none may log a console error, and axe-core must find
 server and the data are set up once, which keeps the file well under two minutes a database.
 """
 
-import os
-from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from conftest import TEST_PASSWORD, make_user, served
-from playwright.sync_api import expect, sync_playwright
+from conftest import TEST_PASSWORD, console_errors, make_user, served
+from playwright.sync_api import expect
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-]
 # The pages whose screenshots someone looks at after a change to the stylesheet.
 SCREENSHOTS = {"home", "lessons", "pmo"}
 # axe rules left out on one page only, each because of a file this change may not touch:
@@ -28,27 +21,6 @@ EXCLUDED_RULES: dict[str, set[str]] = {}
 BLOCKING = {"serious", "critical"}
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing; install Debian's chromium package"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(params=[(1280, 800), (390, 844)], ids=["desktop", "phone"])
-def viewport(request):
-    width, height = request.param
-    return {"width": width, "height": height}
 
 
 @pytest.fixture
@@ -152,10 +124,7 @@ def problems_on(page, axe: Axe, name: str) -> list[str]:
 def test_every_page_fits_the_screen_without_errors_or_serious_axe_findings(
         page, data, viewport):
     axe = Axe()
-    errors: list[str] = []
-    page.on("console", lambda m: m.type == "error" and errors.append(
-        f"console {m.type}: {m.text} ({m.location['url']})"))
-    page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+    errors = console_errors(page)
     phone = viewport["width"] < 600
 
     # Signing in is a page too, and one of the forms that must look like the others.

@@ -5,12 +5,9 @@ import re
 import threading
 
 import requests
-from conftest import TEST_PASSWORD, make_user, served
-from sqlalchemy import select
+from conftest import TEST_PASSWORD, audit_rows, make_user, served
 
-from lessons.models import AuditEvent
 from lessons.services import users
-from web.database import db as app_db
 
 GUESSES = 20
 
@@ -18,14 +15,6 @@ GUESSES = 20
 def csrf_of(client) -> str:
     page = client.get("/sign-in").get_data(as_text=True)
     return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-
-
-def audit_rows(app, action: str) -> list[AuditEvent]:
-    with app.app_context():
-        rows = list(app_db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)
-                                           .order_by(AuditEvent.id)))
-        app_db.session.expunge_all()
-        return rows
 
 
 def test_parallel_wrong_passwords_get_at_most_the_limit_evaluated(app):
