@@ -1,12 +1,13 @@
 """Theme representations: which lesson vector clusters best into the NASA failure patterns?
 
 The product clusters lessons into themes with one unit vector per lesson:
-the normalised mean of its passage vectors (search.theme_store.lesson_vectors).
-This script compares that vector with others, each clustered both by the
+its title, lessons learned and recommendation encoded whole
+(search.theme_store.theme_text), until 2026-12 the normalised mean of its
+passage vectors. This script compares those vectors with others, each clustered both by the
 product's `search.themes.cluster` and by plain scikit-learn k-means
 (KMeans, k-means++ starts, n_init=10), at the same k and seeds 0..4:
 
-  passage mean        the shipped vector: unit mean of the lesson's passage vectors
+  passage mean        the vector shipped before: unit mean of the lesson's passage vectors
   leading fields      title + what_happened + root_cause + recommendation, encoded
                       whole (all-MiniLM-L6-v2 reads the first 256 word pieces)
   mix a=0.3/0.5/0.7   unit(a * leading fields + (1 - a) * passage mean)
@@ -14,7 +15,8 @@ product's `search.themes.cluster` and by plain scikit-learn k-means
   review text         Title + Abstract + Lesson(s) Learned + Recommendation(s) from
                       the CSV, encoded whole: the text of the independent review
                       (the import puts Abstract and Driving Event in what_happened)
-  lessons learned     title + root_cause + recommendation, encoded whole
+  theme text          the shipped vector: title + root_cause + recommendation, encoded
+                      whole (what happened instead when both are empty)
 
 Ground truth and metrics are those of bench/theme_quality.py: each lesson's
 main failure pattern (the first of "failure_patterns" in
@@ -57,6 +59,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from search import themes  # noqa: E402  (after the path: the bench runs from a checkout)
+from search.theme_store import theme_text  # noqa: E402
 from theme_quality import read_lessons, unit  # noqa: E402  (beside this script)
 
 DATA = ROOT.parent / "shared" / "data"
@@ -127,13 +130,13 @@ def representations(rows: list[tuple], passages: list[dict[int, np.ndarray]]
     mean = unit(np.stack([np.mean(list(p.values()), axis=0) for p in passages]))
     leading = unit(encoded("leading-fields", joined(*FIELDS)))
     return {
-        "(a) passage mean (shipped)": mean,
+        "(a) passage mean (shipped before)": mean,
         "(b) leading fields": leading,
         **{f"(c) mix α={alpha}": unit(alpha * leading + (1 - alpha) * mean) for alpha in ALPHAS},
         "(d) first passage": unit(np.stack([p[min(p)] for p in passages])),
         "review text (CSV, no Driving Event)": unit(encoded("review-text", review_texts(rows))),
-        "lessons learned (title + root_cause + rec.)": unit(encoded(
-            "lessons-learned", joined("title", "root_cause", "recommendation"))),
+        "(e) theme text (shipped)": unit(encoded("theme-text", [
+            theme_text(*(row[FIELDS.index(name) + 2] for name in FIELDS)) for row in rows])),
     }
 
 
@@ -194,7 +197,7 @@ def main() -> None:
         ours, plain = (nmi[k, best, m] for m in methods)
         print(f"k = {k}: best representation {best}: themes.cluster {ours:.3f}, "
               f"k-means {plain:.3f} ({ours - plain:+.3f}); shipped themes "
-              f"{nmi[k, '(a) passage mean (shipped)', 'themes.cluster']:.3f}")
+              f"{nmi[k, '(e) theme text (shipped)', 'themes.cluster']:.3f}")
     print(f"\nrun time {time.perf_counter() - started:.0f} s")
 
 

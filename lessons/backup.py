@@ -2,21 +2,30 @@
 
 SQLite is copied page by page through its online backup API, never as a
 file (a copy of a live file can catch a write half-way). PostgreSQL goes
-through pg_dump's custom format and pg_restore. A restore checks the file
-before it touches anything, and migrates it up if it is older than the code.
+through pg_dump's custom format; pg_restore turns a backup into SQL that psql
+runs in one transaction after dropping every table of the app, so tables added
+since the backup was made go too and the migrations find the schema the backup
+had (on any error the old database stays whole). A SQLite restore is staged:
+the backup is copied to a temp file beside the live database, checked,
+migrated up to this code and given its new identity there, and only then
+copied over the live database in one transaction, so a bad backup is refused
+with the live database untouched. Every restore gives the database a new
+identity (`DatabaseIdentity`): no index snapshot made before it is trusted.
 """
 
 import shutil
 import sqlite3
 import subprocess
+import tempfile
 from contextlib import closing
 from pathlib import Path
 
-from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, inspect
+from sqlalchemy.engine import URL, make_url
 
-from lessons.db import head_revision, normalise_url, upgrade
+from lessons.db import head_revision, make_engine, normalise_url, renew_identity, upgrade
 from lessons.errors import LessonsError
+from lessons.models import Base
 
 
 class BackupError(LessonsError):
@@ -33,36 +42,95 @@ def backup(url: str, target: Path) -> None:
         raise BackupError(f"{target} exists already; choose another file.")
     target.parent.mkdir(parents=True, exist_ok=True)
     if is_sqlite(url):
-        copy_sqlite(sqlite_path(url), str(target))
+        copy_sqlite(sqlite3.connect(sqlite_path(url)), str(target))
         return
     run_tool("pg_dump", "--format=custom", "--no-owner", f"--file={target}", libpq_url(url))
 
 
 def restore(url: str, source: Path, engine: Engine) -> None:
-    """Replace the database at `url` by the backup in `source`, then migrate it to the head."""
+    """Replace the database at `url` by the backup in `source`, migrated up to this code."""
     if not source.is_file():
         raise BackupError(f"{source} is not a file.")
     if is_sqlite(url):
-        check_sqlite_backup(source)
+        restore_sqlite(sqlite_path(url), source, engine)
+        return
     engine.dispose()  # no pooled connection may hold the old tables open
-    if is_sqlite(url):
-        copy_sqlite(str(source), sqlite_path(url))
-    else:
-        run_tool("pg_restore", "--clean", "--if-exists", "--no-owner", "--single-transaction",
-                 f"--dbname={libpq_url(url)}", str(source))
+    restore_postgresql(url, source)
     upgrade(engine)
+    with engine.begin() as connection:
+        renew_identity(connection)
 
 
-def copy_sqlite(source: str, target: str) -> None:
-    """Copy one SQLite database into another, page by page, through the backup API."""
-    with closing(sqlite3.connect(source)) as origin, closing(sqlite3.connect(target)) as copy:
+def restore_postgresql(url: str, source: Path) -> None:
+    """Drop the app's tables and load the backup in their place, in one transaction."""
+    with tempfile.TemporaryDirectory(prefix="lessons-restore-") as temp:
+        script = Path(temp) / "backup.sql"
+        # pg_restore --clean drops only what the dump holds: a table added by a later
+        # migration would stay, and its foreign keys would block dropping the old ones.
+        # A file, not a pipe: a damaged backup must fail here, before psql could commit
+        # the part of it that was read.
+        run_tool("pg_restore", "--clean", "--if-exists", "--no-owner", f"--file={script}",
+                 str(source))
+        run_tool("psql", "--no-psqlrc", "--quiet", "--set=ON_ERROR_STOP=1",
+                 "--single-transaction", f"--command={drop_app_tables()}", f"--file={script}",
+                 f"--dbname={libpq_url(url)}")
+
+
+def drop_app_tables() -> str:
+    """SQL that drops every table the app owns, and whatever depends on them."""
+    tables = ", ".join(f'"{name}"' for name in [*Base.metadata.tables, "alembic_version"])
+    return f"DROP TABLE IF EXISTS {tables} CASCADE"
+
+
+def restore_sqlite(live: str, source: Path, engine: Engine) -> None:
+    """Stage the backup beside the live database, then copy it over in one transaction."""
+    with tempfile.TemporaryDirectory(prefix=".restore-", dir=Path(live).resolve().parent) as temp:
+        staged = Path(temp) / "staged.db"
+        try:
+            stage_sqlite(source, staged)
+        except BackupError:
+            raise
+        except Exception as error:  # a damaged file can fail anywhere: one line, nothing touched
+            reason = str(getattr(error, "orig", None) or error)  # the driver's words, no SQL
+            reason = (reason.strip().splitlines() or [type(error).__name__])[0]
+            raise BackupError(f"{source} is not a Lessons backup, or is damaged: "
+                              f"{reason}") from None
+        engine.dispose()  # no pooled connection may hold the old tables open
+        # Not a rename: the live database's WAL file would then be replayed over the new one.
+        # The backup API writes the whole copy in one transaction through the live database's
+        # own journal: a reader, or a crash, sees the old database or the new, never a mix.
+        copy_sqlite(sqlite3.connect(staged), live)
+
+
+def stage_sqlite(source: Path, staged: Path) -> None:
+    """Copy the backup to `staged`, check it, migrate it and give it a new identity."""
+    # Opened read-only through a file: URI with its path quoted: a "#" or "?" in the path
+    # would otherwise end it, and the check would open some other file.
+    copy_sqlite(sqlite3.connect(source.resolve().as_uri() + "?mode=ro", uri=True), str(staged))
+    check_sqlite_backup(source, staged)
+    engine = make_engine(URL.create("sqlite", database=str(staged)).render_as_string())
+    try:
+        upgrade(engine)
+        missing = sorted(set(Base.metadata.tables) - set(inspect(engine).get_table_names()))
+        if missing:
+            raise BackupError(f"{source} is not a Lessons backup: it lacks {len(missing)} of "
+                              f"its tables ({', '.join(missing[:3])}{', …' * (len(missing) > 3)}).")
+        with engine.begin() as connection:
+            renew_identity(connection)
+    finally:
+        engine.dispose()
+
+
+def copy_sqlite(origin: sqlite3.Connection, target: str) -> None:
+    """Copy an open SQLite database into another, page by page, through the backup API."""
+    with closing(origin), closing(sqlite3.connect(target)) as copy:
         origin.backup(copy)
 
 
-def check_sqlite_backup(source: Path) -> None:
+def check_sqlite_backup(source: Path, staged: Path) -> None:
     """Refuse anything but an intact Lessons database no newer than this code."""
     try:
-        with closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as connection:
+        with closing(sqlite3.connect(staged)) as connection:
             if connection.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
                 raise BackupError(f"{source} is damaged (SQLite's integrity check failed).")
             row = connection.execute("SELECT version_num FROM alembic_version").fetchone()

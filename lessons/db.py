@@ -1,13 +1,22 @@
-"""Database engines and migrations, the same way for the app, the CLI and the tests."""
+"""Database engines, migrations and identity, the same way for the app, the CLI and the tests.
 
+A database's identity (`DatabaseIdentity`) is a random value renewed by every restore:
+the search engine reads it on every start and trusts no index snapshot made for another.
+"""
+
+import uuid
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, delete, event, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from lessons.models import DatabaseIdentity
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -78,3 +87,21 @@ def schema_state(engine: Engine) -> tuple[str | None, str | None]:
     with engine.connect() as connection:
         current = MigrationContext.configure(connection).get_current_revision()
     return current, head_revision()
+
+
+def renew_identity(connection: Connection) -> None:
+    """Give the database a new random identity: what was made for it before is not trusted."""
+    connection.execute(delete(DatabaseIdentity))
+    connection.execute(insert(DatabaseIdentity).values(id=1, value=uuid.uuid4().hex))
+
+
+def database_identity(session: Session) -> str:
+    """The database's identity, given one first if it has none (its row deleted by hand);
+    the caller commits."""
+    query = select(DatabaseIdentity.value).where(DatabaseIdentity.id == 1)
+    if (value := session.scalar(query)) is None:
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        session.execute(dialect.insert(DatabaseIdentity).values(id=1, value=uuid.uuid4().hex)
+                        .on_conflict_do_nothing())  # another process may give it one first
+        value = session.scalar(query)
+    return value

@@ -2,7 +2,8 @@
 in Markdown that wikis and mail clients will not run as HTML or as a script link.
 
 Every CSV export writes through `csv_text` or `CsvWriter`, and every Markdown export puts
-user text through `markdown_text`, so each rule is kept in one place.
+user text through `markdown_text`, so each rule is kept in one place. A lesson in a Markdown
+document is written by `lesson_markdown`, so it reads the same in every export.
 """
 
 import csv
@@ -13,6 +14,10 @@ from decimal import Decimal
 from typing import Any, TextIO
 
 import nh3
+
+from lessons.fields import KINDS, PHASES, SEVERITIES
+from lessons.models import Lesson
+from lessons.wording import money, plural
 
 # Where a spreadsheet may read the start of a cell inside one of ours: its start (= + - @
 # even after spaces or line breaks, which spreadsheets trim; a leading tab or CR alone),
@@ -65,3 +70,47 @@ def markdown_text(value: Any, inline: bool = True) -> str:
     # After nh3, which has decoded entities such as `&#58;`: the target is read as a renderer will.
     text = UNSAFE_LINK.sub(r"]\\\1", text)
     return " ".join(text.split()) if inline else text.strip()
+
+
+def lesson_markdown(lesson: Lesson, link: str, currency: str, rank: int | None = None,
+                    notes: Sequence[str] = ()) -> list[str]:
+    """One lesson as a Markdown section, readable away from the app: its id and `link` (an
+    absolute http(s) address of its page), its project, severity, category and impact, what
+    happened and the recommendation. `notes` (Markdown already made safe, such as a
+    briefing's match and decision) are listed after the facts."""
+    md = markdown_text
+    title = md(lesson.title)
+    lines = [f"## {rank}. {title}" if rank is not None else f"## {title}", "",
+             f"- Lesson [#{lesson.id}]({link})"
+             + (f" · external id {md(lesson.external_id)}" if lesson.external_id else ""),
+             f"- Project: {source_project(lesson)}",
+             "- " + " · ".join(lesson_facts(lesson))]
+    impact = [money(lesson.impact_cost, currency)] if lesson.impact_cost is not None else []
+    if lesson.impact_days is not None:
+        impact.append(f"{plural(lesson.impact_days, 'day')} of slip")
+    if impact:
+        lines.append(f"- Impact: {' · '.join(impact)}")
+    lines += [f"- {note}" for note in notes]
+    lines += ["", f"**What happened:** {md(lesson.what_happened, inline=False)}"]
+    if lesson.recommendation:
+        lines += ["", f"**Recommendation:** {md(lesson.recommendation, inline=False)}"]
+    return lines + [""]
+
+
+def source_project(lesson: Lesson) -> str:
+    """The project a lesson was learned on, as Markdown."""
+    if lesson.project is None:
+        return "none"
+    deleted = " (deleted project)" if lesson.project.is_deleted else ""
+    return markdown_text(lesson.project.name) + deleted
+
+
+def lesson_facts(lesson: Lesson) -> list[str]:
+    """Severity, category, kind and phase, the way the lesson page labels them."""
+    facts = [f"Severity: {SEVERITIES.get(lesson.severity, lesson.severity)}"]
+    if lesson.category:
+        facts.append(f"Category: {markdown_text(lesson.category)}")
+    facts.append(f"Kind: {KINDS.get(lesson.kind, lesson.kind)}")
+    if lesson.phase:
+        facts.append(f"Phase: {PHASES.get(lesson.phase, lesson.phase)}")
+    return facts

@@ -85,6 +85,9 @@ class Field:
     help: str = ""
 
 
+THEME_FIELDS = (Field("name", "Name", "string", max_length=200,
+                      help="Empty: named by its most distinctive words."),)
+
 PROJECT_FIELDS = (
     Field("name", "Name", "string", required=True, max_length=200),
     Field("description", "Description", "text", max_length=LONG_TEXT,
@@ -133,7 +136,9 @@ LESSON_FIELDS = (
 ACTION_FIELDS = (
     Field("lesson_id", "Lesson", "ref", required=True),
     Field("description", "What", "text", required=True, max_length=10_000),
-    Field("owner", "Owner", "string", max_length=200),
+    Field("owner", "Owner", "string", max_length=200,
+          help="The email of the active account that owns it (or a name only one account "
+               "has); anything else is refused with 422."),
     Field("due_on", "Due date", "date"),
     Field("status", "Status", "choice", choices=ACTION_STATUSES, default="open"),
 )

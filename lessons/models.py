@@ -291,12 +291,28 @@ class Action(Timestamps, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id"), index=True)
     description: Mapped[str] = mapped_column(Text)
+    # The owner's account email when `owner_id` is set; else a name typed before owners
+    # were accounts (or imported), which names nobody who signs in.
     owner: Mapped[str | None]
+    # The owning account. No foreign key, as for Lesson.owner_id (accounts are never deleted).
+    owner_id: Mapped[int | None] = mapped_column(index=True)
+    # The project whose team raised it (a lesson "raised as a risk" at kickoff); None for an
+    # action added to the lesson itself.
+    project_id: Mapped[int | None] = mapped_column(index=True)
     due_on: Mapped[date | None]
     status: Mapped[str] = mapped_column(String(20), index=True)
     closed_at: Mapped[datetime | None]
 
     lesson: Mapped[Lesson] = relationship(back_populates="actions")
+    owner_account: Mapped["User | None"] = relationship(
+        primaryjoin="foreign(Action.owner_id) == User.id", lazy="joined", viewonly=True)
+    project: Mapped[Project | None] = relationship(
+        primaryjoin="foreign(Action.project_id) == Project.id", lazy="joined", viewonly=True)
+
+    @property
+    def owner_label(self) -> str | None:
+        """Who owns it, as people read it: the account's name (or email), else the text."""
+        return self.owner_account.label if self.owner_account else self.owner
 
     def is_overdue(self, today: date) -> bool:
         return self.status == "open" and self.due_on is not None and self.due_on < today
@@ -308,6 +324,9 @@ class Action(Timestamps, Base):
             "lesson_id": self.lesson_id,
             "description": self.description,
             "owner": self.owner,
+            "owner_id": self.owner_id,
+            "owner_name": self.owner_label,
+            "project_id": self.project_id,
             "due_on": iso(self.due_on),
             "status": self.status,
             "overdue": self.is_overdue(today or date.today()),
@@ -443,6 +462,8 @@ class Theme(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     model: Mapped[str] = mapped_column(String(500))
+    name: Mapped[str | None] = mapped_column(String(200))  # given by the PMO; kept on recompute
+    works: Mapped[bool] = mapped_column(default=False)  # lessons that went well: what works
     keywords: Mapped[list[str]] = mapped_column(JSON)  # most distinctive first (c-TF-IDF)
     central_lesson_id: Mapped[int | None] = mapped_column(ForeignKey("lessons.id"))
     centroid: Mapped[bytes] = mapped_column(LargeBinary)
@@ -452,7 +473,37 @@ class Theme(Base):
 
     @property
     def label(self) -> str:
-        return ", ".join(self.keywords[:4]) or f"Theme {self.id}"
+        """The PMO's name for it, else its most distinctive words."""
+        return self.name or self.words_label
+
+    @property
+    def words_label(self) -> str:
+        """Its name from its words, what it is called until the PMO names it."""
+        return keyword_label(self.keywords) or f"Theme {self.id}"
+
+
+def keyword_label(keywords: list[str], terms: int = 3, among: int = 8) -> str:
+    """A theme's name from its distinctive words, most distinctive first: a two-word phrase
+    stands for the words it holds ("data export" for "data" and "export")."""
+    top = keywords[:among]
+    covered = {word for phrase in top if " " in phrase for word in phrase.split()}
+    chosen = sorted((term for term in top if " " in term or term not in covered),
+                    key=lambda term: " " not in term)[:terms]  # phrases read best: first
+    label = ", ".join(chosen)
+    return label[:1].upper() + label[1:]
+
+
+class ThemeVector(Base):
+    """A lesson's vector for themes: its title, lessons learned and recommendation read whole,
+    which cluster closer to how things went wrong than its passages do (bench/README.md)."""
+
+    __tablename__ = "theme_vectors"
+
+    lesson_id: Mapped[int] = mapped_column(
+        ForeignKey("lessons.id", ondelete="CASCADE"), primary_key=True)
+    model: Mapped[str] = mapped_column(String(500), primary_key=True)
+    text_hash: Mapped[str] = mapped_column(String(64))  # of the text it was encoded from
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class LessonTheme(Base):
@@ -615,6 +666,17 @@ class Change(Base):
     entity_id: Mapped[int]
     op: Mapped[str] = mapped_column(String(20))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DatabaseIdentity(Base):
+    """One row: a random id given to the database when it is created and again at every
+    restore. An index snapshot keeps the id it was built for, so a snapshot made for another
+    database, or for this one before a restore, is never trusted."""
+
+    __tablename__ = "database_identity"
+
+    id: Mapped[int] = mapped_column(primary_key=True)  # always 1: there is one row
+    value: Mapped[str] = mapped_column(String(32))
 
 
 def iso(value: date | datetime | None) -> str | None:

@@ -11,10 +11,18 @@ search and its counts and snippets, similar-while-typing, briefings, themes,
 the API and exports all see through the same rule, and a path that forgets
 it cannot exist. Code that reads tables with Core or raw SQL
 (keyword search, the CSV export) filters their results through the
-restricted session or `visible()`.
+restricted session or `visible()`. `sees()` is the same rule for one set of
+values, for what is not a lesson row: an old revision keeps the audience it
+was written for (lessons.history).
+
+A project's charter (description, sponsor, objectives, vendors, technologies,
+constraints, budget, team size) and its team list follow its lessons: when any
+of its live lessons is team-only, only its team, the PMO and admins read them
+(`reads_charter`); everyone else sees its name, status, phase, business unit,
+dates and tags, which lists and filters need.
 """
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, event, select, true
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
@@ -24,6 +32,8 @@ from lessons.models import (
 )
 
 SEES_EVERYTHING = {"pmo", "admin"}
+CHARTER = ("description", "sponsor", "objectives", "vendors", "technologies", "constraints",
+           "budget_range", "team_size")
 
 
 class Viewer(Protocol):
@@ -51,6 +61,50 @@ def visible(viewer: Viewer | None) -> ColumnElement[bool]:
         shared |= (Lesson.visibility == "business_unit") & Lesson.project_id.in_(units)
     # A draft is its author's until it is submitted.
     return (shared & (Lesson.status != "draft")) | (Lesson.owner_id == viewer.id)
+
+
+def sees(session: Session, viewer: Viewer | None, *, visibility: str, project_id: int | None,
+         draft: bool, owner_id: int | None) -> bool:
+    """Whether `viewer` sees a lesson with these values: `visible()` for one lesson, in Python
+    (tests/test_revision_audience.py checks that the two agree)."""
+    if viewer is None or viewer.role in SEES_EVERYTHING:
+        return True
+    if viewer.id and owner_id == viewer.id:
+        return True
+    if draft:
+        return False
+    if visibility == "organisation":
+        return True
+    if not viewer.id or project_id is None:
+        return False
+    if visibility == "project":
+        return session.get(ProjectMember, (project_id, viewer.id)) is not None
+    if visibility == "business_unit" and viewer.business_unit:
+        project = session.get(Project, project_id)
+        return project is not None and project.business_unit == viewer.business_unit
+    return False
+
+
+def reads_charter(session: Session, viewer: Viewer | None, project_id: int) -> bool:
+    """Whether `viewer` may read the project's charter and team list (CHARTER)."""
+    if viewer is None or viewer.role in SEES_EVERYTHING:
+        return True
+    lessons = Lesson.__table__
+    # Read past the viewer's policy, in Core: the team-only lessons are the ones they cannot see.
+    team_only = session.connection().scalar(select(lessons.c.id).where(
+        lessons.c.project_id == project_id, lessons.c.visibility == "project",
+        lessons.c.deleted_at.is_(None)).limit(1))
+    if team_only is None:
+        return True
+    return bool(viewer.id) and session.get(ProjectMember, (project_id, viewer.id)) is not None
+
+
+def shown_project(session: Session, viewer: Viewer | None, project: Project) -> dict[str, Any]:
+    """The project as the API shows it to `viewer`: its charter blank unless `reads_charter`."""
+    data = project.as_dict()
+    if not reads_charter(session, viewer, project.id):
+        data.update(dict.fromkeys(CHARTER))
+    return data
 
 
 def restrict(session: Session, viewer: Viewer | None) -> None:

@@ -28,7 +28,8 @@ from lessons.services.search_log import record_search
 from search.engine import SearchEngine
 from search.keyword import terms
 from search.passages import chunks
-from search.retrieve import allowed_ids, candidates, live_conditions, shared_terms
+from search.retrieve import (CANDIDATES, allowed_ids, candidates, live_conditions, query_vector,
+                             shared_terms)
 from search.vectors import stored_rows
 
 BRIEFING_SIZE = 15
@@ -94,16 +95,15 @@ def generate(engine: SearchEngine, session: Session, project: Project) -> Briefi
     closest = 0.0
     allowed = allowed_ids(session, conditions)  # the same for every aspect: read once
     project_vector = unit(vectors.mean(axis=0))
-    # The charter as one query (the plain search a team would run) anchors the briefing;
-    # each aspect then adds the lessons that answer it, so the briefing covers the charter.
+    # The charter as one query (the plain search a team would run, as deep) anchors the
+    # briefing; each aspect then adds the lessons that answer it, so it covers the charter.
     whole = Aspect("Description", "\n\n".join(aspect.text for aspect in aspects))
     share = 1.0 / len(aspects)  # the aspects together weigh as much as one search
-    searches = [(whole, project_vector, WHOLE_WEIGHT)]
+    searches = [(whole, query_vector(engine.embedder, whole.text), WHOLE_WEIGHT, CANDIDATES)]
     if len(aspects) > 1:  # one aspect is the whole charter: searched once
-        searches += [(aspect, vector, share) for aspect, vector in zip(aspects, vectors)]
-    for aspect, vector, weight in searches:
-        found = candidates(engine, session, vector, aspect.text, conditions, allowed,
-                           depth=PER_ASPECT)
+        searches += [(aspect, vector, share, PER_ASPECT) for aspect, vector in zip(aspects, vectors)]
+    for aspect, vector, weight, depth in searches:
+        found = candidates(engine, session, vector, aspect.text, conditions, allowed, depth=depth)
         closest = max(closest, found.closest)
         for rank, lesson_id in enumerate(list(found.fused)[:PER_ASPECT], start=1):
             scores[lesson_id] += weight / (RRF_K + rank)

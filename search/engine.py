@@ -17,6 +17,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from lessons.db import database_identity
 from lessons.models import Change, Lesson
 from lessons.services.reviews import feeds_insights
 from search import theme_store, vectors
@@ -52,6 +53,7 @@ class SearchEngine:
         self.feeds = feeds_insights(approved_only)
         self.index: VectorIndex | None = None
         self.last_seq = 0
+        self.database = ""  # the identity of the database the index reflects
         self.changes_since_snapshot = 0
         self.lock = threading.RLock()
         # A web request should not queue for minutes behind a first build: it is told instead.
@@ -87,8 +89,14 @@ class SearchEngine:
             remove_stale_temp_files(self.folder)
             with self.sessions() as session:
                 newest = latest_seq(session)
+                self.database = database_identity(session)
+                session.commit()
             try:
                 index, manifest = VectorIndex.load(self.folder, self.model, self.embedder.dim)
+                # A restore gives the database a new identity: positions in the change
+                # log of the database before it say nothing about the one after.
+                if manifest.database != self.database:
+                    raise SnapshotError("the snapshot was made for another database (a restore?)")
                 if manifest.last_seq > newest:
                     raise SnapshotError("the snapshot is newer than the database (a restore?)")
             except SnapshotError as reason:
@@ -97,6 +105,7 @@ class SearchEngine:
                 return
             self.index, self.last_seq = index, manifest.last_seq
             self.sync(on_progress)
+            self.index_missing()
 
     def rebuild(self, on_progress: Progress | None = None) -> None:
         """Embed what has no vector yet (resumable), then build the index from stored vectors."""
@@ -104,6 +113,8 @@ class SearchEngine:
             with self.sessions() as session:
                 # Read the position first: changes made during the rebuild are replayed.
                 position = latest_seq(session)
+                self.database = database_identity(session)
+                session.commit()
                 stale = vectors.stale_lessons(session, self.model)
             self.embed(stale, on_progress)
             with self.sessions() as session:
@@ -126,6 +137,23 @@ class SearchEngine:
             self.progress = (done, len(lesson_ids))
             if on_progress:
                 on_progress(done, len(lesson_ids))
+
+    def embed_missing(self, on_progress: Progress | None = None) -> int:
+        """Embed the live lessons whose vectors are missing or stale (say, committed by an
+        import killed before it embedded them); how many."""
+        with self.sessions() as session:
+            stale = vectors.stale_lessons(session, self.model)
+        self.embed(stale, on_progress)
+        return len(stale)
+
+    def index_missing(self) -> None:
+        """Embed and index the live lessons a trusted snapshot holds without stored vectors:
+        their changes are behind the snapshot's position, so no sync would bring them."""
+        with self.lock, self.sessions() as session:
+            stale = vectors.stale_lessons(session, self.model)
+            seqs = vectors.latest_changes(session, stale)
+        for start in range(0, len(stale), SYNC_BATCH):
+            self.reindex_lessons(stale[start:start + SYNC_BATCH], seqs)
 
     def sync(self, on_progress: Progress | None = None) -> int:
         """Apply every lesson change logged since the last one applied; how many lessons changed."""
@@ -160,7 +188,8 @@ class SearchEngine:
             lessons = session.scalars(select(Lesson).where(Lesson.id.in_(lesson_ids))).all()
             live = [lesson for lesson in lessons if not lesson.is_deleted]
             fresh = vectors.refresh_vectors(session, self.embedder, live, seqs)
-            theme_store.place_in_themes(session, self.model, fresh, self.feeds)
+            theme_store.place_in_themes(session, self.embedder, self.model, list(fresh),
+                                        self.feeds)
             session.commit()
         self.index.remove(lesson_ids)
         for lesson_id, matrix in fresh.items():
@@ -170,7 +199,7 @@ class SearchEngine:
         """Write the index and its manifest to the instance folder."""
         with self.lock:
             if self.index is not None:
-                self.index.save(self.folder, self.model, self.last_seq)
+                self.index.save(self.folder, self.model, self.last_seq, self.database)
                 self.changes_since_snapshot = 0
 
     def dense(self, vector: np.ndarray, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:

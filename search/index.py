@@ -39,6 +39,9 @@ class Manifest:
     index_file: str
     sha256: str
     format: int = SNAPSHOT_FORMAT
+    # The identity of the database the index was built from (`lessons.backup`); a snapshot
+    # from before identities, or made with none, names "" and is never trusted.
+    database: str = ""
 
 
 class VectorIndex:
@@ -123,7 +126,8 @@ class VectorIndex:
             found.setdefault(int(label), []).append(float(score))
         return found
 
-    def save(self, folder: Path, model: str, last_seq: int) -> Manifest:
+    def save(self, folder: Path, model: str, last_seq: int,
+             database: str = "") -> Manifest:
         """Write the index, then the manifest naming it, each to a temp file, fsynced and renamed."""
         folder.mkdir(parents=True, exist_ok=True)
         data = faiss.serialize_index(self.index).tobytes()
@@ -131,7 +135,7 @@ class VectorIndex:
         index_file = f"vectors-{digest[:16]}.faiss"
         write_atomically(folder / index_file, data)
         manifest = Manifest(model, self.dim, self.count, last_seq, self.index_type,
-                            index_file, digest)
+                            index_file, digest, database=database)
         write_atomically(folder / "manifest.json", json.dumps(asdict(manifest)).encode())
         for old in folder.glob("vectors-*.faiss"):
             if old.name != index_file:

@@ -7,7 +7,7 @@ kickoffs whose best lesson matched weakly) follow the date range only: an
 unanswered question belongs to no business unit.
 """
 
-from collections import Counter, defaultdict
+from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -86,21 +86,34 @@ def theme_summary(view: ThemeView) -> dict[str, Any]:
 
 
 def action_summary(actions, today: date) -> dict[str, Any]:
-    """Open, overdue and done actions, and who holds the open ones."""
+    """Open, overdue and done actions, and who holds the open ones: one row per owner account
+    (two people may share a name), per old free-text owner, and one for the unowned."""
     open_actions = [a for a in actions if a.status == "open"]
-    by_owner: dict[str, Counter] = defaultdict(Counter)
+    by_owner: dict[Any, dict[str, Any]] = {}
     for action in open_actions:
-        owner = action.owner or "(no owner)"
-        by_owner[owner]["open"] += 1
-        by_owner[owner]["overdue"] += action.is_overdue(today)
-    owners = [{"owner": owner, "open": c["open"], "overdue": c["overdue"]}
-              for owner, c in by_owner.items()]
+        row = by_owner.setdefault(owner_key(action), {
+            "owner": action.owner_label or "(no owner)",  # an account's name, not its email
+            "owner_id": action.owner_id,
+            # What the Actions page's owner filter lists them by (an email names one account);
+            # none lists the unowned.
+            "filter": action.owner, "open": 0, "overdue": 0})
+        row["open"] += 1
+        row["overdue"] += action.is_overdue(today)
     return {
         "open": len(open_actions),
         "overdue": sum(1 for a in open_actions if a.is_overdue(today)),
         "done": sum(1 for a in actions if a.status == "done"),
-        "by_owner": sorted(owners, key=lambda o: (-o["overdue"], -o["open"], o["owner"])),
+        "by_owner": sorted(by_owner.values(), key=lambda o: (
+            -o["overdue"], -o["open"], o["owner"], o["filter"] or "")),
     }
+
+
+def owner_key(action: Action) -> tuple[str, Any]:
+    """Whose an action is: its owner account, else its old owner's text (as the owner filter
+    matches it, whatever the case), else nobody's."""
+    if action.owner_id is not None:
+        return ("account", action.owner_id)
+    return ("text", action.owner.casefold()) if action.owner else ("nobody", None)
 
 
 def review_summary(session: Session, scope: Scope, today: date) -> dict[str, Any]:

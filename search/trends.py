@@ -63,6 +63,7 @@ class ThemeView:
     occurrences: dict[int, list[tuple[int | None, date]]]  # its lessons' repeats
     done: dict[int, date]  # when the first action on each of its lessons was done
     counts: list[int] = field(default_factory=list)  # lessons per window, oldest first
+    latest: date | None = None  # where the latest window starts
 
     def met(self, lessons: list[LessonFacts]) -> list[tuple[int | None, date]]:
         """(project id, day) of each of `lessons` and of each of their occurrences."""
@@ -94,10 +95,19 @@ class ThemeView:
 
     @property
     def reasons(self) -> list[str]:
-        """Why the theme counts as identified but not learned (none: it does not)."""
-        reasons = []
-        if len(self.projects) >= REPEAT_PROJECTS:
-            reasons.append(f"met on {len(self.projects)} projects")
+        """Why the theme counts as identified but not learned (none: it does not, nor does a
+        theme of what went well)."""
+        reasons: list[str] = []
+        if self.theme.works:
+            return reasons
+        # Every large theme was met on many projects over the years: what says "not learned"
+        # is meeting it on several projects again lately, after it was first identified.
+        met = self.met(self.lessons)
+        if self.latest and any(day < self.latest for _, day in met):
+            lately = {i for i, day in met if i is not None and day >= self.latest}
+            if len(lately) >= REPEAT_PROJECTS:
+                reasons.append(f"met on {len(lately)} projects in the latest window, after "
+                               f"it was identified")
         if self.back_after_actions:
             reasons.append(f"met again after the actions on {self.back_after_actions} of its "
                            f"lessons were done")
@@ -110,7 +120,8 @@ class ThemeView:
     def as_dict(self) -> dict[str, Any]:
         central = self.theme.central_lesson
         return {
-            "id": self.theme.id, "label": self.theme.label, "keywords": self.theme.keywords,
+            "id": self.theme.id, "label": self.theme.label, "name": self.theme.name,
+            "works": self.theme.works, "keywords": self.theme.keywords,
             "central_lesson": ({"id": central.id, "title": central.title}
                                if central is not None and not central.is_deleted else None),
             "size": len(self.lessons),
@@ -227,6 +238,7 @@ def theme_views(session: Session, windows: Windows, scope: Scope = Scope()) -> l
                          done={l.id: done[l.id] for l in lessons if l.id in done})
         view.projects = {i: names[i] for i, _ in view.met(lessons) if i in names}
         view.counts = per_window([l.day for l in lessons], windows)
+        view.latest = windows.starts[-1]
         views.append(view)
     return sorted(views, key=lambda v: (-len(v.lessons), v.theme.id))
 
@@ -292,7 +304,7 @@ def repeated_mistakes(session: Session, views: list[ThemeView]) -> list[Repeat]:
     lesson_ids, vectors = lesson_vectors(session, theme.model, len(theme.centroid) // 4)
     row_of = {int(lesson_id): row for row, lesson_id in enumerate(lesson_ids)}
     repeats = []
-    for view in views:
+    for view in (view for view in views if not view.theme.works):  # mistakes only
         members = [l for l in view.lessons if l.id in row_of]
         for group in near_identical_groups(members, vectors[[row_of[l.id] for l in members]]):
             if len(group) == 1 and group[0].id not in view.occurrences:

@@ -7,7 +7,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from lessons.models import Change, Lesson, PassageVector
@@ -43,27 +44,44 @@ def refresh_vectors(
     # before batching, so less padding is computed than with small separate calls.
     vectors = embedder.encode([passage.text for _, passage in missing], batch_size=ENCODE_BATCH)
     encoded = {(lesson_id, p.position): v for (lesson_id, p), v in zip(missing, vectors)}
-    result = {}
+    result, rows, shorter = {}, [], []
     for lesson_id, passages in wanted.items():
-        rows = []
+        matrix = []
         for passage in passages:
             key = (lesson_id, passage.position)
             row = stored[lesson_id].pop(passage.position, None)
-            if key in encoded:
-                if row is None:
-                    row = PassageVector(lesson_id=lesson_id, model=embedder.model_id,
-                                        position=passage.position)
-                    session.add(row)
-                # Updated in place: a delete and insert of the same position would clash.
-                row.dim, row.text_hash = embedder.dim, passage.text_hash
-                row.vector = encoded[key].tobytes()
-            row.seq = seqs.get(lesson_id, 0)
-            rows.append(np.frombuffer(row.vector, dtype=np.float32))
-        for leftover in stored[lesson_id].values():  # the lesson got shorter
-            session.delete(leftover)
-        result[lesson_id] = np.vstack(rows)
-    session.flush()
+            vector = encoded[key] if key in encoded else np.frombuffer(row.vector, np.float32)
+            rows.append({"lesson_id": lesson_id, "model": embedder.model_id,
+                         "position": passage.position, "dim": embedder.dim,
+                         "text_hash": passage.text_hash, "vector": vector.tobytes(),
+                         "seq": seqs.get(lesson_id, 0)})
+            matrix.append(vector)
+        shorter.extend(row.id for row in stored[lesson_id].values())  # the lesson got shorter
+        result[lesson_id] = np.vstack(matrix)
+    upsert_vectors(session, rows)
+    if shorter:
+        session.execute(delete(PassageVector.__table__).where(PassageVector.id.in_(shorter)))
     return result
+
+
+def upsert_vectors(session: Session, rows: list[dict]) -> None:
+    """Store passage rows, updating those already there, however they got there.
+
+    An import's embedding and a request's sync may embed the same new lesson at
+    once, each having read "no vectors yet": a plain insert made the second fail
+    on the unique key. The vector of the newer change wins. Rows go in key order,
+    so two PostgreSQL transactions lock them in the same order and never deadlock.
+    """
+    if not rows:
+        return
+    table = PassageVector.__table__
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = insert(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=["lesson_id", "model", "position"],
+        set_={name: statement.excluded[name] for name in ("dim", "text_hash", "vector", "seq")},
+        where=table.c.seq <= statement.excluded.seq)
+    session.execute(statement, sorted(rows, key=lambda row: (row["lesson_id"], row["position"])))
 
 
 def stored_rows(

@@ -211,7 +211,8 @@ def test_the_session_cookie_is_httponly_lax_and_secure_over_https(app):
 
 # Written out, not derived from the code: what each role may reach.
 PMO_ONLY = {"pmo.dashboard", "pmo.report", "pmo.report_csv", "pmo.report_markdown", "api.report",
-            "themes.recompute", "api.recompute_themes", "imports.new", "imports.upload",
+            "themes.recompute", "api.recompute_themes", "themes.rename", "api.rename_theme",
+            "imports.new", "imports.upload",
             "imports.show", "imports.change_mapping", "imports.start", "imports.progress",
             "projects.delete", "projects.restore", "api.delete_project", "api.restore_project",
             # or the project's team, which these test accounts are not on
@@ -220,7 +221,8 @@ PMO_ONLY = {"pmo.dashboard", "pmo.report", "pmo.report_csv", "pmo.report_markdow
             "api.send_back_lesson"}
 BACKGROUND_JOBS = {"themes.recompute", "api.recompute_themes", "imports.start"}
 ADMIN_ONLY = {"admin.users", "admin.create", "admin.disable", "admin.audit_log",
-              "exports.archive"}
+              "admin.edit_user", "admin.save_user", "admin.confirm_disable", "admin.enable",
+              "admin.new_password", "exports.archive"}
 
 
 def every_route(app):

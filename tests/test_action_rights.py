@@ -148,3 +148,24 @@ def test_every_change_to_actions_decisions_and_occurrences_is_audited_once(world
     occurrences = audit_rows(app, "occurrence_create")
     assert [(e.actor, e.target) for e in occurrences] == [
         ("cat@example.org", f"occurrence {recorded.get_json()['id']}")]
+
+
+def test_an_action_cannot_move_onto_a_lesson_its_owner_may_not_see(world):
+    """Ben owns the action; a lesson only another project's team sees is no place for it,
+    whoever moves it, through the API or the edit form."""
+    pmo, app, action = world["pmo"], world["app"], world["action"]
+    other = pmo.post("/api/v1/projects", json={"name": "Merger"}).get_json()
+    secret = pmo.post("/api/v1/lessons", json={
+        "title": "Merger data room leaked", "what_happened": "Hush.", "status": "approved",
+        "project_id": other["id"], "visibility": "project"}).get_json()
+    moved = pmo.patch(f"/api/v1/actions/{action}", json={"lesson_id": secret["id"]})
+    assert moved.status_code == 422
+    assert "Ben Okafor may not see this lesson" in moved.get_json()["fields"]["owner"]
+    form = pmo.post(f"/actions/{action}/edit", data={
+        "lesson_id": secret["id"], "description": "Add a late-delivery clause",
+        "owner": "ben@example.org", "due_on": "", "status": "open"})
+    assert form.status_code == 422 and "may not see this lesson" in form.get_data(as_text=True)
+    assert action_row(app, action).lesson_id == world["lesson"]
+    # Given with an owner who may see it, the move goes through.
+    assert pmo.patch(f"/api/v1/actions/{action}", json={
+        "lesson_id": secret["id"], "owner": "pmo@example.org"}).status_code == 200

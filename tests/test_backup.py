@@ -5,10 +5,13 @@ from collections.abc import Iterator
 
 import pytest
 from conftest import signed_in
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
 from conftest import POSTGRES_ADMIN_URL
+from lessons.backup import backup
+from lessons.db import make_engine, schema_state, upgrade
+from lessons.models import Base
 
 LESSONS = [
     ("Road closure permit requested too late", "The council needed eight weeks."),
@@ -63,3 +66,30 @@ def test_restore_refuses_what_is_not_a_lessons_backup(backend, client, runner, t
     result = runner.invoke(args=["restore", str(junk), "--yes"])
     assert result.exit_code != 0 and "not a Lessons backup" in result.output
     assert client.get("/api/v1/lessons").get_json()["total"] == 1  # nothing touched
+
+
+def test_a_backup_from_an_older_schema_replaces_a_newer_database_and_is_migrated_to_head(
+        backend, app, client, runner, fresh_url, tmp_path):
+    if backend.name != "postgresql":
+        pytest.skip("a SQLite restore replaces the whole file; pg_restore only its own tables")
+    # The backup: a database at 0008, before theme_vectors (whose foreign key points at
+    # lessons) and database_identity existed.
+    old = make_engine(fresh_url)
+    upgrade(old, "0008")
+    with old.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO lessons (title, what_happened, kind, severity, created_at, updated_at) "
+            "VALUES ('Permit asked for too late', 'Eight weeks, not two.', 'went_wrong', "
+            "'high', now(), now())"))
+    old.dispose()
+    source = tmp_path / "old.backup"
+    backup(fresh_url, source)
+    client.post("/api/v1/lessons", json={"title": "Written at head", "what_happened": "Gone."})
+
+    result = runner.invoke(args=["restore", str(source), "--yes"])
+    assert result.exit_code == 0, result.output
+    lessons = signed_in(app).get("/api/v1/lessons").get_json()["items"]  # accounts replaced too
+    assert [lesson["title"] for lesson in lessons] == ["Permit asked for too late"]
+    current, head = schema_state(backend.engine)
+    assert current == head
+    assert set(Base.metadata.tables) <= set(inspect(backend.engine).get_table_names())

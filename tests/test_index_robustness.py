@@ -13,7 +13,7 @@ import faiss
 import numpy as np
 import pytest
 from conftest import api_token, served
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from lessons.models import PassageVector
 from search.engine import SearchEngine
@@ -236,6 +236,22 @@ def test_a_rebuild_refreshes_lessons_changed_behind_its_back(filled):
         path.unlink()
     search_engine.ready()
     assert top_title(filled, search_engine, "the dinner food was bad") == "Catering for the gala was poor"
+
+
+def test_a_start_embeds_lessons_its_snapshot_holds_without_stored_vectors(filled, monkeypatch):
+    from lessons.models import Lesson
+    from search.vectors import stale_lessons
+
+    with filled.app_context():  # vectors lost behind the snapshot's back (a table emptied)
+        lesson_id = db.session.scalar(select(Lesson.id).where(Lesson.title == TOPICS[3][0]))
+        db.session.execute(delete(PassageVector).where(PassageVector.lesson_id == lesson_id))
+        db.session.commit()
+    rebuilds = count_rebuilds(monkeypatch)
+    restarted = fresh_engine(filled).ready()
+    assert rebuilds == []  # the snapshot is still good: only the missing are embedded
+    with filled.app_context():
+        assert stale_lessons(db.session, restarted.model) == []
+    assert top_title(filled, restarted, "the crane licence came late") == TOPICS[3][0]
 
 
 def test_a_filtered_search_on_ivf_compares_every_allowed_lesson():

@@ -2,11 +2,14 @@
 
 import csv
 import io
+import re
+from collections import Counter
 from datetime import date, timedelta
 from decimal import Decimal
 
 from jsonschema import Draft202012Validator
 
+from conftest import make_user
 from lessons.exports import csv_cell
 from lessons.models import SearchLog
 
@@ -44,6 +47,9 @@ def test_the_report_compares_this_window_with_the_one_before(client, runner):
         impact_cost="3000", category="schedule")
     add(client, "Testing squeezed", "UAT cut to five days.", finance, earlier, severity="high",
         impact_days=4, category="quality & testing")
+    ana, _ = (make_user(client.application, "contributor", f"{name.lower()}@example.org",
+                        name=name)  # action owners are accounts, found by name or email
+              for name in ("Ana", "Ben"))
     client.post("/api/v1/actions", json={"lesson_id": first, "description": "Permit checklist",
                                          "owner": "Ana", "due_on": "2020-01-01"})
     client.post("/api/v1/actions", json={"lesson_id": first, "description": "Book early",
@@ -56,7 +62,8 @@ def test_the_report_compares_this_window_with_the_one_before(client, runner):
     assert current["impact_cost"] == "15000.00" and current["actions_closed"] == 1
     assert (previous["lessons"], previous["severe"], previous["impact_days"]) == (1, 1, 4)
     assert data["actions"]["open"] == 1 and data["actions"]["overdue"] == 1
-    assert data["actions"]["by_owner"] == [{"owner": "Ana", "open": 1, "overdue": 1}]
+    assert data["actions"]["by_owner"] == [{"owner": "Ana", "open": 1, "overdue": 1,
+                                            "owner_id": ana, "filter": "ana@example.org"}]
     assert sum(theme["size"] for theme in data["themes"]) == 3
     assert sum(m["lessons"] for m in data["capture"]["by_month"]) == 3  # all in 12 months
 
@@ -148,3 +155,49 @@ def test_the_dashboard_and_the_report_render_and_export(client, runner):
 def test_csv_cells_neutralise_formulas_but_keep_numbers():
     assert csv_cell(-3) == "-3" and csv_cell(Decimal("-1.50")) == "-1.50"
     assert csv_cell("-3") == "'-3" and csv_cell("=1+1") == "'=1+1" and csv_cell(None) == ""
+
+
+def test_the_dashboard_draws_its_charts_with_their_numbers(client, runner):
+    projects = [make_project(client, f"Depot {n}", "Operations") for n in range(2)]
+    for n, project in enumerate(projects):
+        add(client, f"Road permit late {n}", "The council took eight weeks for the road "
+            "closure permit.", project, date.today(), impact_cost="12000", impact_days=10)
+    add(client, "Caterer cancelled", "Lunch arrived cold.", projects[0],
+        date.today() - timedelta(days=100), impact_days=1)
+    assert runner.invoke(args=["themes", "--themes", "2"]).exit_code == 0
+    page = client.get("/pmo").get_data(as_text=True)
+    charts = re.findall(r'<svg class="chart (\w+)"[^>]*role="img" aria-labelledby="([\w-]+)-title '
+                        r'\2-desc"', page)
+    kinds = Counter(kind for kind, _ in charts)
+    assert kinds["bars"] == 2 and kinds["columns"] == 1 and kinds["sparkline"] >= 2
+    # Each chart's numbers are in its description, for those who cannot see it.
+    assert re.search(r'<desc id="theme-cost-desc">[^<]*EUR\u00a024,000[^<]*</desc>', page)
+    assert re.search(r'<desc id="theme-days-desc">[^<]*20 days[^<]*</desc>', page)
+    month = date.today().strftime("%Y-%m")
+    assert re.search(rf'<desc id="capture-months-desc">[^<]*{month}: 2[^<]*</desc>', page)
+    assert "Oldest first: 0, 0, 0, 0, 0, 0, 0, 2." in page  # the road permits' trend
+    assert "style=" not in "".join(re.findall(r"<svg.*?</svg>", page, re.S))  # CSP: no inline style
+
+
+def test_the_pmo_wording_agrees_with_its_numbers(client):
+    old = make_project(client, "Old works", "Operations")
+    lesson = add(client, "Road closure permit requested too late", "The council needed eight "
+                 "weeks for the street works permit; crews sat idle.", old, date.today())
+    new = make_project(client, "New works", "Operations", description="Resurface the high "
+                       "street; we need road closure permits from the council.")
+    decided = client.post(f"/api/v1/projects/{new}/briefing/decisions",
+                          json={"lesson_id": lesson, "decision": "applied"})
+    assert decided.status_code == 200, decided.get_json()
+    submitted = client.post("/api/v1/lessons", json={  # awaits review since today
+        "title": "Skip hire", "what_happened": "The skip came late.", "status": "submitted"})
+    assert submitted.status_code == 201, submitted.get_json()
+    dashboard = client.get("/pmo").get_data(as_text=True)
+    assert "1 kickoff briefing;" in dashboard and "lessons applied 1 time," in dashboard
+    report = client.get("/pmo/report").get_data(as_text=True)
+    markdown = client.get("/pmo/report.md").get_data(as_text=True)
+    for text in (dashboard, report, markdown):
+        assert "for 0 days" not in text and "(all submitted today)" in text
+        assert not re.search(r"\b1 (kickoff )?briefings\b|\b1 times\b|\b1 projects\b|\b1 lessons\b",
+                             text)
+    assert "<strong>1 new project</strong> got a briefing" in report
+    assert "teams applied 1 lesson," in report and "1 kickoff briefing;" in markdown

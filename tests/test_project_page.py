@@ -154,7 +154,7 @@ def count_line(page: str) -> str:
 
 
 def flash(page: str) -> str:
-    return html.unescape(" ".join(re.search(r'<p class="flash" role="status">(.*?)</p>', page,
+    return html.unescape(" ".join(re.search(r'<p class="flash" role="status"[^>]*>(.*?)</p>', page,
                                             re.S).group(1).split()))
 
 

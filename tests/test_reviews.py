@@ -5,10 +5,11 @@ review page show, and that only approved lessons feed briefings and themes
 unless the setting says otherwise.
 """
 
+import re
 from datetime import timedelta
 
 import pytest
-from conftest import signed_in
+from conftest import audit_rows, signed_in
 
 from lessons.errors import Conflict, Forbidden, ValidationError
 from lessons.models import AuditEvent, Lesson, User
@@ -52,14 +53,16 @@ def test_each_step_starts_only_where_it_may_and_is_kept(session):
     review_step(session, lesson.id, "return", actor="pmo", data={"comment": "Name the council."})
     with pytest.raises(Conflict):
         review_step(session, lesson.id, "approve", actor="pmo")
-    review_step(session, lesson.id, "submit", actor="ann")
+    with pytest.raises(ValidationError, match="what you changed"):
+        review_step(session, lesson.id, "submit", actor="ann")  # a returned one says
+    review_step(session, lesson.id, "submit", actor="ann", data={"comment": "Named it."})
     review_step(session, lesson.id, "approve", actor="pmo")
     with pytest.raises(Conflict):
         review_step(session, lesson.id, "return", actor="pmo", data={"comment": "Too late."})
     assert lesson.status == "approved"
     assert [(r.event, r.actor, r.comment) for r in lesson.reviews] == [
         ("submitted", "ann", None), ("returned", "pmo", "Name the council."),
-        ("submitted", "ann", None), ("approved", "pmo", None)]
+        ("submitted", "ann", "Named it."), ("approved", "pmo", None)]
     delete_lesson(session, lesson.id)
     with pytest.raises(Conflict):
         review_step(session, lesson.id, "submit", actor="ann")
@@ -136,11 +139,11 @@ def test_a_returned_lesson_shows_the_comment_and_goes_back_in_review(app, people
     page = author.get(f"/lessons/{lesson_id}").get_data(as_text=True)
     assert "Returned for changes" in page and "Say which council and how long." in page
     assert "Your lessons not yet approved (1)" in author.get("/review").get_data(as_text=True)
-    # Edited and sent again with one click.
+    # Edited and sent again in the same click, saying what changed.
     edit = author.post(f"/lessons/{lesson_id}/edit", data={
         **LESSON, "what_happened": LESSON["what_happened"] + " Westminster took eight weeks.",
         "kind": "went_wrong", "severity": "high", "visibility": "organisation",
-        "status": "submitted"})
+        "status": "submitted", "comment": "Named the council."})
     assert edit.status_code == 303
     assert author.get(f"/api/v1/lessons/{lesson_id}").get_json()["status"] == "submitted"
     assert pmo.post(f"/lessons/{lesson_id}/approve", data={}).status_code == 303
@@ -151,7 +154,8 @@ def test_a_returned_lesson_shows_the_comment_and_goes_back_in_review(app, people
     with app.app_context():
         actions = [e.action for e in db.session.query(AuditEvent).order_by(AuditEvent.id)
                    if e.action.startswith("lesson_")]
-    assert actions == ["lesson_return", "lesson_submit", "lesson_edit", "lesson_approve"]
+    assert actions == ["lesson_submit", "lesson_return", "lesson_submit", "lesson_edit",
+                       "lesson_approve"]
 
 
 def test_a_draft_saved_from_the_form_stays_a_draft(people):
@@ -224,9 +228,10 @@ def test_the_pmo_report_shows_the_review_backlog(people):
     review = pmo.get("/api/v1/report").get_json()["review"]
     assert review == {"awaiting": 1, "returned": 1, "drafts": 1, "approved": 1,
                       "oldest_waiting_days": 0}
-    assert "1 awaiting review</a> (the longest for 0 days), 1 returned to their authors" in \
+    assert "1 awaiting review</a> (all submitted today), 1 returned to its author" in \
         pmo.get("/pmo").get_data(as_text=True)
-    assert "1 approved, 1 awaiting review, 1 returned to their authors; drafts: 1." in \
+    assert "1 approved, 1 awaiting review (all submitted today), 1 returned to its author; " \
+        "drafts: 1." in \
         pmo.get("/pmo/report.md").get_data(as_text=True)
 
 
@@ -338,3 +343,84 @@ def test_the_review_queue_says_who_submitted_what_for_which_project_and_how_long
     second = queue[starts[1]:]
     assert f"by {email_of(pmo)}" in second and "no project" in second
     assert "waiting since today" in second
+
+
+def submit_rows(app, lesson_id):
+    return [row for row in audit_rows(app, "lesson_submit") if row.target == f"lesson {lesson_id}"]
+
+
+def lesson_id_of(response):
+    assert response.status_code == 303, response.get_data(as_text=True)[:500]
+    return int(response.headers["Location"].rstrip("/").split("/")[-1])
+
+
+def test_every_submit_path_writes_exactly_one_submit_audit_row(app, people):
+    author = people["author"]
+    form = {**LESSON, "kind": "went_wrong", "severity": "high", "visibility": "organisation"}
+    saved = lesson_id_of(author.post("/lessons/new", data={**form, "status": "submitted"}))
+    drafted = lesson_id_of(author.post("/lessons/new", data={**form, "status": "draft"}))
+    assert author.post(f"/lessons/{drafted}/submit").status_code == 303
+    edited = lesson_id_of(author.post("/lessons/new", data={**form, "status": "draft"}))
+    assert author.post(f"/lessons/{edited}/edit",
+                       data={**form, "status": "submitted"}).status_code == 303
+    by_api = log(author)["id"]
+    api_draft = log(author, status="draft")["id"]
+    assert step(author, api_draft, "submit").status_code == 200
+    for lesson_id in (saved, drafted, edited, by_api, api_draft):
+        rows = submit_rows(app, lesson_id)
+        assert [(row.action, row.actor) for row in rows] == [
+            ("lesson_submit", email_of(author))], lesson_id
+    assert submit_rows(app, lesson_id_of(author.post("/lessons/new", data={
+        **form, "status": "draft"}))) == []  # a draft is not submitted
+
+
+def returned_lesson(people, comment="Say which council and how long."):
+    lesson = log(people["author"])
+    assert step(people["pmo"], lesson["id"], "return", comment).status_code == 200
+    return lesson["id"]
+
+
+def test_the_author_reads_the_return_comment_on_their_review_page_and_the_edit_form(people):
+    lesson_id = returned_lesson(people)
+    author = people["author"]
+    review = author.get("/review").get_data(as_text=True)
+    assert "Say which council and how long." in review
+    # No one-click resubmit: the button sits in a form that asks what changed.
+    mine = review[review.index('id="mine-heading"'):]
+    assert f'action="/lessons/{lesson_id}/submit"' in mine
+    assert re.search(r'<textarea[^>]*name="comment"[^>]*required', mine)
+    edit = author.get(f"/lessons/{lesson_id}/edit").get_data(as_text=True)
+    assert "Say which council and how long." in edit
+    assert re.search(r'<textarea[^>]*name="comment"', edit)
+    # The lesson page puts it in the review panel, right under the title.
+    page = author.get(f"/lessons/{lesson_id}").get_data(as_text=True)
+    assert page.index("<h1>") < page.index("Say which council") < page.index("What happened")
+
+
+def test_resubmitting_a_returned_lesson_asks_what_changed_and_keeps_the_reply(app, people):
+    author = people["author"]
+    by_button, by_api, by_edit = (returned_lesson(people) for _ in range(3))
+    refused = author.post(f"/lessons/{by_button}/submit", data={"comment": "  "})
+    assert refused.status_code == 422 and "what you changed" in refused.get_data(as_text=True)
+    assert step(author, by_api, "submit").status_code == 422
+    form = {**LESSON, "title": "Permit for the crane came eight weeks late", "kind": "went_wrong",
+            "severity": "high", "visibility": "organisation", "status": "submitted"}
+    again = author.post(f"/lessons/{by_edit}/edit", data=form)
+    assert again.status_code == 422 and "what you changed" in again.get_data(as_text=True)
+    for lesson_id in (by_button, by_api, by_edit):  # nothing changed
+        shown = author.get(f"/api/v1/lessons/{lesson_id}").get_json()
+        assert (shown["status"], shown["title"]) == ("returned", LESSON["title"])
+
+    assert author.post(f"/lessons/{by_button}/submit",
+                       data={"comment": "Named Westminster."}).status_code == 303
+    assert step(author, by_api, "submit", "Named Westminster.").status_code == 200
+    assert author.post(f"/lessons/{by_edit}/edit",
+                       data={**form, "comment": "Named Westminster."}).status_code == 303
+    for lesson_id in (by_button, by_api, by_edit):
+        last = author.get(f"/api/v1/lessons/{lesson_id}/reviews").get_json()["items"][-1]
+        assert (last["event"], last["comment"]) == ("submitted", "Named Westminster.")
+        assert submit_rows(app, lesson_id)[-1].detail == {"comment": "Named Westminster."}
+    assert author.get(f"/api/v1/lessons/{by_edit}").get_json()["title"] == form["title"]
+    # The reviewer reads the reply in the lesson's review history.
+    assert "Named Westminster." in people["pmo"].get(f"/lessons/{by_button}").get_data(
+        as_text=True)

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from jsonschema import Draft202012Validator
 
+from conftest import audit_rows, signed_in
 from lessons.models import Action, ThemeRun
 from search import themes as search_themes
 
@@ -253,3 +254,118 @@ def test_a_run_whose_process_died_expires_and_frees_the_way(client, session, top
         if client.get(started.headers["Location"]).get_json()["status"] != "running":
             break
         time.sleep(0.1)
+
+
+def test_themes_read_stored_lesson_vectors_and_encode_only_what_changed(
+        client, runner, session, topics, monkeypatch):
+    from lessons.models import ThemeVector
+    from search.theme_store import theme_text
+    from web.search import engine
+
+    recompute(runner, 3)
+    stored = {row.lesson_id: row.text_hash for row in session.query(ThemeVector)}
+    assert set(stored) == {i for ids in topics.values() for i in ids}
+    embedder = engine().embedder
+    encoded: list[str] = []
+    real_encode = embedder.encode
+
+    def counting_encode(texts, *args, **kwargs):
+        encoded.extend(texts)
+        return real_encode(texts, *args, **kwargs)
+
+    monkeypatch.setattr(embedder, "encode", counting_encode)
+    recompute(runner, 3)
+    assert encoded == []  # nothing changed: nothing read again
+    changed = topics["testing"][0]
+    response = client.patch(f"/api/v1/lessons/{changed}", json={  # its passages read apart
+        "root_cause": "The plan let testing absorb every slip.",
+        "recommendation": "Protect the test window in the plan; move the date, not the tests."})
+    assert response.status_code == 200, response.get_json()
+    recompute(runner, 3)
+    lesson = response.get_json()
+    text = theme_text(lesson["title"], lesson["what_happened"], lesson["root_cause"],
+                      lesson["recommendation"])
+    assert encoded.count(text) == 1 and "Protect the test window" in text
+    session.expire_all()
+    after = {row.lesson_id: row.text_hash for row in session.query(ThemeVector)}
+    assert after[changed] != stored[changed]
+    assert {i: h for i, h in after.items() if i != changed} == {
+        i: h for i, h in stored.items() if i != changed}
+
+
+def test_what_went_well_forms_themes_of_its_own(client, runner, topics):
+    well = [add(client, title, body, kind="went_well") for title, body in [
+        ("Testing window protected by the sponsor", "The sponsor moved go-live instead of "
+         "cutting testing, and launch was clean."),
+        ("Load testing early paid off", "Performance tests ran from sprint two, so the site "
+         "held on launch day."),
+        ("Regression suite automated before the final sprint", "Automated regression testing "
+         "caught defects before production."),
+    ]]
+    recompute(runner, 4)
+    listing = themes(client)
+    well_themes = {theme_of(listing, lesson_id) for lesson_id in well}
+    wrong_themes = {theme_of(listing, i) for ids in topics.values() for i in ids}
+    assert not well_themes & wrong_themes  # success stories never mix with the mistakes
+    assert all(item["works"] == (item["id"] in well_themes) for item in listing["items"])
+    assert not any(item["reasons"] for item in listing["items"] if item["works"])
+    page = client.get("/themes").get_data(as_text=True)
+    mistakes, works = page.split("<h2>What works</h2>")
+    assert all(f"/themes/{t}?" in works and f"/themes/{t}?" not in mistakes for t in well_themes)
+    # A success captured later joins a theme of what works, though mistakes are nearer in words.
+    new = add(client, "Test time defended at the steering board", "The board kept the full "
+              "test phase and the launch went smoothly.", kind="went_well")
+    assert theme_of(themes(client), new) in well_themes
+
+
+def test_the_pmo_names_a_theme_and_the_name_survives_a_recompute(app, client, runner, topics):
+    recompute(runner, 3)
+    permits = theme_of(themes(client), topics["permits"][0])
+    automatic = next(item["label"] for item in themes(client)["items"] if item["id"] == permits)
+    assert automatic[:1].isupper() and "," in automatic  # its words, read as a name
+    page = client.post(f"/themes/{permits}/name", data={"name": "  Permits   asked too late "})
+    assert page.status_code == 303
+    recompute(runner, 3)
+    listing = themes(client)
+    assert next(item for item in listing["items"] if item["id"] == permits)["label"] == \
+        "Permits asked too late"
+    assert "Permits asked too late" in client.get("/themes").get_data(as_text=True)
+    assert [row.detail for row in audit_rows(app, "theme_rename")] == [
+        {"before": None, "after": "Permits asked too late"}]
+    too_long = client.patch(f"/api/v1/themes/{permits}", json={"name": "x" * 201})
+    assert too_long.status_code == 422 and "name" in too_long.get_json()["fields"]
+    unknown = client.patch(f"/api/v1/themes/{permits}", json={"keywords": ["x"]})
+    assert unknown.status_code == 422 and "keywords" in unknown.get_json()["fields"]
+    assert client.patch("/api/v1/themes/999999", json={"name": "x"}).status_code == 404
+    form_error = client.post(f"/themes/{permits}/name", data={"name": "x" * 201})
+    assert form_error.status_code == 422 and 'aria-invalid="true"' in form_error.get_data(
+        as_text=True)
+    reset = client.patch(f"/api/v1/themes/{permits}", json={"name": None})
+    assert reset.status_code == 200 and reset.get_json()["label"] == automatic
+
+
+def test_only_the_pmo_names_themes(app, runner, topics):
+    recompute(runner, 3)
+    contributor = signed_in(app, "contributor")
+    theme_id = contributor.get("/api/v1/themes").get_json()["items"][0]["id"]
+    assert contributor.patch(f"/api/v1/themes/{theme_id}", json={"name": "Mine"}
+                             ).status_code == 403
+    assert contributor.post(f"/themes/{theme_id}/name", data={"name": "Mine"}).status_code == 403
+
+
+def test_a_theme_is_flagged_only_when_met_again_lately_after_it_was_identified(client, runner):
+    projects = [make_project(client, f"Site {n}") for n in range(4)]
+    long_ago = (date.today() - timedelta(days=400)).isoformat()
+    first = {topic: [add(client, title, body, projects[n], occurred_on=long_ago)
+                     for n, (title, body) in enumerate(TOPICS[topic])]
+             for topic in ("permits", "testing")}
+    recompute(runner, 2)
+    assert [item["reasons"] for item in themes(client)["items"]] == [[], []]  # long ago only
+    for n in range(3):
+        add(client, f"Council permit late again at site {n}", "The street works permit took "
+            "eight weeks and the crews waited.", projects[n])
+    listing = themes(client)
+    reasons = {item["id"]: item["reasons"] for item in listing["items"]}
+    assert reasons[theme_of(listing, first["permits"][0])] == [
+        "met on 3 projects in the latest window, after it was identified"]
+    assert reasons[theme_of(listing, first["testing"][0])] == []

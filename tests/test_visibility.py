@@ -156,3 +156,22 @@ def test_a_lesson_seen_by_its_unit_or_team_needs_a_project(world):
     refused = world["member"].post("/api/v1/lessons", json={**SECRET, "title": "No project"})
     assert refused.status_code == 422
     assert "Choose the project first" in refused.get_json()["fields"]["visibility"]
+
+
+def test_a_project_with_team_only_lessons_shows_its_charter_to_its_team_and_the_pmo(world):
+    charter, team = "Firmware from a telemetry supplier.", '<section class="team">'
+    page, api = f"/projects/{world['project']}", f"/api/v1/projects/{world['project']}"
+    for reader in ("outsider", "colleague"):  # another unit, and the project's own unit
+        client = world[reader]
+        shown = client.get(page).get_data(as_text=True)
+        assert charter not in shown and team not in shown and "Launch systems" in shown
+        assert client.get(api).get_json()["description"] is None
+        listed = client.get("/api/v1/projects").get_json()["items"]
+        assert [p["description"] for p in listed if p["id"] == world["project"]] == [None]
+    for reader in ("member", "pmo"):
+        shown = world[reader].get(page).get_data(as_text=True)
+        assert charter in shown and team in shown
+        assert world[reader].get(api).get_json()["description"] == charter
+    # A project whose lessons are not team-only keeps its charter open to every account.
+    kickoff = world["member"].get(f"/api/v1/projects/{world['kickoff']}").get_json()
+    assert "zanzibar" in kickoff["description"]

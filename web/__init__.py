@@ -1,9 +1,11 @@
 """The Flask app: pages with htmx, the JSON API and the `lessons` CLI."""
 
+from functools import partial
 from typing import Any
 
 from flask import Flask
 
+from lessons import wording
 from web.config import instance_path, load_settings
 from web.database import db
 
@@ -33,6 +35,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                       api):
         app.register_blueprint(blueprint)
     app.jinja_env.globals.update(template_globals())
+    # Every amount on every page in the instance's currency ("EUR 18,500").
+    app.jinja_env.globals["money"] = partial(wording.money, currency=app.config["CURRENCY"])
     return app
 
 
@@ -43,6 +47,7 @@ def template_globals() -> dict[str, Any]:
 
     return {
         "highlight": highlight,
+        "plural": wording.plural,
         "KINDS": fields.KINDS,
         "SEVERITIES": fields.SEVERITIES,
         "PHASES": fields.PHASES,

@@ -12,9 +12,10 @@ session cookie, whose secret must match a live server-side session. Then:
   it (`web.security.check_csrf`, run once the body may be read).
 
 Changing a lesson is checked per row: its owner, or the PMO (`can_change`). An action
-is changed by its lesson's author, its own owner, the lesson's project team or the PMO
-(`can_change_action`); a kickoff briefing's decisions and regeneration are the project
-team's and the PMO's (`check_project_team`). Every path (page, htmx, API) asks these.
+is changed by its lesson's author, its own owner, the lesson's project team, the team of
+the project that raised it at kickoff, or the PMO (`can_change_action`); a kickoff
+briefing's decisions and regeneration are the project team's and the PMO's
+(`check_project_team`). Every path (page, htmx, API) asks these.
 """
 
 from flask import Flask, Response, abort, current_app, g, redirect, request, session, url_for
@@ -37,6 +38,8 @@ ENDPOINT_ROLES = {
     "api.report": "pmo",
     "themes.recompute": "pmo",
     "api.recompute_themes": "pmo",
+    "themes.rename": "pmo",
+    "api.rename_theme": "pmo",
     "reviews.approve": "pmo",
     "reviews.send_back": "pmo",
     "api.approve_lesson": "pmo",
@@ -185,17 +188,22 @@ def can_change_actions_of(lesson: Lesson) -> bool:
 
 
 def owns_action(action: Action) -> bool:
-    """Whether the action's owner (free text) names the signed-in account, by its name or
-    its email, whatever the letter case."""
+    """Whether the signed-in account owns the action: its owner account, or (for an owner
+    typed before owners were accounts) free text naming it by name or email."""
     user = current_user()
+    if user is None:
+        return False
+    if action.owner_id is not None:
+        return action.owner_id == user.id
     owner = (action.owner or "").strip().casefold()
-    return user is not None and bool(owner) and owner in {
-        (user.name or "").strip().casefold(), user.email.casefold()}
+    return bool(owner) and owner in {(user.name or "").strip().casefold(), user.email.casefold()}
 
 
 def can_change_action(action: Action) -> bool:
-    """Whether the signed-in account may edit, close, drop, delete, restore or move it."""
-    return owns_action(action) or can_change_actions_of(action.lesson)
+    """Whether the signed-in account may edit, close, drop, delete, restore or move it; an
+    action a project raised at kickoff is its team's too."""
+    return (owns_action(action) or can_change_actions_of(action.lesson)
+            or (action.project_id is not None and on_team(action.project_id)))
 
 
 ACTION_RIGHTS = "Only the action's owner, its lesson's author, the project's team or the PMO"

@@ -1,5 +1,5 @@
 """The `lessons` command line: serve, migrate, load the demo, import and export, back up,
-search, recompute themes, report status."""
+search, recompute themes, remind action owners, report status."""
 
 import json
 import os
@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import click
-from flask import Flask, current_app
+from flask import Flask, current_app, url_for
 from flask.cli import AppGroup, FlaskGroup, routes_command, shell_command, with_appcontext
 from sqlalchemy import select
 from tqdm import tqdm
@@ -33,16 +33,22 @@ from lessons.services.users import (
     create_token,
     create_user,
     disable_user,
+    enable_user,
     get_user_by_email,
     list_users,
+    reset_password,
+    update_user,
 )
 from lessons.queries import LESSON_FILTERS, parse_query
+from lessons.services.reminders import due_reminders, reminder_message
 from lessons.services.status import counts
 from search.embedder import compute_on_request_threads
 from search.retrieve import search
 from search.themes import K_MAX, K_MIN
 from search.trends import Windows, theme_views, today
+from lessons.wording import plural
 from web import create_app
+from web.config import _check_links_and_money
 from web.database import db
 from web.jobs import begin_run, run_recompute
 from web.search import engine
@@ -321,9 +327,13 @@ def import_command(file: Path, mapping: str | None, file_format: str | None,
         except ValidationError as error:
             raise click.ClickException(problem(error)) from None
     print_report(report)
-    if not dry_run and report.created:
-        with progress_bar("Indexing") as on_index:
-            search.ready(on_progress=on_index)
+    if not dry_run:
+        # Also what a killed run committed but never embedded: a rerun leaves nothing to embed.
+        with progress_bar("Embedding") as on_embed:
+            missing = search.embed_missing(on_progress=on_embed)
+        if report.created or missing:
+            with progress_bar("Indexing") as on_index:
+                search.ready(on_progress=on_index)
     if report.stopped:
         raise click.exceptions.Exit(1)
 
@@ -394,7 +404,7 @@ def recompute_themes(count: int | None) -> ThemeRun:
 
 @click.group("users", cls=AppGroup)
 def users_group() -> None:
-    """Accounts: create, list, disable."""
+    """Accounts: create, list, update, disable, enable, reset a password."""
 
 
 @users_group.command("create")
@@ -440,6 +450,58 @@ def users_disable_command(email: str) -> None:
     click.echo(f"Disabled {user.email}.")
 
 
+@users_group.command("enable")
+@click.argument("email")
+def users_enable_command(email: str) -> None:
+    """Let a disabled EMAIL sign in again (its old API tokens stay revoked)."""
+    try:
+        user = get_user_by_email(db.session, email)
+    except NotFound as error:
+        raise click.ClickException(error.message) from None
+    if enable_user(db.session, user):
+        audit.record(db.session, "cli", "user_enable", user.email)
+    db.session.commit()
+    click.echo(f"Enabled {user.email}.")
+
+
+@users_group.command("update")
+@click.argument("email")
+@click.option("--role", type=click.Choice(list(ROLES)), default=None)
+@click.option("--name", default=None)
+@click.option("--business-unit", default=None, help="An empty value clears it.")
+def users_update_command(email: str, role: str | None, name: str | None,
+                         business_unit: str | None) -> None:
+    """Change the role, name or business unit of EMAIL (the options given)."""
+    given = {"role": role, "name": name, "business_unit": business_unit}
+    try:
+        user = get_user_by_email(db.session, email)
+        changes = update_user(db.session, user, {k: v for k, v in given.items() if v is not None})
+    except (NotFound, Conflict, ValidationError) as error:
+        raise click.ClickException(error.message) from None
+    if changes:
+        audit.record(db.session, "cli", "user_update", user.email, **changes)
+    db.session.commit()
+    click.echo(f"Updated {user.email}: " + (", ".join(changes) or "nothing changed") + ".")
+
+
+@users_group.command("reset-password")
+@click.argument("email")
+def users_reset_password_command(email: str) -> None:
+    """Give EMAIL a new one-time password (printed once, alone on the last line), to change
+    at the next sign-in; its sessions end. The way back in for a lost admin password."""
+    try:
+        user = get_user_by_email(db.session, email)
+    except NotFound as error:
+        raise click.ClickException(error.message) from None
+    password = reset_password(db.session, user)
+    audit.record(db.session, "cli", "password_reset", user.email)
+    db.session.commit()
+    state = " (the account is disabled: `lessons users enable` it too)" if user.disabled_at else ""
+    click.echo(f"New one-time password for {user.email}{state}; it is shown only now, and is "
+               "changed at the next sign-in:")
+    click.echo(password)
+
+
 @click.group("tokens", cls=AppGroup)
 def tokens_group() -> None:
     """API tokens: create, revoke."""
@@ -474,11 +536,60 @@ def tokens_revoke_command(token_id: int) -> None:
     click.echo(f"Revoked token {token_id}.")
 
 
+@click.group("actions", cls=AppGroup)
+def actions_group() -> None:
+    """Actions on lessons: reminders to their owners."""
+
+
+@actions_group.command("remind")
+@click.option("--days", default=7, show_default=True, type=click.IntRange(0, 365),
+              help="Remind of open actions due within this many days, and every overdue one.")
+@click.option("--today", "on", default=None, type=click.DateTime(["%Y-%m-%d"]),
+              help="The day to judge by (default: today).")
+@click.option("--base-url", default=None, help="The address in the links (default: "
+              "LESSONS_BASE_URL if set, else http://127.0.0.1:5000).")
+def actions_remind_command(days: int, on: datetime | None, base_url: str | None) -> None:
+    """Print one reminder per owner of open actions overdue or due soon, as an email would
+    say it (no mail is sent); actions no account owns are listed after them."""
+    today = on.date() if on else date.today()
+    base = checked_base_url(base_url)
+    found = due_reminders(db.session, today, days)
+    with current_app.test_request_context(base_url=base):
+        def link(endpoint: str, **values: object) -> str:
+            return url_for(endpoint, _external=True, **values)
+
+        for reminder in found.reminders:
+            message = reminder_message(reminder, today, days, link)
+            click.echo(f"To: {message.to}\nSubject: {message.subject}\n\n{message.body}\n")
+            click.echo("-" * 72)
+    click.echo(f"{plural(len(found.reminders), 'reminder')} for {today:%Y-%m-%d}, actions due "
+               f"within {plural(days, 'day')} or overdue.")
+    for action in found.unowned:
+        owner = action.owner or "no owner"
+        click.echo(f"Not sent (no active account owns it: {owner}): action {action.id}, "
+                   f"due {action.due_on:%Y-%m-%d}: {action.description[:80]}")
+
+
+def checked_base_url(given: str | None) -> str:
+    """The address reminders link to: `given` held to the rule LESSONS_BASE_URL is held to
+    (web.config), else the configured one, else the development server's."""
+    if given is None:
+        return current_app.config.get("BASE_URL") or "http://127.0.0.1:5000"
+    # The settings check reads an app's config: a scratch one, so nothing else changes.
+    scratch = Flask(__name__)
+    scratch.config.update(CURRENCY=current_app.config["CURRENCY"], BASE_URL=given)
+    try:
+        _check_links_and_money(scratch)
+    except ValueError as error:
+        raise click.ClickException(f"--base-url {given!r} is not valid: {error}") from None
+    return scratch.config["BASE_URL"] or "http://127.0.0.1:5000"
+
+
 def init_app(app: Flask) -> None:
     """Register the commands on the app, so `app.test_cli_runner()` reaches them."""
     for command in (run_command, db_group, demo_group, status_command, reindex_command,
                     search_command, import_command, themes_command, backup_command,
-                    users_group, tokens_group,
+                    users_group, tokens_group, actions_group,
                     restore_command, export_command):
         app.cli.add_command(command)
 

@@ -5,6 +5,7 @@ documents every one of them, and a test fails when one is missing there.
 """
 
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 from flask import Flask
 
 from lessons.fields import DEFAULT_CATEGORIES
+from lessons.wording import CURRENCY_CODE
 
 ENV_PREFIX = "LESSONS"
 
@@ -34,6 +36,10 @@ DEFAULTS: dict[str, Any] = {
     "CATEGORIES": list(DEFAULT_CATEGORIES),
     # A sentence-transformers model name or path for semantic search.
     "EMBEDDING_MODEL": "all-MiniLM-L6-v2",
+    # ISO 4217 code of the currency every cost is entered in (one per instance, never converted).
+    "CURRENCY": "EUR",
+    # The address people open the app at, for links in Markdown exports (empty: the request's).
+    "BASE_URL": "",
 }
 
 
@@ -57,6 +63,22 @@ def load_settings(app: Flask, overrides: dict[str, Any] | None) -> None:
     if isinstance(categories, str):
         categories = categories.split(",")
     app.config["CATEGORIES"] = [c.strip() for c in categories if c.strip()]
+    _check_links_and_money(app)
+
+
+def _check_links_and_money(app: Flask) -> None:
+    """Refuse to start with a currency or base URL that would print wrong on every page."""
+    currency = str(app.config["CURRENCY"]).strip().upper()
+    if not CURRENCY_CODE.fullmatch(currency):
+        raise ValueError(f"{ENV_PREFIX}_CURRENCY must be an ISO 4217 code such as EUR or USD, "
+                         f"not {app.config['CURRENCY']!r}.")
+    app.config["CURRENCY"] = currency
+    base = str(app.config["BASE_URL"]).strip().rstrip("/")
+    # Pasted into Markdown links: a space, bracket or quote would end the link early.
+    if base and not re.fullmatch(r"https?://[^\s()<>\[\]\"'`]+", base, re.IGNORECASE):
+        raise ValueError(f"{ENV_PREFIX}_BASE_URL must be an http:// or https:// address "
+                         f"such as https://lessons.example.org.")
+    app.config["BASE_URL"] = base
 
 
 def _instance_secret(path: Path) -> str:

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lessons.errors import Conflict, ValidationError
-from lessons.imports.importer import run_import
+from lessons.imports.importer import explain, run_import
 from lessons.imports.mappings import parse_mapping
 from lessons.imports.tables import open_table
 from lessons.models import ImportRun, ThemeRun, utcnow
@@ -158,14 +158,24 @@ def run_import_job(app: Flask, engine: SearchEngine, run_id: int) -> None:
             report = run_import(session, table, parse_mapping(run.mapping, "chosen"),
                                 actor=run.actor, categories=app.config["CATEGORIES"],
                                 on_progress=progress, on_batch=engine.embed)
-            engine.ready()  # the new lessons join this process's index now
         except Exception as error:  # the run says why; the app goes on
             log.exception("Import %s failed", run_id)
             record_run(sessions, ImportRun, run_id, status="failed", finished_at=utcnow(),
-                       message=getattr(error, "message", None) or str(error))
+                       message=explain(error))
             return
+    index_imported(engine)
     record_run(sessions, ImportRun, run_id, status="failed" if report.stopped else "done",
                message=report.stopped, report=report.as_dict(), finished_at=utcnow(),
                stage="Finished", done=len(report.created), total=len(report.created))
     if not report.stopped:
         path.unlink(missing_ok=True)
+
+
+def index_imported(engine: SearchEngine) -> None:
+    """Embed what is still unembedded (a killed run's last batch too) and bring this process's
+    index up to date. Only logged if it fails: the lessons are in, the next search catches up."""
+    try:
+        engine.embed_missing()
+        engine.ready()
+    except Exception:  # derived data: the import's own outcome stands
+        log.exception("Indexing after an import failed")

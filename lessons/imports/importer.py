@@ -18,14 +18,15 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import false, func, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from lessons.errors import ValidationError
 from lessons.fields import DEFAULT_CATEGORIES, LESSON_FIELDS, MAX_TAG_LENGTH, MAX_TAGS
 from lessons.imports.mappings import ColumnMap
 from lessons.imports.tables import OVERFLOW, Table
-from lessons.models import Lesson, Project
+from lessons.models import ImportRun, Lesson, Project
 from lessons.services import create_lesson, create_project
 from lessons.services.lessons import category_choices
 from lessons.validation import clean
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 500  # lessons per transaction, and per embedding call
 NAME_LENGTH = 200  # of a project or business unit name
+IMPORT_LOCK = 0x4C4E_494D  # PostgreSQL advisory lock key held while a batch is written
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 
@@ -114,6 +116,11 @@ def run_import(session: Session, table: Table, mapping: ColumnMap, *, actor: str
     projects = ProjectNames(session)
     try:
         for row in plan_rows(session, table, mapping, report, categories):
+            if not batch:
+                lock_imports(session)
+            if taken := key_owner(session, row.key):  # by an import running beside this one
+                report.skipped.append((row.number, already_here(row, *taken)))
+                continue
             lesson = create_lesson(session, {**row.data, "project_id": projects.id_for(
                 row.project, row.business_unit, report)}, actor=actor, categories=categories,
                 status="approved")  # historical records, not drafts to review
@@ -145,12 +152,37 @@ def commit(session: Session, batch: list[tuple[int, int]], report: ImportReport,
         on_batch(ids)
 
 
+def lock_imports(session: Session) -> None:
+    """Wait until no other import is writing a batch, and hold them off until this commits.
+
+    The lock belongs to the transaction, so a killed import cannot leave it held.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(IMPORT_LOCK)))
+    else:  # SQLite has one writer: a write, even of no row, holds the database until commit
+        session.execute(update(ImportRun.__table__).where(false()).values(id=ImportRun.id))
+
+
+def key_owner(session: Session, key: str) -> tuple[int, str | None] | None:
+    """(lesson id, its content hash) of the lesson whose external id or content hash is `key`."""
+    found = session.execute(select(Lesson.id, Lesson.source_hash).where(
+        or_(Lesson.external_id == key, Lesson.source_hash == key)).limit(1)).first()
+    return tuple(found) if found else None
+
+
 def stop_reason(error: BaseException, batch: list[tuple[int, int]], report: ImportReport) -> str:
     """Why the import ended, and what to do about it."""
-    what = "Interrupted" if isinstance(error, KeyboardInterrupt) else str(error).rstrip(".")
+    what = "Interrupted" if isinstance(error, KeyboardInterrupt) else explain(error).rstrip(".")
     lost = f"rows {ranges([row for row, _ in batch])} were rolled back; " if batch else ""
     return (f"{what}; {lost}rows taken: {report.taken() or 'none'}. "
             "Run the same import again to take the rest.")
+
+
+def explain(error: BaseException) -> str:
+    """An error as people should read it: a driver's message (SQL, table names) is logged only."""
+    if isinstance(error, SQLAlchemyError):
+        return "A database error stopped the import (the server log has the details)"
+    return getattr(error, "message", None) or str(error)
 
 
 def plan_rows(session: Session, table: Table, mapping: ColumnMap, report: ImportReport,

@@ -1,18 +1,26 @@
 """Actions on lessons: who does what by when, and whether it was done.
 
 Who may change an action is the caller's check (web.auth `can_change_action`); a new
-action is audited here, whatever path adds it, and the changes to an existing one by the
-request that makes them (web.audit)."""
+action and a reassignment are audited here, whatever path makes them, and the other
+changes to an existing one by the request that makes them (web.audit).
+
+An owner is an account (`owner_id`; `owner` keeps its email). Paths where a person picks
+the owner (the pages, the API, a kickoff risk) pass `accounts_only`: an owner who is not
+an active account, or who may not see the lesson (the one it moves onto, too), is refused
+with a 422. The demo data and historical records keep a name that matches no account as
+text.
+"""
 
 from datetime import date
 from typing import Any, Mapping
 
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 
 from lessons.errors import ValidationError
 from lessons.fields import ACTION_FIELDS
-from lessons.models import Action, Lesson, utcnow
+from lessons.models import Action, Lesson, User, utcnow
+from lessons.policy import visible
 from lessons.queries import Page
 from lessons.services import audit
 from lessons.services.common import (
@@ -28,12 +36,16 @@ from lessons.services.common import (
 from lessons.validation import clean
 
 
-def create_action(session: Session, data: Mapping[str, Any], *, actor: str = "system") -> Action:
-    """A new action on a live lesson, from untrusted `data`; `actor` is audited as adding it."""
+def create_action(session: Session, data: Mapping[str, Any], *, actor: str = "system",
+                  accounts_only: bool = False, project_id: int | None = None) -> Action:
+    """A new action on a live lesson, from untrusted `data`; `actor` is audited as adding it.
+    `project_id` names the project that raised it (a kickoff risk)."""
     values = clean(ACTION_FIELDS, data)
     _check_lesson(session, values["lesson_id"])
-    action = Action()
+    action = Action(project_id=project_id)
+    owner = values.pop("owner")
     _apply(action, values)
+    _set_owner(session, action, owner, accounts_only)
     session.add(action)
     session.flush()
     record_change(session, "action", action.id, "create")
@@ -42,18 +54,57 @@ def create_action(session: Session, data: Mapping[str, Any], *, actor: str = "sy
 
 
 def update_action(
-    session: Session, action_id: int, data: Mapping[str, Any], *, partial: bool = True
+    session: Session, action_id: int, data: Mapping[str, Any], *, partial: bool = True,
+    accounts_only: bool = False, actor: str = "system",
 ) -> Action:
-    """Change the fields given in `data`; closing an action stamps when."""
+    """Change the fields given in `data`; closing an action stamps when, and a new owner is
+    audited as a reassignment by `actor`."""
     action = get_live_row(session, Action, action_id)
     values = clean(ACTION_FIELDS, data, partial=partial)
-    if values.get("lesson_id", action.lesson_id) != action.lesson_id:
+    moved = values.get("lesson_id", action.lesson_id) != action.lesson_id
+    if moved:
         _check_lesson(session, values["lesson_id"])
+    changes_owner = "owner" in values
+    owner = values.pop("owner", None)
     _apply(action, values)
-    if session.is_modified(action):
-        record_change(session, "action", action.id, "update")
-    session.flush()
+    # An old free-text owner sent back unchanged (the edit form does) stays as it is.
+    if changes_owner and (owner or "").casefold() != (action.owner or "").casefold():
+        _change_owner(session, action, owner, accounts_only=accounts_only, actor=actor)
+    elif moved and accounts_only and action.owner_account is not None:
+        # The owner stays: they must be able to see the lesson it moved onto.
+        _check_sees_lesson(session, action.owner_account, action.lesson_id)
+    _record_update(session, action)
     return action
+
+
+def reassign_action(session: Session, action_id: int, owner: Any, *, actor: str) -> Action:
+    """Give a live action to another account (by email, or a name only one account has),
+    and audit who moved it from whom to whom."""
+    action = get_live_row(session, Action, action_id)
+    value = clean_value_of("owner", owner)
+    if value is None:
+        raise ValidationError({"owner": "Choose who owns it: a person's email."},
+                              "The action needs an owner.")
+    _change_owner(session, action, value, accounts_only=True, actor=actor)
+    _record_update(session, action)
+    return action
+
+
+def find_owner(session: Session, text: str) -> User | None:
+    """The active account `text` names: its email, or a name only one active account has."""
+    active = User.disabled_at.is_(None)
+    user = session.scalar(select(User).where(active, User.email == text.strip().lower()))
+    if user is None:
+        named = session.scalars(select(User).where(
+            active, func.lower(User.name) == text.strip().lower()).limit(2)).all()
+        user = named[0] if len(named) == 1 else None
+    return user
+
+
+def owner_choices(session: Session) -> list[User]:
+    """The active accounts, for the owner pickers."""
+    return list(session.scalars(select(User).where(User.disabled_at.is_(None))
+                                .order_by(func.lower(func.coalesce(User.name, User.email)))))
 
 
 def delete_action(session: Session, action_id: int) -> Action:
@@ -81,11 +132,13 @@ def list_actions(session: Session, query: Mapping[str, Any], today: date) -> Pag
     if query.get("state") != "all":
         # An action of a deleted lesson is out of sight with its lesson.
         conditions.append(Action.lesson.has(Lesson.deleted_at.is_(None)))
-    for name in ("lesson_id", "status"):
+    for name in ("lesson_id", "status", "owner_id"):
         if query.get(name) is not None:
             conditions.append(getattr(Action, name) == query[name])
     if query.get("owner"):
-        conditions.append(func.lower(Action.owner) == query["owner"].lower())
+        # The owner's email or an old free-text owner: never an account's name, which two
+        # accounts may share.
+        conditions.append(func.lower(Action.owner) == query["owner"].strip().lower())
     if query.get("overdue") == "true":
         conditions += [Action.status == "open", Action.due_on < today]
     columns = {
@@ -102,13 +155,73 @@ def list_actions(session: Session, query: Mapping[str, Any], today: date) -> Pag
     return paginate(session, stmt, query["page"], query["per_page"])
 
 
+def project_actions(session: Session, project_id: int) -> list[Action]:
+    """The live actions a project's team raised (kickoff risks): open ones first, by due date."""
+    return list(session.scalars(
+        select(Action).where(Action.project_id == project_id, Action.deleted_at.is_(None),
+                             Action.lesson.has(Lesson.deleted_at.is_(None)))
+        .order_by((Action.status != "open"), Action.due_on.is_(None), Action.due_on, Action.id)))
+
+
+def clean_value_of(name: str, value: Any) -> Any:
+    """One action field's clean value, or a ValidationError naming it."""
+    return clean(tuple(f for f in ACTION_FIELDS if f.name == name), {name: value})[name]
+
+
+def _change_owner(session: Session, action: Action, owner: str | None, *,
+                  accounts_only: bool, actor: str) -> None:
+    """Give the action to `owner` (as `_set_owner`) and, if that moved it, audit one
+    `action_reassign` from whom to whom: the owners' emails, or an old owner's text."""
+    before = (action.owner_id, action.owner)
+    _set_owner(session, action, owner, accounts_only)
+    if (action.owner_id, action.owner) != before:
+        audit.record(session, actor, "action_reassign", f"action {action.id}",
+                     lesson_id=action.lesson_id, before=before[1], after=action.owner)
+
+
+def _set_owner(session: Session, action: Action, owner: str | None, accounts_only: bool) -> None:
+    """Point the action at the account `owner` names; keep unmatched text unless
+    `accounts_only`, which refuses it, and refuses an owner who may not see the lesson."""
+    user = find_owner(session, owner) if owner else None
+    if owner and user is None and accounts_only:
+        raise ValidationError(
+            {"owner": f"No active account has the email “{owner}”: the owner must be someone "
+                      "who signs in. Choose a person from the list."},
+            "The owner is not an account.")
+    if user is not None and accounts_only:
+        _check_sees_lesson(session, user, action.lesson_id)
+    action.owner_id = user.id if user else None
+    action.owner = user.email if user else owner
+    if inspect(action).persistent:  # its loaded account is the old owner's until reloaded
+        session.expire(action, ["owner_account"])
+
+
+def _check_sees_lesson(session: Session, user: User, lesson_id: int) -> None:
+    """Refuse an owner who may not see the lesson: they could not see the action either."""
+    seen = select(Lesson.id).where(Lesson.id == lesson_id, visible(user))
+    if session.scalar(seen) is None:
+        raise ValidationError(
+            {"owner": f"{user.label} may not see this lesson, so could not see the action: "
+                      "choose someone who can, or add them to the project's team."},
+            "The owner may not see the lesson.")
+
+
+def _record_update(session: Session, action: Action) -> None:
+    """Note a changed action for the change feed, and flush."""
+    if session.is_modified(action):
+        record_change(session, "action", action.id, "update")
+    session.flush()
+
+
 def _check_lesson(session: Session, lesson_id: int) -> None:
+    """Refuse a lesson that does not exist or is deleted."""
     lesson = session.get(Lesson, lesson_id)
     if lesson is None or lesson.is_deleted:
         raise ValidationError({"lesson_id": "No such lesson."})
 
 
 def _apply(action: Action, values: dict[str, Any]) -> None:
+    """Set the clean `values`; a status change stamps or clears when it was closed."""
     status = values.get("status", action.status)
     if status != action.status:
         action.closed_at = None if status == "open" else utcnow()

@@ -10,8 +10,11 @@ from sqlalchemy.orm import Session
 
 from lessons.errors import ValidationError
 from lessons.fields import DECISIONS, Field
-from lessons.models import Briefing, BriefingItem, KickoffDecision, Lesson, Project, utcnow
+from lessons.models import (
+    Action, Briefing, BriefingItem, KickoffDecision, Lesson, Project, utcnow,
+)
 from lessons.services import audit
+from lessons.services.actions import create_action, reassign_action
 from lessons.services.common import get_live_row, record_change
 from lessons.validation import clean
 
@@ -19,6 +22,8 @@ DECISION_FIELDS = (
     Field("lesson_id", "Lesson", "ref", required=True),
     Field("decision", "Decision", "choice", required=True, choices=DECISIONS),
     Field("note", "Note", "text", max_length=10_000),
+    # Who owns the action a risk opens (an account's email): the person deciding if blank.
+    Field("owner", "Risk owner", "string", max_length=200),
 )
 RARE_SHARE = 0.05  # a word in more of the live lessons than this explains no match
 RARE_FLOOR = 2  # ...but one in this many is rare in any collection, however small
@@ -157,9 +162,19 @@ def decide(
     session: Session, project_id: int, data: Mapping[str, Any], *, actor: str
 ) -> KickoffDecision:
     """Record (or change) the team's decision on one lesson surfaced for the project, and
-    audit it. Who may decide is the caller's check (web.auth `check_project_team`)."""
+    audit it. Who may decide is the caller's check (web.auth `check_project_team`).
+
+    "Raised as a risk" opens an action on the project's side (`raise_risk`), owned by
+    `owner` if given; given for a lesson that has one, it reassigns it. `owner` with another
+    decision is refused (it would name nobody). Deciding otherwise later leaves that action
+    as it is: work may have started on it, and the pages say it stays open until someone
+    closes or drops it."""
     get_live_row(session, Project, project_id)
     values = clean(DECISION_FIELDS, data)
+    if values["owner"] and values["decision"] != "risk":
+        raise ValidationError({"owner": "A risk owner goes with “Raised as a risk” only: "
+                                        "leave it out for another decision."},
+                              "An owner was sent with a decision that opens no action.")
     lesson = session.get(Lesson, values["lesson_id"])
     if lesson is None or lesson.is_deleted:
         raise ValidationError({"lesson_id": "No such lesson."})
@@ -174,7 +189,35 @@ def decide(
     record_change(session, "decision", decision.id, "update")
     audit.record(session, actor, "decision", f"project {project_id}", lesson_id=lesson.id,
                  before=before, after=decision.decision)
+    if decision.decision == "risk":
+        raise_risk(session, project_id, lesson, owner=values["owner"], actor=actor)
     return decision
+
+
+def raise_risk(session: Session, project_id: int, lesson: Lesson, *, owner: str | None,
+               actor: str) -> Action:
+    """The project's action on a lesson raised as a risk: the one it has (open or not, never
+    a second), given to `owner` if named, or a new one owned by `owner` (else `actor`), its
+    text the lesson's recommendation."""
+    action = decision_actions(session, project_id).get(lesson.id)
+    if action is not None:
+        if owner:
+            action = reassign_action(session, action.id, owner, actor=actor)
+        return action
+    text = lesson.recommendation or f"Manage the risk: {lesson.title}"
+    # The person deciding owns it by default; one without an account (a script's actor
+    # name) stays as text, but an owner someone chose must be an account.
+    return create_action(session, {"lesson_id": lesson.id, "description": text[:10_000],
+                                   "owner": owner or actor}, actor=actor,
+                         accounts_only=bool(owner), project_id=project_id)
+
+
+def decision_actions(session: Session, project_id: int) -> dict[int, Action]:
+    """The live actions the project raised, by lesson id (the latest, if a lesson has
+    several), whether or not the lesson is deleted: a risk never opens a second one."""
+    rows = session.scalars(select(Action).where(
+        Action.project_id == project_id, Action.deleted_at.is_(None)).order_by(Action.id))
+    return {action.lesson_id: action for action in rows}  # a later id overwrites an earlier
 
 
 def project_decisions(session: Session, project_id: int) -> dict[int, KickoffDecision]:

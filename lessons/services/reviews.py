@@ -34,7 +34,8 @@ STEPS = {
 NEW_STATUSES = ("draft", "submitted", "approved")  # where a new lesson's review may start
 MAX_COMMENT = 5_000
 STEP_FIELDS = (Field("comment", "Comment", "text", max_length=MAX_COMMENT,
-                     help="What should change; required to return a lesson."),)
+                     help="Required to return a lesson (what should change) and to submit a "
+                          "returned one again (what changed)."),)
 REOPENED = "Changed by its author after approval, so reviewed again."
 OWN_LESSON = ("You wrote this lesson, so you cannot approve it: nobody approves their own "
               "lesson. Another reviewer from the PMO will.")
@@ -63,12 +64,15 @@ def open_review(session: Session, lesson: Lesson, status: str, actor: str) -> No
     lesson.status, lesson.status_since = status, utcnow()
     if status != "draft":
         session.add(Review(lesson=lesson, event=status, actor=actor))
+    if status == "submitted":  # a submit like the button's, so in the audit log like it
+        session.flush()
+        audit.record(session, actor, "lesson_submit", f"lesson {lesson.id}")
 
 
 def review_step(session: Session, lesson_id: int, step: str, *, actor: str,
                 data: Mapping[str, Any] | None = None) -> Lesson:
     """Move a live lesson one step on, with the untrusted `data`'s optional comment; a return
-    needs one saying what to change."""
+    needs one saying what to change, and a returned lesson's submit one saying what changed."""
     starts, status = STEPS[step]
     lesson = get_live_row(session, Lesson, lesson_id)
     if step == "approve" and is_own(session, lesson, actor):
@@ -78,6 +82,11 @@ def review_step(session: Session, lesson_id: int, step: str, *, actor: str,
     comment = (clean(STEP_FIELDS, data or {})["comment"] or "").strip() or None
     if step == "return" and comment is None:
         problem = "Say what should change before it can be approved."
+        raise ValidationError({"comment": problem}, f"The comment is not valid: {problem}")
+    if step == "submit" and lesson.status == "returned" and comment is None:
+        # The reviewer asked for changes: the reply tells them what to read again, and a
+        # one-click resubmit of an untouched lesson is no longer possible.
+        problem = "Say what you changed since it was returned."
         raise ValidationError({"comment": problem}, f"The comment is not valid: {problem}")
     # Checked and moved in one statement, so of two reviewers deciding at once one wins and
     # the other is told, instead of both steps landing.
@@ -157,6 +166,7 @@ def own_in_review(session: Session, owner_id: int) -> list[Lesson]:
     return list(session.scalars(
         select(Lesson).where(Lesson.owner_id == owner_id, Lesson.status != "approved",
                              Lesson.deleted_at.is_(None))
+        .options(selectinload(Lesson.reviews))  # the return comments, in one more query
         .order_by(Lesson.updated_at.desc(), Lesson.id.desc())))
 
 

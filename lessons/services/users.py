@@ -12,21 +12,28 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, Mapping
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from lessons.errors import Conflict, NotFound, ValidationError
+from lessons.fields import Field
 from lessons.models import ApiToken, AuditEvent, User, UserSession, utcnow
 from lessons.services.common import find_row
+from lessons.validation import clean
 
 ROLES = {"contributor": "Contributor", "pmo": "PMO", "admin": "Admin"}
 SCOPES = {"read": "Read", "write": "Read and write"}
 MIN_PASSWORD = 10
+DISABLE_OWN = "You cannot disable your own account; another admin can."
 SESSION_IDLE = timedelta(days=14)  # a session unused this long has ended
 SEEN_EVERY = timedelta(minutes=5)  # how often a session's last use is written
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+# An account's free text, checked like every other input: too long is refused, not cut.
+PROFILE_FIELDS = (Field("name", "Name", "string", max_length=200),
+                  Field("business_unit", "Business unit", "string", max_length=200))
 # Checked against when the email is unknown, so a wrong email costs as long as a wrong password.
 UNKNOWN_USER_HASH = generate_password_hash(secrets.token_hex(16))
 
@@ -67,11 +74,13 @@ def create_user(session: Session, email: str, role: str, password: str, *,
         errors["role"] = "Must be one of: " + ", ".join(ROLES) + "."
     if problem := password_problem(password):
         errors["password"] = problem
+    try:
+        profile = clean_profile({"name": name, "business_unit": business_unit})
+    except ValidationError as error:
+        errors.update(error.fields)
     if errors:
         raise ValidationError(errors)
-    user = User(email=email, role=role, name=(name or "").strip()[:200] or None,
-                business_unit=(business_unit or "").strip()[:200] or None,
-                password_hash=generate_password_hash(password),
+    user = User(email=email, role=role, **profile, password_hash=generate_password_hash(password),
                 must_change_password=must_change_password)
     session.add(user)
     session.flush()
@@ -129,10 +138,12 @@ def change_password(session: Session, user: User, current: str, new: str,
     end_sessions(session, user, keep=keep_session)
 
 
-def disable_user(session: Session, user: User) -> None:
-    """The account can no longer sign in or use its tokens; its sessions end now."""
-    if user.role == "admin" and enabled_admins(session) == [user]:
-        raise Conflict("This is the last enabled admin; make another admin first.")
+def disable_user(session: Session, user: User, by_id: int | None = None) -> None:
+    """The account can no longer sign in or use its tokens; its sessions end now. `by_id`,
+    the admin's own account, may not be the one disabled."""
+    if by_id is not None and by_id == user.id:
+        raise Conflict(DISABLE_OWN)
+    check_not_last_admin(session, user)
     user.disabled_at = user.disabled_at or utcnow()
     end_sessions(session, user)
     session.execute(update(ApiToken).where(ApiToken.user_id == user.id,
@@ -140,9 +151,65 @@ def disable_user(session: Session, user: User) -> None:
                     .values(revoked_at=utcnow()))
 
 
-def enabled_admins(session: Session) -> list[User]:
-    return list(session.scalars(select(User).where(User.role == "admin",
-                                                   User.disabled_at.is_(None))))
+def enable_user(session: Session, user: User) -> bool:
+    """Let a disabled account sign in again (its revoked tokens stay revoked); whether it
+    was disabled."""
+    was_disabled = user.disabled_at is not None
+    user.disabled_at = None
+    return was_disabled
+
+
+def update_user(session: Session, user: User, data: Mapping[str, Any]) -> dict[str, list]:
+    """Change an account's role, name or business unit, from the untrusted `data` (keys left
+    out stay as they are); what changed, as {field: [before, after]}."""
+    wanted: dict[str, Any] = {}
+    if "role" in data:
+        if data["role"] not in ROLES:
+            raise ValidationError({"role": "Must be one of: " + ", ".join(ROLES) + "."})
+        wanted["role"] = data["role"]
+    wanted.update(clean_profile(data))
+    changes = {key: [getattr(user, key), value] for key, value in wanted.items()
+               if getattr(user, key) != value}
+    if "role" in changes and user.role == "admin":
+        check_not_last_admin(session, user)
+    for key, (_, value) in changes.items():
+        setattr(user, key, value)
+    return changes
+
+
+def clean_profile(data: Mapping[str, Any]) -> dict[str, str | None]:
+    """The name and business unit given in `data`, trimmed (empty is None); refused with a
+    message naming each bad one, since the command line shows only the message."""
+    given = {field.name: data[field.name] for field in PROFILE_FIELDS if field.name in data}
+    try:
+        return clean(PROFILE_FIELDS, given, partial=True)
+    except ValidationError as error:
+        labels = {field.name: field.label for field in PROFILE_FIELDS}
+        raise ValidationError(error.fields, " ".join(
+            f"{labels[key]}: {message}" for key, message in error.fields.items())) from None
+
+
+def reset_password(session: Session, user: User) -> str:
+    """A new one-time password for `user`, to be changed at the next sign-in; every session
+    of the account ends, since whoever had the old password may be signed in with it."""
+    password = secrets.token_urlsafe(12)
+    user.password_hash = generate_password_hash(password)
+    user.must_change_password = True
+    end_sessions(session, user)
+    return password
+
+
+def check_not_last_admin(session: Session, user: User) -> None:
+    """Conflict if `user` is the only enabled admin: demoted or disabled, nobody could
+    manage accounts any more. The enabled admins' rows are locked (on PostgreSQL) so that
+    two admins demoting each other at once cannot both pass."""
+    if user.role != "admin" or user.disabled_at is not None:
+        return
+    admins = session.scalars(select(User.id).where(User.role == "admin",
+                                                   User.disabled_at.is_(None))
+                             .with_for_update()).all()
+    if list(admins) == [user.id]:
+        raise Conflict("This is the last enabled admin; make another admin first.")
 
 
 # The sign-in throttle

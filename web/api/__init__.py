@@ -13,10 +13,13 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request, url
 
 from lessons import services
 from lessons.errors import NotFound, ValidationError
+from lessons.services import themes as themes_service
 from lessons.fields import ACTION_FIELDS, LESSON_FIELDS, PROJECT_FIELDS, Field
-from lessons.history import revision_changes
+from lessons.history import lesson_history
 from lessons.models import ThemeRun
+from lessons.policy import shown_project
 from lessons.queries import ACTION_FILTERS, LESSON_FILTERS, PROJECT_FILTERS, Page, parse_query
+from lessons.services.briefings import decision_actions
 from lessons.services.common import find_row
 from lessons.services.lessons import category_choices
 from lessons.services.reviews import check_initial_status, review_step
@@ -29,8 +32,8 @@ from search.trends import (
     Scope, Windows, repeated_mistakes, rising_and_falling, theme_views, today,
 )
 from web.auth import (
-    changeable_action, changeable_lesson, check_action_move, check_project_manager,
-    check_project_team, is_reviewer,
+    VISITOR, changeable_action, changeable_lesson, check_action_move, check_project_manager,
+    check_project_team, current_user, is_reviewer,
 )
 from web.identity import current_actor, current_user_id
 from web.jobs import expire_if_stale, parse_theme_count, start_recompute
@@ -58,6 +61,7 @@ class Resource:
     get: Callable[[int], Any]
     list: Callable[[dict[str, Any]], Page[Any]]
     choices: Callable[[], dict[str, dict[str, str]]] = lambda: {}
+    show: Callable[[Any], dict[str, Any]] = lambda row: row.as_dict()  # a row as the caller sees it
     after_write: Callable[[Any], Any] = lambda row: None  # derived work, once the write is committed
 
 
@@ -72,6 +76,7 @@ RESOURCES = (
         get=lambda id_: services.get_project(db.session, id_),
         list=lambda query: services.list_projects(db.session, query),
         after_write=lambda project: refresh_briefing(project),
+        show=lambda project: shown_project(db.session, current_user() or VISITOR, project),
     ),
     Resource(
         "lessons", "lesson", LESSON_FIELDS, LESSON_FILTERS,
@@ -85,7 +90,8 @@ RESOURCES = (
     ),
     Resource(
         "actions", "action", ACTION_FIELDS, ACTION_FILTERS,
-        create=lambda data: services.create_action(db.session, data, actor=current_actor()),
+        create=lambda data: services.create_action(db.session, data, actor=current_actor(),
+                                                   accounts_only=True),
         update=lambda id_, data: update_action(id_, data),
         delete=lambda id_: services.delete_action(db.session, changeable_action(id_).id),
         restore=lambda id_: services.restore_action(db.session, changeable_action(id_).id),
@@ -117,7 +123,8 @@ def update_lesson(lesson_id: int, data: dict[str, Any]) -> Any:
 def update_action(action_id: int, data: dict[str, Any]) -> Any:
     """An action changes only by those web.auth allows, onto a lesson they may change too."""
     from_lesson_id = changeable_action(action_id).lesson_id
-    action = services.update_action(db.session, action_id, data)
+    action = services.update_action(db.session, action_id, data, accounts_only=True,
+                                    actor=current_actor())
     check_action_move(action, from_lesson_id)
     return action
 
@@ -161,7 +168,7 @@ def register(resource: Resource) -> None:
         query = parse_query(resource.filters, request.args, resource.choices())
         page = resource.list(query)
         return jsonify({
-            "items": [row.as_dict() for row in page.items],
+            "items": [resource.show(row) for row in page.items],
             "total": page.total,
             "page": page.page,
             "per_page": page.per_page,
@@ -172,20 +179,20 @@ def register(resource: Resource) -> None:
         row = resource.create(json_body())
         db.session.commit()
         resource.after_write(row)
-        response = jsonify(row.as_dict())
+        response = jsonify(resource.show(row))
         response.status_code = 201
         response.headers["Location"] = url_for(f"api.{resource.singular}", row_id=row.id)
         return response
 
     def get(row_id: int) -> Response:
-        return jsonify(resource.get(row_id).as_dict())
+        return jsonify(resource.show(resource.get(row_id)))
 
     def update(row_id: int) -> Response:
         data = json_body()
         row = resource.update(row_id, data)
         db.session.commit()
         resource.after_write(row)
-        return jsonify(row.as_dict())
+        return jsonify(resource.show(row))
 
     def delete(row_id: int) -> Response:
         row = resource.delete(row_id)
@@ -212,18 +219,17 @@ for _resource in RESOURCES:
 
 @api.get("/lessons/<int:row_id>/revisions")
 def lesson_revisions(row_id: int) -> Response:
-    """Every revision of a lesson, oldest first, each with what it changed."""
-    revisions = services.lesson_revisions(db.session, row_id)
-    items = []
-    for i, revision in enumerate(revisions):
-        changes = revision_changes(revisions[i - 1].content if i else None, revision.content)
-        items.append({
-            "number": revision.number,
-            "actor": revision.actor,
-            "created_at": revision.created_at.isoformat(),
-            "content": revision.content,
-            "changed_fields": [change.field for change in changes],
-        })
+    """Every revision of a lesson the caller may read (lessons.history), oldest first, each with
+    what it changed since the one before it that they may read."""
+    found = lesson_history(db.session, current_user() or VISITOR,
+                           services.get_lesson(db.session, row_id))
+    items = [{
+        "number": entry.revision.number,
+        "actor": entry.revision.actor,
+        "created_at": entry.revision.created_at.isoformat(),
+        "content": entry.revision.content,
+        "changed_fields": [change.field for change in entry.changes],
+    } for entry in found.entries]
     return jsonify({"items": items, "total": len(items)})
 
 
@@ -254,7 +260,8 @@ def lesson_reviews(row_id: int) -> Response:
 
 @api.post("/lessons/<int:row_id>/submit")
 def submit_lesson(row_id: int) -> Response:
-    """Send a draft or returned lesson for review (its author or the PMO)."""
+    """Send a draft or returned lesson for review (its author or the PMO); a returned one
+    needs a `comment` saying what changed."""
     return review(changeable_lesson(row_id).id, "submit")
 
 
@@ -344,12 +351,14 @@ def briefing(row_id: int) -> Response:
 @api.post("/projects/<int:row_id>/briefing/decisions")
 def decide(row_id: int) -> Response:
     """Record the team's decision on a surfaced lesson: applied, not_applicable or risk (the
-    project's team or the PMO)."""
+    project's team or the PMO). A risk opens the project's action on the lesson (owned by
+    `owner`, else the caller); `action` is that action, which another decision leaves open."""
     services.get_project(db.session, row_id)
     check_project_team(row_id, "decide on its briefing")
     decision = services.decide(db.session, row_id, json_body(), actor=current_actor())
     db.session.commit()
-    return jsonify(decision.as_dict())
+    action = decision_actions(db.session, row_id).get(decision.lesson_id)
+    return jsonify({**decision.as_dict(), "action": action.as_dict() if action else None})
 
 
 def parse_limit() -> int:
@@ -410,6 +419,15 @@ def recompute_themes() -> Response:
     response.status_code = 202
     response.headers["Location"] = url_for("api.theme_run", row_id=run.id)
     return response
+
+
+@api.patch("/themes/<int:row_id>")
+def rename_theme(row_id: int) -> Response:
+    """Name a theme (null or empty: back to the name from its words); the PMO's."""
+    theme = themes_service.rename_theme(db.session, row_id, json_body(), current_actor())
+    db.session.commit()
+    return jsonify({"id": theme.id, "name": theme.name, "label": theme.label,
+                    "keywords": theme.keywords, "works": theme.works})
 
 
 @api.get("/themes/runs/<int:row_id>")

@@ -14,7 +14,15 @@ EXTRA_OUTPUT: dict[str, dict[str, Any]] = {
     "projects": {},
     "lessons": {"project_name": {"type": ["string", "null"]},
                 "status": {"enum": list(LESSON_STATUSES)}},
-    "actions": {"overdue": {"type": "boolean"}, "closed_at": TIMESTAMP},
+    "actions": {"overdue": {"type": "boolean"}, "closed_at": TIMESTAMP,
+                "owner_id": {"type": ["integer", "null"],
+                             "description": "The owner's account; null for a name from before "
+                                            "owners were accounts (kept in `owner`)."},
+                "owner_name": {"type": ["string", "null"],
+                               "description": "The owner as people read it: the account's name "
+                                              "or email, else the old text."},
+                "project_id": {"type": ["integer", "null"],
+                               "description": "The project that raised it as a kickoff risk."}},
 }
 # Create-only fields beside the editable ones.
 EXTRA_INPUT: dict[str, dict[str, Any]] = {
@@ -347,6 +355,9 @@ DECISION = {
         "decision": {"enum": ["applied", "not_applicable", "risk"]},
         "note": {"type": ["string", "null"]}, "actor": {"type": "string"},
         "decided_at": {"type": "string", "format": "date-time"},
+        "action": {"anyOf": [{"$ref": "#/components/schemas/Action"}, {"type": "null"}],
+                   "description": "After a decision: the project's action on the lesson, which "
+                                  "a risk opens and a later decision leaves as it is."},
     },
     "additionalProperties": False,
 }
@@ -386,7 +397,10 @@ def briefing_paths() -> dict[str, Any]:
                     "type": "object", "required": ["lesson_id", "decision"],
                     "properties": {"lesson_id": {"type": "integer"},
                                    "decision": {"enum": ["applied", "not_applicable", "risk"]},
-                                   "note": {"type": ["string", "null"]}},
+                                   "note": {"type": ["string", "null"]},
+                                   "owner": {"type": ["string", "null"], "description":
+                                             "For a risk: the email of who owns the action it "
+                                             "opens (default: the caller). Unknown: 422."}},
                     "additionalProperties": False})},
                 "responses": {"200": {"description": "The decision.", **json_content(
                     {"$ref": "#/components/schemas/Decision"})},
@@ -413,12 +427,15 @@ WINDOW_LIST = {"type": "array", "items": {
                    "end": {"type": "string", "format": "date"}}}}
 THEME = {
     "type": "object",
-    "required": ["id", "label", "keywords", "central_lesson", "size", "projects", "severe_share",
-                 "impact_cost", "impact_days", "counts", "change", "repeated", "reasons",
-                 "lessons"],
+    "required": ["id", "label", "name", "works", "keywords", "central_lesson", "size", "projects",
+                 "severe_share", "impact_cost", "impact_days", "counts", "change", "repeated",
+                 "reasons", "lessons"],
     "properties": {
         "id": {"type": "integer", "description": "Stable across recomputes."},
-        "label": {"type": "string"}, "keywords": {"type": "array", "items": {"type": "string"}},
+        "label": {"type": "string", "description": "Its name, else its most distinctive words."},
+        "name": {"type": ["string", "null"], "description": "The name the PMO gave it."},
+        "works": {"type": "boolean", "description": "A theme of lessons that went well."},
+        "keywords": {"type": "array", "items": {"type": "string"}},
         "central_lesson": {"anyOf": [{"type": "object", "required": ["id", "title"]},
                                      {"type": "null"}]},
         "size": {"type": "integer"},
@@ -432,8 +449,9 @@ THEME = {
         "repeated": {"type": "boolean",
                      "description": "Identified, not learned: see reasons."},
         "reasons": {"type": "array", "items": {"type": "string"},
-                    "description": "Met on 3 or more projects; met again after an action "
-                                   "on it was done."},
+                    "description": "Met on 3 or more projects in the latest window after it "
+                                   "was first identified; met again after an action on it was "
+                                   "done. None for a theme of what went well."},
         "lessons": {"type": "array", "items": LESSON_REF},
     },
     "additionalProperties": False,
@@ -557,6 +575,9 @@ def theme_paths() -> dict[str, Any]:
             "responses": {"200": {"description": "The report data.", **json_content(
                 {"$ref": "#/components/schemas/Report"})},
                           "422": error("The scope or the windows are not valid.")}}},
+        "/themes/{row_id}": {
+            "parameters": [ID_PARAMETER],
+            "patch": theme_rename()},
         "/themes/runs/{row_id}": {
             "parameters": [ID_PARAMETER],
             "get": {"summary": "The progress of one theme recompute", "operationId": "theme_run",
@@ -564,6 +585,26 @@ def theme_paths() -> dict[str, Any]:
                         {"$ref": "#/components/schemas/ThemeRun"})},
                         "404": error("No recompute with this id.")}}},
     }
+
+
+def theme_rename() -> dict[str, Any]:
+    """PATCH /themes/{row_id}: the PMO names a theme."""
+    return {
+        "summary": "Name a theme; the name stays with it across recomputes",
+        "operationId": "rename_theme",
+        "requestBody": {"required": True, **json_content({
+            "type": "object", "additionalProperties": False, "properties": {"name": {
+                "type": ["string", "null"], "maxLength": 200,
+                "description": "Null or empty: named by its words again."}}})},
+        "responses": {"200": {"description": "The theme's name and label.", **json_content({
+            "type": "object", "required": ["id", "name", "label", "keywords", "works"],
+            "properties": {"id": {"type": "integer"}, "name": {"type": ["string", "null"]},
+                           "label": {"type": "string"},
+                           "keywords": {"type": "array", "items": {"type": "string"}},
+                           "works": {"type": "boolean",
+                                     "description": "A theme of lessons that went well."}},
+            "additionalProperties": False})},
+            "404": error("No theme with this id."), **BODY_ERRORS}}
 
 
 REVIEW = {
@@ -594,7 +635,8 @@ def review_paths() -> dict[str, Any]:
                         "total": {"type": "integer"}}})},
                     "404": missing}},
     }}
-    steps = (("submit", "submit_lesson", "Send a draft or returned lesson for review"),
+    steps = (("submit", "submit_lesson", "Send a draft or returned lesson for review (a "
+              "returned one with a comment saying what changed)"),
              ("approve", "approve_lesson", "Approve a submitted lesson (the PMO)"),
              ("return", "send_back_lesson",
               "Return a submitted lesson to its author with a comment (the PMO)"))
@@ -635,7 +677,7 @@ def build_spec(resources: Sequence[Any], categories: Sequence[str]) -> dict[str,
     paths["/lessons/{row_id}/revisions"] = {
         "parameters": [ID_PARAMETER],
         "get": {
-            "summary": "Every revision of a lesson, oldest first",
+            "summary": "The revisions of a lesson the caller may read, oldest first",
             "operationId": "lesson_revisions",
             "responses": {"200": {"description": "The revisions.", **json_content(REVISIONS)},
                           "404": error("No lesson with this id.")},

@@ -1,7 +1,10 @@
-"""Action pages: the list of open and overdue actions, adding, closing and editing.
+"""Action pages: the list of open and overdue actions, "My actions", adding, closing,
+reassigning and editing.
 
 Who may change an action is web.auth's rule (`changeable_action`), the same the API asks;
-each change is audited by web.audit."""
+each change is audited by web.audit (a reassignment by the service, with from and to).
+An owner is picked from the active accounts (the template global `owner_accounts`, a
+datalist beside each owner field); a name that is not an account is refused inline."""
 
 from datetime import date
 
@@ -9,13 +12,16 @@ from flask import Blueprint, Response, abort, flash, request, url_for
 
 from lessons import services
 from lessons.errors import ValidationError
-from lessons.fields import ACTION_FIELDS
+from lessons.fields import ACTION_FIELDS, ACTION_STATUSES
 from lessons.queries import ACTION_FILTERS, ACTION_SORTS, parse_query
+from lessons.services.actions import owner_choices, reassign_action
 from lessons.services.briefings import decision_counts, lesson_decisions
-from web.auth import changeable_action, check_action_move
+from lessons.services.users import Account
+from web.auth import changeable_action, check_action_move, current_user, sign_in_first
 from web.database import db
 from web.htmx import local_url, is_htmx, redirect_after_post, render
 from web.identity import current_actor
+from web.views.briefings import decision_form
 from web.views.forms import field_value, form_values
 
 bp = Blueprint("actions", __name__, url_prefix="/actions")
@@ -24,6 +30,21 @@ bp = Blueprint("actions", __name__, url_prefix="/actions")
 @bp.get("/")
 def index() -> Response:
     """Actions across lessons; open ones by due date unless the URL says otherwise."""
+    return action_list(None)
+
+
+@bp.get("/mine")
+def mine() -> Response:
+    """The signed-in person's actions: the Actions page narrowed to their account, open ones
+    by due date unless the URL says otherwise, overdue ones marked."""
+    user = current_user()
+    if user is None or not user.id:
+        return sign_in_first()
+    return action_list(user)
+
+
+def action_list(owner: Account | None) -> Response:
+    """The Actions page, of everyone's actions or of `owner`'s alone."""
     errors = {}
     args = request.args if request.args else {"status": "open"}
     try:
@@ -31,6 +52,8 @@ def index() -> Response:
     except ValidationError as error:
         errors = error.fields
         query = parse_query(ACTION_FILTERS, {"status": "open"})
+    if owner is not None:
+        query = {**query, "owner": None, "owner_id": owner.id}
     page = services.list_actions(db.session, query, date.today())
     return render(
         "actions/index.html",
@@ -42,7 +65,22 @@ def index() -> Response:
         errors=errors,
         sorts=ACTION_SORTS,
         today=date.today(),
+        here="actions.mine" if owner else "actions.index",
     )
+
+
+@bp.app_template_global()
+def current_date() -> date:
+    """Today, for templates that mark overdue actions outside the action views."""
+    return date.today()
+
+
+@bp.app_template_global()
+def owner_accounts() -> list:
+    """The accounts an owner field offers: for someone signed in only (a visitor reading
+    anonymously changes nothing, and gets no list of who works here)."""
+    user = current_user()
+    return owner_choices(db.session) if user is not None and user.id else []
 
 
 @bp.post("/")
@@ -50,7 +88,8 @@ def create() -> Response:
     """Add an action to a lesson, from the form on the lesson's page."""
     values = form_values(ACTION_FIELDS)
     try:
-        action = services.create_action(db.session, values, actor=current_actor())
+        action = services.create_action(db.session, values, actor=current_actor(),
+                                        accounts_only=True)
         db.session.commit()
     except ValidationError as error:
         lesson_id = values.get("lesson_id", "")
@@ -69,11 +108,46 @@ def set_status(action_id: int) -> Response:
     changeable_action(action_id)
     action = services.update_action(db.session, action_id, {"status": request.form.get("status")})
     db.session.commit()
+    if is_htmx() and request.form.get("view") == "row":  # from the Actions page
+        return action_row(action, f"{ACTION_STATUSES[action.status]}: {action.description}")
+    if is_htmx() and request.form.get("view") == "decision" and action.project_id:
+        # From a kickoff decision that is no longer a risk: that decision's form again.
+        return decision_form(services.get_project(db.session, action.project_id),
+                             action.lesson_id, back=local_url(request.form.get("next")))
     if is_htmx():
         return lesson_actions(action.lesson_id)
     return redirect_after_post(
         local_url(request.form.get("next")) or url_for("lessons.show", lesson_id=action.lesson_id)
     )
+
+
+@bp.post("/<int:action_id>/owner")
+def reassign(action_id: int) -> Response:
+    """Give the action to someone else, from its row on the Actions page."""
+    action = changeable_action(action_id)
+    back = local_url(request.form.get("next")) or url_for(".index")
+    try:
+        action = reassign_action(db.session, action_id, request.form.get("owner", ""),
+                                 actor=current_actor())
+        db.session.commit()
+    except ValidationError as error:
+        db.session.rollback()
+        if not is_htmx():
+            flash(error.fields.get("owner", error.message))
+            return redirect_after_post(back)
+        return action_row(action, None, error=error.fields.get("owner"), status=422,
+                          typed=request.form.get("owner", ""))
+    if is_htmx():
+        return action_row(action, f"{action.description}: now {action.owner_label}'s.")
+    flash(f"The action is now {action.owner_label}'s.")
+    return redirect_after_post(back)
+
+
+def action_row(action, message: str | None, *, error: str | None = None, status: int = 200,
+               typed: str = "") -> Response:
+    """One row of the Actions page after a change, and the page's status line (out of band)."""
+    return render("actions/_row.html", status=status, action=action, today=date.today(),
+                  message=message, error=error, typed=typed, back=request.form.get("next"))
 
 
 @bp.route("/<int:action_id>/edit", methods=["GET", "POST"])
@@ -84,7 +158,8 @@ def edit(action_id: int) -> Response:
         values = form_values(ACTION_FIELDS)
         from_lesson_id = action.lesson_id
         try:
-            services.update_action(db.session, action_id, values, partial=False)
+            services.update_action(db.session, action_id, values, partial=False,
+                                   accounts_only=True, actor=current_actor())
             check_action_move(action, from_lesson_id)
             db.session.commit()
         except ValidationError as error:

@@ -1,28 +1,44 @@
-"""Administration: accounts (create, disable) and the audit log. Admins only (web.auth)."""
+"""Administration: accounts (create, edit, disable and enable, reset a password) and the
+audit log. Admins only (web.auth); every change to an account is audited."""
 
 import secrets
 
 from flask import Blueprint, Response, flash, request, url_for
 
-from lessons.errors import ValidationError
+from lessons.errors import Conflict, ValidationError
 from lessons.models import User
 from lessons.services import audit
 from lessons.services.common import get_row
-from lessons.services.users import ROLES, create_user, disable_user, list_users
+from lessons.services.users import (
+    DISABLE_OWN,
+    ROLES,
+    create_user,
+    disable_user,
+    enable_user,
+    list_users,
+    reset_password,
+    update_user,
+)
 from web.auth import client_ip, current_user
 from web.database import db
 from web.htmx import redirect_after_post, render
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+ACCOUNT_FIELDS = ("name", "role", "business_unit")
+OWN_PASSWORD = ("Your own password is changed at /account/password, with the current one: a "
+                "reset would sign you out.")
 
 
 @bp.get("/users")
 def users() -> Response:
+    """Every account, and the form that creates one."""
     return users_page({}, {})
 
 
 def users_page(errors: dict[str, str], values: dict[str, str], status: int = 200,
                created: tuple[User, str] | None = None) -> Response:
+    """The accounts page: the create form with its `errors` and `values`, and the account just
+    `created` with its one-time password."""
     return render("admin/users.html", status=status, users=list_users(db.session), roles=ROLES,
                   errors=errors, values=values, created=created)
 
@@ -45,15 +61,85 @@ def create() -> Response:
     return users_page({}, {}, status=201, created=(user, password))
 
 
+@bp.get("/users/<int:user_id>")
+def edit_user(user_id: int) -> Response:
+    """One account: its role, name and business unit, and what may be done to it."""
+    return user_page(get_row(db.session, User, user_id))
+
+
+def user_page(user: User, errors: dict[str, str] | None = None, status: int = 200,
+              password: str | None = None) -> Response:
+    """One account's page: the form as typed when it has `errors`, and a new one-time
+    `password` to show once."""
+    values = {key: request.form.get(key, "") for key in ACCOUNT_FIELDS} if errors else {}
+    return render("admin/user.html", status=status, user=user, roles=ROLES, errors=errors or {},
+                  values=values, password=password, own=user.id == current_user().id)
+
+
+@bp.post("/users/<int:user_id>")
+def save_user(user_id: int) -> Response:
+    """Change the account's role, name or business unit; takes effect on its next request."""
+    user = get_row(db.session, User, user_id)
+    try:
+        changes = update_user(db.session, user, {key: request.form.get(key, "")
+                                                 for key in ACCOUNT_FIELDS})
+    except ValidationError as error:
+        db.session.rollback()
+        return user_page(user, error.fields, status=422)
+    if changes:  # saving an unchanged form is no event
+        audit.record(db.session, current_user().email, "user_update", user.email,
+                     ip=client_ip(), **changes)
+    db.session.commit()
+    flash(f"{user.email} saved." if changes else "Nothing changed.")
+    return redirect_after_post(url_for("admin.users"))
+
+
+@bp.get("/users/<int:user_id>/disable")
+def confirm_disable(user_id: int) -> Response:
+    """Ask before disabling: it ends the account's sessions and revokes its tokens."""
+    user = get_row(db.session, User, user_id)
+    check_not_own(user, DISABLE_OWN)
+    return render("admin/disable.html", user=user)
+
+
 @bp.post("/users/<int:user_id>/disable")
 def disable(user_id: int) -> Response:
     """The account can no longer sign in; its sessions and tokens end now."""
     user = get_row(db.session, User, user_id)
-    disable_user(db.session, user)
+    disable_user(db.session, user, by_id=current_user().id)
     audit.record(db.session, current_user().email, "user_disable", user.email, ip=client_ip())
     db.session.commit()
     flash(f"{user.email} is disabled.")
     return redirect_after_post(url_for("admin.users"))
+
+
+@bp.post("/users/<int:user_id>/enable")
+def enable(user_id: int) -> Response:
+    """Let a disabled account sign in again."""
+    user = get_row(db.session, User, user_id)
+    if enable_user(db.session, user):
+        audit.record(db.session, current_user().email, "user_enable", user.email,
+                     ip=client_ip())
+    db.session.commit()
+    flash(f"{user.email} can sign in again; its old API tokens stay revoked.")
+    return redirect_after_post(url_for("admin.edit_user", user_id=user.id))
+
+
+@bp.post("/users/<int:user_id>/reset-password")
+def new_password(user_id: int) -> Response:
+    """A new one-time password, shown this once; the account chooses its own at sign-in."""
+    user = get_row(db.session, User, user_id)
+    check_not_own(user, OWN_PASSWORD)
+    password = reset_password(db.session, user)
+    audit.record(db.session, current_user().email, "password_reset", user.email, ip=client_ip())
+    db.session.commit()
+    return user_page(user, password=password)
+
+
+def check_not_own(user: User, refusal: str) -> None:
+    """Conflict if `user` is the admin's own account: nobody locks themselves out here."""
+    if user.id == current_user().id:
+        raise Conflict(refusal)
 
 
 @bp.get("/audit")

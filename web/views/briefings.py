@@ -4,21 +4,23 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from flask import Blueprint, Response, abort, flash, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, request, url_for
 
 from lessons import services
 from lessons.errors import ValidationError
-from lessons.exports import csv_text, markdown_text
+from lessons.exports import csv_text, lesson_markdown, markdown_text
 from lessons.fields import DECISIONS
-from lessons.models import Briefing, KickoffDecision, Lesson, Project
+from lessons.models import Action, Briefing, KickoffDecision, Lesson, Project
+from lessons.wording import plural
 from lessons.services.briefings import (
-    BriefingChanges, briefing_changes, distinctive_terms, project_decisions,
+    BriefingChanges, briefing_changes, decision_actions, distinctive_terms, project_decisions,
 )
 from search.briefing import new_since_kickoff, project_aspects
 from web.auth import check_project_team
 from web.database import db
 from web.htmx import is_htmx, local_url, redirect_after_post, render
 from web.identity import current_actor
+from web.links import absolute_url
 from web.search import engine, project_briefing, stored_briefing
 
 bp = Blueprint("briefings", __name__)
@@ -40,6 +42,7 @@ class Row:
     decision: KickoffDecision | None
     kept: bool = False  # no longer ranked, pinned because the team decided on it
     words: list[str] = field(default_factory=list)  # the shared words rare enough to explain
+    risk_action: Action | None = None  # the project's action on it (raised as a risk)
 
     @property
     def why(self) -> list[str]:
@@ -56,6 +59,7 @@ def briefing_rows(project: Project, briefing: Briefing | None) -> list[Row]:
     if briefing is None:
         return []
     decisions = project_decisions(db.session, project.id)
+    actions = decision_actions(db.session, project.id)
     rare = distinctive_terms(db.session, {term for item in briefing.items for term in item.terms})
     rows = []
     for item in briefing.items:
@@ -66,7 +70,8 @@ def briefing_rows(project: Project, briefing: Briefing | None) -> list[Row]:
         # Ranked among what this viewer sees: a gap would hint at a lesson they may not.
         rows.append(Row(len(rows) + 1, item.score, lesson, item.aspects, item.aspect_text,
                         item.terms, len(hit - {None}), decisions.get(lesson.id), item.kept,
-                        [term for term in item.terms if term in rare]))
+                        [term for term in item.terms if term in rare],
+                        actions.get(lesson.id)))
     return rows
 
 
@@ -122,8 +127,11 @@ def show(project_id: int) -> Response:
 
 @bp.post(f"{BASE}/decisions")
 def decide(project_id: int) -> Response:
-    """Record the team's decision on one lesson; htmx swaps just that lesson's form."""
-    data = {name: request.form.get(name, "") for name in ("lesson_id", "decision", "note")}
+    """Record the team's decision on one lesson; htmx swaps just that lesson's form, which
+    shows the action a risk opened (and, once the decision moves away from risk, that the
+    action stays until someone closes it)."""
+    data = {name: request.form.get(name, "")
+            for name in ("lesson_id", "decision", "note", "owner")}
     back = local_url(request.form.get("next"))  # the page it was decided on, without htmx
     project = services.get_project(db.session, project_id)
     check_project_team(project_id, "decide on its briefing")
@@ -132,15 +140,28 @@ def decide(project_id: int) -> Response:
         db.session.commit()
     except ValidationError as error:
         db.session.rollback()
-        return render("briefings/_decision.html", status=422,
-                      project=project, lesson_id=data["lesson_id"], decision=None,
-                      errors=error.fields, values=data, back=back)
+        if not is_htmx():
+            flash(" ".join(error.fields.values()) or error.message)
+            return redirect_after_post(back or url_for(".show", project_id=project_id))
+        return decision_form(project, data["lesson_id"], errors=error.fields, values=data,
+                             back=back, status=422)
     if not is_htmx():
         return redirect_after_post(back or url_for(".show", project_id=project_id))
     # The count line ("decided on 3 of 15") is outside the swapped form: refreshed out of band.
     counts = briefing_counts(briefing_rows(project, stored_briefing(project)))
-    return render("briefings/_decision.html", project=project, lesson_id=decision.lesson_id,
-                  decision=decision, errors={}, values={}, back=back, counts=counts)
+    return decision_form(project, decision.lesson_id, back=back, counts=counts)
+
+
+def decision_form(project: Project, lesson_id: int | str, *, errors: dict | None = None,
+                  values: dict | None = None, back: str | None = None,
+                  counts: dict | None = None, status: int = 200) -> Response:
+    """One lesson's decision form as stored now, with the project's action on it."""
+    known = str(lesson_id).isdecimal() and len(str(lesson_id)) <= 12
+    decision = project_decisions(db.session, project.id).get(int(lesson_id)) if known else None
+    action = decision_actions(db.session, project.id).get(int(lesson_id)) if known else None
+    return render("briefings/_decision.html", status=status, project=project,
+                  lesson_id=lesson_id, decision=decision, risk_action=action,
+                  errors=errors or {}, values=values or {}, back=back, counts=counts)
 
 
 @bp.get(f"{BASE}/regenerate")
@@ -207,29 +228,33 @@ def as_markdown(project_id: int) -> Response:
     """The briefing as Markdown, for a wiki or an e-mail."""
     project, briefing = load(project_id)
     rows = briefing_rows(project, briefing)
-    md = markdown_text
-    lines = [f"# Kickoff briefing: {md(project.name)}", ""]
+    lines = [f"# Kickoff briefing: {markdown_text(project.name)}", ""]
     if briefing:
         lines += [f"Generated {briefing.generated_at:%Y-%m-%d %H:%M} UTC from the project "
-                  f"description; {len(rows)} lessons.", ""]
+                  f"description; {plural(len(rows), 'lesson')}.", ""]
+    currency = current_app.config["CURRENCY"]
     for row in rows:
-        lesson = row.lesson
-        lines += [f"## {row.rank}. {md(lesson.title)}", ""]
-        if row.kept:
-            lines += ["- Kept because the team decided on it; no longer ranked for the description"]
-        else:
-            lines += [f"- Matched: {md(', '.join(row.why))}" + (
-                f" (shared words: {md(', '.join(row.words))})" if row.words else "")]
-        lines += [f"- Seen on {row.projects_hit} project(s)"
-                  + (f"; source {md(lesson.external_id)}" if lesson.external_id else "")]
-        if row.decision:
-            lines += [f"- Decision: {DECISIONS[row.decision.decision]}"
-                      + (f" — {md(row.decision.note)}" if row.decision.note else "")]
-        if lesson.recommendation:
-            lines += ["", f"**Recommendation:** {md(lesson.recommendation, inline=False)}"]
-        lines += [""]
+        link = absolute_url("lessons.show", lesson_id=row.lesson.id)
+        lines += lesson_markdown(row.lesson, link, currency, rank=row.rank,
+                                 notes=briefing_notes(row))
     return Response("\n".join(lines), mimetype="text/markdown",
                     headers={"Content-Disposition": f'attachment; filename="briefing-{project.id}.md"'})
+
+
+def briefing_notes(row: Row) -> list[str]:
+    """What the briefing adds to a lesson in Markdown: why it is there, how often it was met,
+    and what the team decided."""
+    md = markdown_text
+    if row.kept:
+        notes = ["Kept because the team decided on it; no longer ranked for the description"]
+    else:
+        notes = [f"Matched: {md(', '.join(row.why))}" + (
+            f" (shared words: {md(', '.join(row.words))})" if row.words else "")]
+    notes.append(f"Seen on {plural(row.projects_hit, 'project')}")
+    if row.decision is None:
+        return notes + ["Team decision: not decided yet"]
+    note = f" — {md(row.decision.note)}" if row.decision.note else ""
+    return notes + [f"Team decision: {DECISIONS[row.decision.decision]}{note}"]
 
 
 @bp.get(f"{BASE}.csv")

@@ -2,19 +2,19 @@
 
 from datetime import date
 
-from flask import Blueprint, Response, flash, request, session, url_for
+from flask import Blueprint, Response, current_app, flash, request, session, url_for
 
 from lessons import services
 from lessons.errors import ValidationError
 from lessons.fields import LESSON_FIELDS
-from lessons.history import revision_changes
+from lessons.history import lesson_history
 from lessons.queries import LESSON_FILTERS, LESSON_SORTS, parse_query
 from lessons.services.briefings import decision_counts, lesson_decisions
 from lessons.services.lessons import category_choices
 from lessons.services.reviews import last_return, review_step
 from web.database import db
 from web.htmx import redirect_after_post, render
-from web.auth import changeable_lesson, current_user, is_reviewer
+from web.auth import VISITOR, changeable_lesson, current_user, is_reviewer
 from web.identity import current_actor, current_user_id, remember_actor
 from web.views.forms import categories, field_value, form_values
 from web.views.reviews import review_steps
@@ -108,11 +108,13 @@ def edit(lesson_id: int) -> Response:
                 db.session, lesson_id, values, actor=current_actor(), partial=False,
                 categories=categories(), by_reviewer=is_reviewer(),
             )
-            if submit:
-                review_step(db.session, lesson_id, "submit", actor=current_actor())
+            if submit:  # a returned lesson's needs the reply saying what changed
+                review_step(db.session, lesson_id, "submit", actor=current_actor(),
+                            data={"comment": request.form.get("comment")})
             db.session.commit()
         except ValidationError as error:
-            return form_page("lessons/edit.html", values, error.fields, lesson=lesson)
+            return form_page("lessons/edit.html", values, error.fields, lesson=lesson,
+                             reply=request.form.get("comment", ""))
         reopened = approved and lesson.status == "submitted"
         flash("Changes saved and sent for review." if submit else "Changes saved; an approved "
               "lesson changed by its author goes back to the PMO for review." if reopened
@@ -124,14 +126,12 @@ def edit(lesson_id: int) -> Response:
 
 @bp.get("/<int:lesson_id>/history")
 def history(lesson_id: int) -> Response:
-    """Every revision: who, when, and what changed."""
+    """Every revision the reader may see (lessons.history): who, when, and what changed."""
     lesson = services.get_lesson(db.session, lesson_id)
-    revisions = services.lesson_revisions(db.session, lesson_id)
-    entries = [
-        (revision, revision_changes(revisions[i - 1].content if i else None, revision.content))
-        for i, revision in enumerate(revisions)
-    ]
-    return render("lessons/history.html", lesson=lesson, entries=reversed(entries))
+    found = lesson_history(db.session, current_user() or VISITOR, lesson,
+                           current_app.config["CURRENCY"])
+    return render("lessons/history.html", lesson=lesson, entries=reversed(found.entries),
+                  hidden=found.hidden)
 
 
 @bp.post("/<int:lesson_id>/delete")

@@ -1,32 +1,63 @@
 """The PMO dashboard and the one-page executive report (HTML to print, Markdown, CSV)."""
 
+import calendar
+from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
 
 from lessons.exports import csv_text, markdown_text
 from lessons.services.projects import business_units
+from lessons.wording import longest_wait, money, plural
 from search.report import WEAK_MATCH, pmo_report
 from search.trends import Scope, Windows, today
+from web.charts import Bar, bars, columns, sparkline
 from web.database import db
 from web.htmx import render
+from web.links import absolute_url
 from web.views.forms import categories
 
 bp = Blueprint("pmo", __name__)
 
 
-def report_data() -> dict[str, Any]:
+def report_data(windows: Windows | None = None) -> dict[str, Any]:
     """The report for the scope and windows in the URL."""
     return pmo_report(db.session, Scope.parse(request.args),
-                      Windows.parse(request.args, today()))
+                      windows or Windows.parse(request.args, today()))
 
 
 def page_context() -> dict[str, Any]:
     """What the dashboard and the report pages show, and the links that keep their scope."""
-    data = report_data()
+    windows = Windows.parse(request.args, today())
+    data = report_data(windows)
     return {"data": data, "business_units": business_units(db.session),
             "categories": categories(), "args": request.args, "weak_match": WEAK_MATCH,
-            "link_args": {**data["scope"], "window_days": data["window_days"]}}
+            "link_args": {**data["scope"], "window_days": data["window_days"]},
+            "charts": charts(data, windows, current_app.config["CURRENCY"]),
+            "longest_wait": longest_wait}
+
+
+def charts(data: dict[str, Any], windows: Windows, currency: str) -> dict[str, Any]:
+    """The dashboard's charts: each top theme's trend on one shared scale (small multiples),
+    what the top themes cost in money and in days, and lessons captured per month."""
+    spans = [f"{w['start']} to {w['end']}" for w in windows.as_list()]
+    peak = max((max(t["counts"], default=0) for t in data["themes"]), default=0)
+    trends, cards = {}, {}
+    for t in data["themes"]:  # in the report's table, and larger on the dashboard's cards
+        title = f"{t['label']}: lessons per {windows.days}-day window"
+        trends[t["id"]] = sparkline(f"trend-{t['id']}", title, t["counts"], peak, spans)
+        cards[t["id"]] = sparkline(f"card-{t['id']}", title, t["counts"], peak, spans,
+                                   bar=14, height=40)
+    cost = [Bar(t["label"], float(t["impact_cost"]), money(t["impact_cost"], currency, whole=True))
+            for t in data["themes"]]
+    days = [Bar(t["label"], t["impact_days"], plural(t["impact_days"], "day"))
+            for t in data["themes"]]
+    months = [Bar(calendar.month_abbr[int(m["month"][5:])], m["lessons"], str(m["lessons"]),
+                  tip=m["month"]) for m in data["capture"]["by_month"]]
+    return {"trends": trends, "cards": cards,
+            "cost": bars("theme-cost", f"Cost impact by theme ({currency})", cost),
+            "days": bars("theme-days", "Schedule impact by theme (days lost)", days),
+            "months": columns("capture-months", "Lessons captured per month", months)}
 
 
 @bp.get("/pmo")
@@ -66,43 +97,75 @@ PERIOD_MEASURES = (("lessons", "Lessons captured"), ("severe", "High or critical
 def markdown_lines(data: dict[str, Any]) -> list[str]:
     """The report as Markdown lines."""
     current, previous = data["periods"]["current"], data["periods"]["previous"]
+    currency = current_app.config["CURRENCY"]
     md = markdown_text
+
+    def figure(period: dict[str, Any], key: str) -> Any:
+        return money(period[key], currency, whole=True) if key == "impact_cost" else period[key]
+
     scope = ", ".join(f"{k} {md(v)}" for k, v in data["scope"].items()) or "all lessons"
     lines = ["# Lessons learned: executive report", "",
              f"Scope: {scope}. This {data['window_days']}-day window ({current['start']} to "
              f"{current['end']}) against the one before.", "",
              "| | this window | previous |", "| --- | --- | --- |"]
-    lines += [f"| {label} | {current[key]} | {previous[key]} |" for key, label in PERIOD_MEASURES]
+    lines += [f"| {label} | {figure(current, key)} | {figure(previous, key)} |"
+              for key, label in PERIOD_MEASURES]
     lines += ["", "## Where we keep failing", ""]
-    lines += [f"- **{md(t['label'])}**: {t['size']} lessons on {t['projects']} projects, "
-              f"{t['severe_share']:.0%} severe, cost {float(t['impact_cost']):,.0f}, "
-              f"{t['impact_days']} days lost" for t in data["themes"]] or ["- No themes yet."]
+    lines += [theme_line(theme, currency) for theme in data["themes"]] or ["- No themes yet."]
     lines += ["", "## Identified, not learned", ""]
-    # The reasons quote lesson titles ("back after the action on “…”"): user text too.
-    lines += [f"- {md(r['lessons'][0]['title'])}: {md('; '.join(r['reasons']))}"
-              for r in data["repeats"]] or ["- None."]
+    lines += [repeat_line(repeat) for repeat in data["repeats"]] or ["- None."]
     actions, reuse, review = data["actions"], data["reuse"], data["review"]
+    wait = longest_wait(review["oldest_waiting_days"])
+    decisions = reuse["decisions"]
     lines += ["", "## Actions", "",
               f"{actions['done']} done, {actions['open']} open, {actions['overdue']} overdue.", "",
               "## Review", "",
-              f"{review['approved']} approved, {review['awaiting']} awaiting review, "
-              f"{review['returned']} returned to their authors; drafts: {review['drafts']}.", "",
+              f"{review['approved']} approved, {review['awaiting']} awaiting review"
+              f"{f' ({wait})' if wait else ''}, {review['returned']} returned to "
+              f"{'its author' if review['returned'] == 1 else 'their authors'}; "
+              f"drafts: {review['drafts']}.", "",
               "## Reuse at kickoff", "",
-              f"{reuse['briefings']} briefings; lessons applied {reuse['decisions']['applied']} "
-              f"times, not applicable {reuse['decisions']['not_applicable']}, raised as risks "
-              f"{reuse['decisions']['risk']}.", ""]
+              f"{plural(reuse['briefings'], 'kickoff briefing')}; lessons applied "
+              f"{plural(decisions['applied'], 'time')}, judged not applicable "
+              f"{plural(decisions['not_applicable'], 'time')}, raised as risks "
+              f"{plural(decisions['risk'], 'time')}.", ""]
     return lines
 
 
+def theme_line(theme: dict[str, Any], currency: str) -> str:
+    """A recurring theme as a Markdown list item, linked to its page."""
+    link = absolute_url("themes.show", theme_id=theme["id"])
+    return (f"- **{markdown_text(theme['label'])}** ([theme {theme['id']}]({link})): "
+            f"{plural(theme['size'], 'lesson')} on {plural(theme['projects'], 'project')}, "
+            f"{theme['severe_share']:.0%} high or critical, cost "
+            f"{money(theme['impact_cost'], currency, whole=True)}, "
+            f"{plural(theme['impact_days'], 'day')} lost")
+
+
+def repeat_line(repeat: dict[str, Any]) -> str:
+    """A mistake made again as a Markdown list item: its first lesson's id, link and title."""
+    first = repeat["lessons"][0]
+    link = absolute_url("lessons.show", lesson_id=first["id"])
+    # The reasons quote lesson titles ("back after the action on “…”"): user text too.
+    return (f"- [#{first['id']}]({link}) {markdown_text(first['title'])}: "
+            f"{markdown_text('; '.join(repeat['reasons']))}")
+
+
 def csv_rows(data: dict[str, Any]) -> list[list[Any]]:
-    """The report as (section, item, measure, value) rows."""
+    """The report as (section, item, measure, value) rows; amounts stay numbers, and the
+    measure names their currency."""
+    currency = current_app.config["CURRENCY"]
     rows: list[list[Any]] = []
     for name in ("current", "previous"):
         period = data["periods"][name]
-        rows += [["period", f"{name} ({period['start']} to {period['end']})", label, period[key]]
+        rows += [["period", f"{name} ({period['start']} to {period['end']})",
+                  f"{label} ({currency})" if key == "impact_cost" else label,
+                  Decimal(period[key]) if key == "impact_cost" else period[key]]
                  for key, label in PERIOD_MEASURES]
     for theme in data["themes"]:
-        rows += [["theme", theme["label"], measure, theme[measure]]
+        rows += [["theme", theme["label"],
+                  f"{measure} ({currency})" if measure == "impact_cost" else measure,
+                  Decimal(theme[measure]) if measure == "impact_cost" else theme[measure]]
                  for measure in ("size", "projects", "severe_share", "impact_cost", "impact_days",
                                  "change")]
     rows += [["repeat", repeat["lessons"][0]["title"], "reasons", "; ".join(repeat["reasons"])]

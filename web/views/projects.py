@@ -5,10 +5,12 @@ from flask import Blueprint, Response, flash, request, url_for
 from lessons import services
 from lessons.errors import ValidationError
 from lessons.fields import PROJECT_FIELDS
+from lessons.policy import reads_charter
 from lessons.queries import LESSON_FILTERS, PROJECT_FILTERS, PROJECT_SORTS, parse_query
+from lessons.services.actions import project_actions
 from lessons.services.projects import add_member, remove_member, team
 from web.database import db
-from web.auth import check_project_manager
+from web.auth import VISITOR, check_project_manager, current_user
 from web.identity import current_user_id
 from web.search import project_briefing
 from web.htmx import redirect_after_post, render
@@ -58,13 +60,16 @@ def new() -> Response:
 
 @bp.get("/<int:project_id>")
 def show(project_id: int) -> Response:
-    """One project: its kickoff briefing first (no extra click), then its charter and lessons."""
+    """One project: its kickoff briefing first (no extra click), then its charter and lessons
+    (the charter and team to those who may read them: lessons.policy.reads_charter)."""
     project = services.get_project(db.session, project_id)
     query = parse_query(LESSON_FILTERS, {"project_id": project_id, "per_page": 50})
     lessons = services.list_lessons(db.session, query)
     view = shown_briefing(project, request.args.get("category"))
+    charter = reads_charter(db.session, current_user() or VISITOR, project_id)
     return render("projects/show.html", project=project, lessons=lessons, view=view,
-                  team=team(db.session, project_id))
+                  team=team(db.session, project_id) if charter else [], charter_shown=charter,
+                  actions=project_actions(db.session, project_id))
 
 
 @bp.post("/<int:project_id>/team")

@@ -6,15 +6,15 @@ ones), and for the PMO every lesson awaiting review, to approve or return
 with a comment. The same steps are buttons on the lesson's own page.
 """
 
-from datetime import datetime
-
 from flask import Blueprint, Response, current_app, flash, request, url_for
 from sqlalchemy.exc import SQLAlchemyError
 
-from lessons.models import Lesson, utcnow
+from lessons.models import Lesson
 from lessons.services.reviews import (
-    MAX_COMMENT, STEPS, is_own, own_in_review, review_queue, review_step, submitted_by, waiting,
+    MAX_COMMENT, STEPS, is_own, last_return, own_in_review, review_queue, review_step,
+    submitted_by, waiting,
 )
+from lessons.wording import days_waiting
 from web.auth import can_change, changeable_lesson, current_user, is_reviewer
 from web.database import db
 from web.htmx import local_url, redirect_after_post, render
@@ -35,8 +35,10 @@ def index() -> Response:
 
 @bp.post("/lessons/<int:lesson_id>/submit")
 def submit(lesson_id: int) -> Response:
-    """Send a draft or a returned lesson to the PMO: its author or the PMO may."""
-    review_step(db.session, changeable_lesson(lesson_id).id, "submit", actor=current_actor())
+    """Send a draft or a returned lesson to the PMO: its author or the PMO may; a returned one
+    with a reply saying what changed."""
+    review_step(db.session, changeable_lesson(lesson_id).id, "submit", actor=current_actor(),
+                data={"comment": request.form.get("comment")})
     return done(lesson_id, "Submitted for review.")
 
 
@@ -60,7 +62,8 @@ def send_back(lesson_id: int) -> Response:
 def review_helpers() -> dict:
     """For every template: the steps a viewer may take on a lesson, and the nav's count."""
     return {"review_steps": review_steps, "waiting_count": waiting_count,
-            "MAX_COMMENT": MAX_COMMENT, "submitted_by": submitted_by, "waited": waited}
+            "MAX_COMMENT": MAX_COMMENT, "submitted_by": submitted_by, "days_waiting": days_waiting,
+            "last_return": last_return}
 
 
 def review_steps(lesson: Lesson) -> set[str]:
@@ -73,14 +76,6 @@ def review_steps(lesson: Lesson) -> set[str]:
         allowed |= {"return"} if is_own(db.session, lesson, current_actor()) \
             else {"approve", "return"}
     return {step for step in allowed if lesson.status in STEPS[step][0]}
-
-
-def waited(since: datetime | None) -> str:
-    """How long a lesson has waited for review, in whole days."""
-    if since is None:
-        return "waiting"
-    days = (utcnow() - since).days
-    return "waiting since today" if days < 1 else f"waiting {days} day{'' if days == 1 else 's'}"
 
 
 def waiting_count() -> int:

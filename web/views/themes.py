@@ -2,8 +2,10 @@
 
 from flask import Blueprint, Response, abort, current_app, request, url_for
 
+from lessons.errors import ValidationError
 from lessons.models import Theme, ThemeRun
 from lessons.services.common import find_row
+from lessons.services.themes import rename_theme
 from search.trends import REPEAT_PROJECTS, Windows, repeated_mistakes, theme_views, today
 from web.database import db
 from web.htmx import is_htmx, redirect_after_post, render
@@ -35,6 +37,23 @@ def show(theme_id: int) -> Response:
             abort(404)
         return render("themes/retired.html", theme=theme, status=404)
     return render("themes/show.html", view=view, windows=windows)
+
+
+@bp.post("/themes/<int:theme_id>/name")
+def rename(theme_id: int) -> Response:
+    """The PMO names the theme (an empty name gives back the one from its words)."""
+    find_row(db.session, Theme, theme_id) or abort(404)
+    try:
+        rename_theme(db.session, theme_id, {"name": request.form.get("name")}, current_actor())
+    except ValidationError as error:
+        db.session.rollback()
+        windows = Windows.parse(request.args, today())
+        view = next((v for v in theme_views(db.session, windows) if v.theme.id == theme_id),
+                    None) or abort(422, error.fields["name"])  # a retired theme has no page
+        return render("themes/show.html", view=view, windows=windows, errors=error.fields,
+                      typed=request.form.get("name"), status=422)
+    db.session.commit()
+    return redirect_after_post(url_for("themes.show", theme_id=theme_id))
 
 
 @bp.post("/themes/recompute")
