@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
 import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lessons.db import database_identity
 from lessons.models import Change, Lesson
 from lessons.services.reviews import feeds_insights
-from search import theme_store, vectors
+from search import vectors
 from search.embedder import Embedder, get_embedder
 from search.index import SnapshotError, VectorIndex, read_manifest, remove_stale_temp_files
 from search.tags import TagVectors
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 SNAPSHOT_EVERY = 500  # changes applied since the last snapshot
 SYNC_BATCH = 256  # lessons re-embedded per transaction while catching up
 Progress = Callable[[int, int], None]  # (done, total)
+# Told, in the transaction that stores them, which lessons' vectors changed (themes listen).
+VectorsChanged = Callable[[Session, "SearchEngine", list[int]], None]
 
 
 class IndexNotReady(Exception):
@@ -60,6 +63,7 @@ class SearchEngine:
         self.wait_while_building = wait_while_building
         self.progress: tuple[int, int] = (0, 0)
         self.tags = TagVectors()
+        self.listeners: list[VectorsChanged] = []
 
     @contextmanager
     def locked(self) -> Iterator[None]:
@@ -70,6 +74,11 @@ class SearchEngine:
             yield
         finally:
             self.lock.release()
+
+    def on_vectors_changed(self, listener: VectorsChanged) -> None:
+        """Call `listener(session, engine, lesson_ids)` whenever lessons' vectors change, in the
+        transaction that stores them: the engine knows nothing of who listens."""
+        self.listeners.append(listener)
 
     @property
     def embedder(self) -> Embedder:
@@ -188,8 +197,8 @@ class SearchEngine:
             lessons = session.scalars(select(Lesson).where(Lesson.id.in_(lesson_ids))).all()
             live = [lesson for lesson in lessons if not lesson.is_deleted]
             fresh = vectors.refresh_vectors(session, self.embedder, live, seqs)
-            theme_store.place_in_themes(session, self.embedder, self.model, list(fresh),
-                                        self.feeds)
+            for listener in self.listeners:
+                listener(session, self, list(fresh))
             session.commit()
         self.index.remove(lesson_ids)
         for lesson_id, matrix in fresh.items():

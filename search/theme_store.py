@@ -30,7 +30,7 @@ from search import themes
 from search.embedder import Embedder
 from search.vectors import all_vectors
 
-if TYPE_CHECKING:  # the engine stores vectors through place_in_themes below
+if TYPE_CHECKING:  # the engine tells `place_changed` below when vectors change
     from search.engine import SearchEngine
 
 # A recomputed theme keeps an old id when their centroids are at least this alike: distinct
@@ -213,6 +213,12 @@ def store(session: Session, model: str, groups: Sequence[Clustering]) -> None:
     session.execute(delete(LessonTheme))
     if assigned:
         session.execute(insert(LessonTheme), assigned)
+
+
+def place_changed(session: Session, engine: "SearchEngine", lesson_ids: list[int]) -> None:
+    """The engine's listener (web.search registers it): lessons whose vectors just changed
+    join a theme, or leave theirs when they no longer feed themes."""
+    place_in_themes(session, engine.embedder, engine.model, lesson_ids, engine.feeds)
 
 
 def place_in_themes(session: Session, embedder: Embedder, model: str,

@@ -158,7 +158,8 @@ def test_import_a_file_after_its_preview_with_a_polled_progress_bar(page, page_e
     page.get_by_role("button", name="Upload and preview").click()
     expect(page.locator("h1")).to_have_text("Import register.csv")
     expect(page.get_by_role("button", name="Import 1500 lessons")).to_be_visible()
-    expect(page.locator("table.list").last).to_contain_text("severity: Must be one of")
+    expect(page.locator("table.list").last).to_contain_text(
+        "Severity (column “Severity”: “extreme”): must be one of")  # the form's words
     # The mapping step: stop reading the severity column, and the odd row is taken too.
     page.select_option("#map-severity", "")
     page.get_by_role("button", name="Apply the columns").click()

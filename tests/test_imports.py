@@ -456,7 +456,11 @@ def test_the_import_page_previews_then_imports_in_the_background(client, session
     page = preview.get_data(as_text=True)
     assert "Nobody owned the vendor&#39;s API change notices." in page  # a mapped first row
     assert "Import 3 lessons" in page
-    assert "what_happened: This field is required." in page  # row 5, rejected
+    # Row 5, rejected, in the form's words, with the column and a way to the fix.
+    assert "What happened (column “Card”): this field is required." in page
+    assert ("Date it happened (column “Created”: “x”): must be a date as YYYY-MM-DD. "
+            '<a href="#map-date-format">Choose the date format above.</a>') in page
+    assert "what_happened:" not in page and "occurred_on:" not in page
     assert lesson_count(session) == 0  # nothing written by a preview
 
     run_url = response.headers["Location"]

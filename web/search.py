@@ -11,6 +11,7 @@ from sqlalchemy import select
 from lessons.models import Briefing, Project
 from lessons.services.lessons import lesson_conditions
 from lessons.services.search_log import record_search
+from search import theme_store
 from search.briefing import ensure_briefing, generate
 from search.engine import IndexNotReady, SearchEngine
 from search.retrieve import Results
@@ -22,9 +23,11 @@ def init_app(app: Flask) -> None:
     """Create the engine (nothing loads until it is first needed) and the write hook."""
     sessions = app.extensions["lessons.db"][1]
     folder = Path(app.instance_path) / "index"
-    app.extensions["lessons.search"] = SearchEngine(
-        sessions, folder, app.config["EMBEDDING_MODEL"], wait_while_building=False,
-        approved_only=app.config["APPROVED_ONLY"])
+    search_engine = SearchEngine(sessions, folder, app.config["EMBEDDING_MODEL"],
+                                 wait_while_building=False,
+                                 approved_only=app.config["APPROVED_ONLY"])
+    search_engine.on_vectors_changed(theme_store.place_changed)  # a new lesson joins a theme
+    app.extensions["lessons.search"] = search_engine
     app.after_request(index_after_write)
 
 

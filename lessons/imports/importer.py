@@ -14,7 +14,7 @@ import hashlib
 import itertools
 import json
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from lessons.errors import ValidationError
 from lessons.fields import DEFAULT_CATEGORIES, LESSON_FIELDS, MAX_TAG_LENGTH, MAX_TAGS
-from lessons.imports.mappings import ColumnMap
+from lessons.imports.mappings import ColumnMap, allowed_values, allowed_word
 from lessons.imports.tables import OVERFLOW, Table
 from lessons.models import ImportRun, Lesson, Project
 from lessons.services import create_lesson, create_project
@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 BATCH = 500  # lessons per transaction, and per embedding call
 NAME_LENGTH = 200  # of a project or business unit name
+MAX_WORDS = 50  # distinct words of one choice column offered for mapping
+VALUE_SHOWN = 80  # characters of a refused value shown with the reason
 IMPORT_LOCK = 0x4C4E_494D  # PostgreSQL advisory lock key held while a batch is written
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -52,6 +54,10 @@ class ImportReport:
     adjusted: list[tuple[int, str]] = field(default_factory=list)
     new_projects: list[str] = field(default_factory=list)
     stopped: str | None = None  # why the import ended early
+    refused: dict[int, dict[str, str]] = field(default_factory=dict)  # a rejected row's values
+    # Words in choice columns that are not allowed values, mapped or not:
+    # target → casefolded word → [the first spelling seen, rows].
+    words: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
 
     def taken(self) -> str:
         """The rows taken, as ranges: "2-501, 503-900"."""
@@ -70,10 +76,25 @@ class ImportReport:
             "dry_run": self.dry_run, "rows": self.rows, "created": len(self.created),
             "rows_taken": self.taken(), "lesson_ids": self.lesson_ids,
             "skipped": [{"row": row, "reason": why} for row, why in self.skipped],
-            "rejected": [{"row": row, "fields": fields} for row, fields in self.rejected],
+            "rejected": [{"row": row, "fields": fields, "values": self.refused.get(row, {})}
+                         for row, fields in self.rejected],
             "adjusted": [{"row": row, "note": note} for row, note in self.adjusted],
             "new_projects": self.new_projects, "stopped": self.stopped,
+            "words": {target: dict(found.values()) for target, found in self.words.items()},
         }
+
+    def note_words(self, data: dict[str, Any], allowed: Mapping[str, Mapping[str, str]]) -> None:
+        """Count the row's words in choice fields that are not allowed values as they stand."""
+        for target, choices in allowed.items():
+            value = data.get(target)
+            if not isinstance(value, str) or not value.strip() or allowed_word(value, choices):
+                continue
+            found = self.words.setdefault(target, {})
+            key = value.strip().casefold()
+            if key in found:
+                found[key][1] += 1
+            elif len(found) < MAX_WORDS:  # past that it is free text, not a choice column
+                found[key] = [value.strip(), 1]
 
 
 @dataclass
@@ -223,7 +244,9 @@ def plan_row(number: int, cells: dict[str, Any], mapping: ColumnMap,
             f"Has {len(cells) - 1 + len(cells[OVERFLOW])} cells but the header has "
             f"{len(cells) - 1}: a quote or a delimiter is probably out of place.")}))
         return None
-    data = mapping.apply(cells)
+    read = mapping.read_row(cells)
+    report.note_words(read, allowed_values(categories))
+    data = mapping.finish(read)
     project, business_unit = data.pop("project", None), data.pop("business_unit", None)
     fit_tags(number, data, report)
     errors = {}
@@ -235,6 +258,8 @@ def plan_row(number: int, cells: dict[str, Any], mapping: ColumnMap,
         errors.update(error.fields)
     if errors:
         report.rejected.append((number, errors))
+        report.refused[number] = {name: shown(data[name])
+                                  for name in errors if data.get(name) not in (None, "")}
         return None
     row = Planned(number, data, values, project, business_unit, "")
     row.key = values["external_id"] or content_hash(row)
@@ -269,6 +294,12 @@ def shorten(text: str, limit: int) -> str:
         return text
     cut = text.rfind(" ", 0, limit)
     return text[:cut if cut > limit // 2 else limit].rstrip(" ,;&-")
+
+
+def shown(value: Any) -> str:
+    """A refused value as the reason quotes it: one line, cut short."""
+    text = " ".join(str(value).split())
+    return text if len(text) <= VALUE_SHOWN else shorten(text, VALUE_SHOWN) + "…"
 
 
 def content_hash(row: Planned) -> str:

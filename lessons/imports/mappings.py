@@ -26,6 +26,7 @@ from typing import Any
 from lessons.errors import ValidationError
 from lessons.fields import DEFAULT_CATEGORIES, LESSON_FIELDS
 from lessons.imports.tables import cell_text
+from lessons.services.lessons import category_choices
 from lessons.validation import Invalid, parse_json
 
 READY_FOLDER = Path(__file__).parent / "mappings"
@@ -65,6 +66,10 @@ class ColumnMap:
 
     def apply(self, cells: dict[str, Any]) -> dict[str, Any]:
         """The row as lesson input (with `project` and `business_unit` by name)."""
+        return self.finish(self.read_row(cells))
+
+    def read_row(self, cells: dict[str, Any]) -> dict[str, Any]:
+        """The row's values as its columns and defaults give them, before `values` translates."""
         data: dict[str, Any] = {}
         for target, source in self.fields.items():
             value = self.read(target, source, cells)
@@ -73,13 +78,29 @@ class ColumnMap:
         for target, value in self.defaults.items():
             if data.get(target) in (None, ""):
                 data[target] = fill(value, cells) if "{" in value else value
-        for target, words in self.values.items():
+        return data
+
+    def finish(self, read: dict[str, Any]) -> dict[str, Any]:
+        """`read_row`'s values with the file's words translated, and a title if none."""
+        data = dict(read)
+        for target in self.values:
             if isinstance(data.get(target), str):
-                lowered = {k.casefold(): v for k, v in words.items()}
-                data[target] = lowered.get(data[target].strip().casefold(), data[target])
+                data[target] = self.translate(target, data[target]) or data[target]
         if "title" not in data and data.get("what_happened"):
             data["title"] = first_sentence(data["what_happened"])  # a file with no title column
         return data
+
+    def translate(self, target: str, word: str) -> str | None:
+        """The allowed value `values` maps a file's word to (any letter case), or None."""
+        lowered = {k.strip().casefold(): v for k, v in self.values.get(target, {}).items()}
+        return lowered.get(word.strip().casefold())
+
+    def sources(self, target: str) -> list[str]:
+        """The columns a target is read from (its default's, when no column is chosen)."""
+        if target in self.fields:
+            return source_columns(self.fields[target])
+        default = self.defaults.get(target, "")
+        return source_columns(default) if "{" in default else []
 
     def read(self, target: str, source: Source, cells: dict[str, Any]) -> Any:
         """One target's value from the row's cells."""
@@ -224,9 +245,7 @@ def guess(headers: list[str], sample: list[dict[str, Any]] = (),
     if "what_happened" not in fields and "title" in fields:
         fields["what_happened"] = fields.pop("title")  # one text: the title is its first sentence
     mapping = ColumnMap(fields=fields)
-    allowed = {**{f.name: f.choices for f in LESSON_FIELDS if f.choices},
-               "category": {name: name for name in categories}}
-    for target, choices in allowed.items():
+    for target, choices in allowed_values(categories).items():
         column = fields.get(target)
         if isinstance(column, str) and not mostly(sample, column, lambda v: allowed_word(v, choices)):
             del fields[target]
@@ -259,8 +278,16 @@ def mostly(sample: list[dict[str, Any]], column: str, test: Callable[[Any], bool
     return not values or sum(map(test, values)) >= 0.5 * len(values)
 
 
+def allowed_values(categories: Sequence[str] = DEFAULT_CATEGORIES
+                   ) -> dict[str, Mapping[str, str]]:
+    """Each choice target's allowed values and their labels, categories as configured."""
+    return {**{f.name: f.choices for f in LESSON_FIELDS if f.choices},
+            **category_choices(categories)}
+
+
 def allowed_word(value: Any, choices: Mapping[str, str]) -> bool:
-    text = cell_text(value).casefold()
+    """Whether a cell is an allowed value or its label, in any letter case."""
+    text = cell_text(value).strip().casefold()
     return any(text in (key.casefold(), label.casefold()) for key, label in choices.items())
 
 

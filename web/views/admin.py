@@ -6,7 +6,7 @@ import secrets
 from flask import Blueprint, Response, flash, request, url_for
 
 from lessons.errors import Conflict, ValidationError
-from lessons.models import User
+from lessons.models import AuditEvent, User
 from lessons.services import audit
 from lessons.services.common import get_row
 from lessons.services.users import (
@@ -144,7 +144,29 @@ def check_not_own(user: User, refusal: str) -> None:
 
 @bp.get("/audit")
 def audit_log() -> Response:
-    """Who did what, newest first."""
+    """Who did what, newest first, filtered by the URL's arguments. A filter that is not
+    understood is named on the page and left out, the others still apply."""
     page = request.args.get("page", "1")
     number = int(page) if page.isdecimal() and 0 < int(page) < 100_000 else 1
-    return render("admin/audit.html", page=audit.events(db.session, number))
+    known = audit.actions(db.session)
+    filters, errors = audit.parse_filters(request.args, known)
+    events = audit.events(db.session, number, filters)
+    return render("admin/audit.html", "admin/_audit_results.html", page=events, filters=filters,
+                  errors=errors, actions=known, links=target_links(events.items),
+                  args={f.name: request.args[f.name] for f in audit.AUDIT_FILTERS
+                        if request.args.get(f.name)})
+
+
+# The page of each kind of row an audit target names (lessons.services.audit.target_pages).
+TARGET_PAGES = {"lesson": ("lessons.show", "lesson_id"), "project": ("projects.show", "project_id"),
+                "theme": ("themes.show", "theme_id"), "user": ("admin.edit_user", "user_id"),
+                "import": ("imports.show", "run_id")}
+
+
+def target_links(events: list[AuditEvent]) -> dict[int, str]:
+    """The address of each event's target, by event id, for those whose row exists."""
+    links = {}
+    for event_id, (kind, row_id) in audit.target_pages(db.session, events).items():
+        endpoint, argument = TARGET_PAGES[kind]
+        links[event_id] = url_for(endpoint, **{argument: row_id})
+    return links

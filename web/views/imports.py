@@ -1,8 +1,10 @@
 """Importing a file from the browser: upload it, check the mapping on a preview, import it.
 
 The preview is the CLI's dry run: the mapped first rows, what would be
-created, and every row that would be rejected with the reason. Nothing is
-written until the user starts the import, which runs in the background with
+created, and every row that would be rejected with the reason (in the form's
+words, linked to the control that fixes it). Words of choice columns that are
+not allowed values are offered for mapping to allowed ones, kept as the
+mapping's `values`. Nothing is written until the user starts the import, which runs in the background with
 a polled progress bar and can be resumed if its process stops.
 """
 
@@ -15,8 +17,10 @@ from sqlalchemy import select
 
 from lessons.errors import ValidationError
 from lessons.fields import LESSON_FIELDS
-from lessons.imports.importer import check_import
-from lessons.imports.mappings import ColumnMap, guess, parse_mapping, ready_mappings, TARGETS
+from lessons.imports.importer import MAX_WORDS, check_import
+from lessons.imports.mappings import (ColumnMap, allowed_values, guess, parse_mapping,
+                                     ready_mappings, TARGETS)
+from lessons.imports.reasons import Reason, reasons
 from lessons.imports.tables import Table, guess_format, open_table
 from lessons.models import ImportRun
 from lessons.services.common import find_row
@@ -36,6 +40,7 @@ TARGET_LABELS = {**{f.name: f.label for f in LESSON_FIELDS},
                  "project": "Project (by name; created if new)",
                  "business_unit": "Business unit (of a new project)"}
 PREVIEW_ROWS = 10
+SHOWN_REJECTIONS = 200  # rejected rows listed on a page; the CLI's dry run lists them all
 KEEP = "\x00keep"  # the form's value for "keep the mapping's own rule" (a template or a list)
 
 
@@ -100,7 +105,8 @@ def show(run_id: int) -> Response:
     """Before the import: the preview. During: the progress bar. After: the report."""
     run = get_run(run_id)
     if run.status != "preview":
-        return render("imports/show.html", run=run)
+        return render("imports/show.html", run=run, rejections=rejections(
+            run.report or {}, parse_mapping(run.mapping, "chosen")))
     return render("imports/show.html", run=run, **preview(run))
 
 
@@ -108,13 +114,18 @@ def preview(run: ImportRun) -> dict[str, Any]:
     """The mapping, the first rows as lessons, and the dry run's report (or why it failed)."""
     mapping = parse_mapping(run.mapping, run.mapping.get("name", "chosen"))
     context: dict[str, Any] = {"mapping": mapping, "targets": TARGET_LABELS, "keep": KEEP,
-                               "headers": [], "rows": [], "report": None, "problem": None}
+                               "headers": [], "rows": [], "report": None, "problem": None,
+                               "words": [], "rejections": [], "controls": True,
+                               "max_words": MAX_WORDS}
     try:
         table = open_table(import_file(current_app, run), run.file_format, run.encoding,
                            run.sheet)
         context["headers"] = table.headers
         context["rows"] = [mapping.apply(cells) for cells in table.sample(PREVIEW_ROWS)]
-        context["report"] = check_import(db.session, table, mapping, categories=categories())
+        report = check_import(db.session, table, mapping, categories=categories()).as_dict()
+        context["report"] = report
+        context["words"] = words_to_map(report, mapping)
+        context["rejections"] = rejections(report, mapping)
     except ValidationError as error:
         context["problem"] = error.message
     except FileNotFoundError:
@@ -122,9 +133,25 @@ def preview(run: ImportRun) -> dict[str, Any]:
     return context
 
 
+def words_to_map(report: dict[str, Any], mapping: ColumnMap) -> list[dict[str, Any]]:
+    """Per choice field, the file's words that are not allowed values, each with its rows
+    and the value the mapping now gives it ("" when its rows are rejected)."""
+    allowed = allowed_values(categories())
+    return [{"target": target, "label": TARGET_LABELS[target], "choices": allowed[target],
+             "words": [(word, rows, mapping.translate(target, word) or "")
+                       for word, rows in found.items()]}
+            for target, found in report.get("words", {}).items()]
+
+
+def rejections(report: dict[str, Any], mapping: ColumnMap) -> list[tuple[int, list[Reason]]]:
+    """The first rejected rows of a report, with their reasons in the form's words."""
+    return [(item["row"], reasons(item, mapping, categories()))
+            for item in report.get("rejected", [])[:SHOWN_REJECTIONS]]
+
+
 @bp.post("/<int:run_id>/mapping")
 def change_mapping(run_id: int) -> Response:
-    """Take the columns chosen on the preview, and show the preview again."""
+    """Take the columns, date format and values chosen on the preview, and show it again."""
     run = get_run(run_id, status="preview")
     fields = dict(run.mapping.get("fields", {}))
     for target in TARGETS:
@@ -135,8 +162,9 @@ def change_mapping(run_id: int) -> Response:
             fields[target] = chosen
     date_format = (request.form.get("date_format") or "").strip() or None
     try:
-        mapping = parse_mapping({**run.mapping, "fields": fields, "date_format": date_format},
-                                run.mapping.get("name", "chosen"))
+        values = chosen_values(run.mapping.get("values", {}))
+        mapping = parse_mapping({**run.mapping, "fields": fields, "date_format": date_format,
+                                 "values": values}, run.mapping.get("name", "chosen"))
     except ValidationError as error:
         return render("imports/show.html", status=422, run=run, mapping_errors=error.fields,
                       **preview(run))
@@ -144,6 +172,24 @@ def change_mapping(run_id: int) -> Response:
     run.mapping = mapping.as_dict()
     db.session.commit()
     return redirect_after_post(url_for("imports.show", run_id=run.id))
+
+
+def chosen_values(current: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """The mapping's `values` with the words chosen on the page: each `word-<field>` goes to
+    the `to-<field>` beside it, or is dropped ("" rejects its rows); other words stay."""
+    values = {target: dict(words) for target, words in current.items()}
+    for target, choices in allowed_values(categories()).items():
+        for word, to in zip(request.form.getlist(f"word-{target}"),
+                            request.form.getlist(f"to-{target}")):
+            if to and to not in choices:
+                raise ValidationError({f"values.{target}": "Not an allowed value."})
+            key = word.strip().casefold()
+            words = values.get(target, {})
+            if to and any(k.strip().casefold() == key and v == to for k, v in words.items()):
+                continue  # as mapped already: the mapping's own spelling stays
+            words = {k: v for k, v in words.items() if k.strip().casefold() != key}
+            values[target] = {**words, word: to} if to else words
+    return {target: words for target, words in values.items() if words}
 
 
 @bp.post("/<int:run_id>/start")
