@@ -237,13 +237,15 @@ def place_in_themes(session: Session, embedder: Embedder, model: str,
     themed = select(LessonTheme.lesson_id).where(LessonTheme.lesson_id == Lesson.id).exists()
     ids, vectors = theme_vectors(session, embedder, model, [Lesson.id.in_(list(fed)), ~themed])
     works = set(session.scalars(select(Lesson.id).where(Lesson.id.in_(list(fed)), WENT_WELL)))
+    # Each lesson joins a theme of its own kind, or any while there is none of its kind.
+    kin = {kind: [t for t in live if t.works == kind] or live for kind in (True, False)}
+    centroids = {kind: np.stack([np.frombuffer(t.centroid, dtype=np.float32) for t in group])
+                 for kind, group in kin.items()}
     rows = []
     for lesson_id, vector in zip(ids, vectors):
-        # Its own kind of theme, or any while there is none of its kind.
-        kin = [t for t in live if t.works == (int(lesson_id) in works)] or live
-        centroids = np.stack([np.frombuffer(t.centroid, dtype=np.float32) for t in kin])
+        kind = int(lesson_id) in works
         rows.append({"lesson_id": int(lesson_id), "assigned": "capture",
-                     "theme_id": kin[themes.nearest_theme(vector, centroids)].id})
+                     "theme_id": kin[kind][themes.nearest_theme(vector, centroids[kind])].id})
     if rows:
         # Another process catching up on the same change may have just assigned it.
         dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite

@@ -105,7 +105,8 @@ def test_weak_searches_and_kickoffs_are_learning_gaps(client, session):
     assert sources == {"search", "kickoff"}
 
 
-def test_kickoff_reuse_counts_briefings_and_decisions(client):
+def apply_a_lesson_at_a_kickoff(client) -> int:
+    """A past project's lesson, applied at the kickoff of a new one like it: its id."""
     old = make_project(client, "Old works", "Operations")
     lesson = add(client, "Road closure permit requested too late", "The council needed eight "
                  "weeks for the street works permit; crews sat idle.", old, date.today())
@@ -114,6 +115,11 @@ def test_kickoff_reuse_counts_briefings_and_decisions(client):
     decided = client.post(f"/api/v1/projects/{new}/briefing/decisions",
                           json={"lesson_id": lesson, "decision": "applied"})
     assert decided.status_code == 200, decided.get_json()
+    return lesson
+
+
+def test_kickoff_reuse_counts_briefings_and_decisions(client):
+    lesson = apply_a_lesson_at_a_kickoff(client)
     reuse = report(client)["reuse"]
     assert reuse["briefings"] == 1 and reuse["decisions"]["applied"] == 1
     assert reuse["top_lessons"] == [{"id": lesson, "external_id": None, "applied": 1,
@@ -180,14 +186,7 @@ def test_the_dashboard_draws_its_charts_with_their_numbers(client, runner):
 
 
 def test_the_pmo_wording_agrees_with_its_numbers(client):
-    old = make_project(client, "Old works", "Operations")
-    lesson = add(client, "Road closure permit requested too late", "The council needed eight "
-                 "weeks for the street works permit; crews sat idle.", old, date.today())
-    new = make_project(client, "New works", "Operations", description="Resurface the high "
-                       "street; we need road closure permits from the council.")
-    decided = client.post(f"/api/v1/projects/{new}/briefing/decisions",
-                          json={"lesson_id": lesson, "decision": "applied"})
-    assert decided.status_code == 200, decided.get_json()
+    apply_a_lesson_at_a_kickoff(client)
     submitted = client.post("/api/v1/lessons", json={  # awaits review since today
         "title": "Skip hire", "what_happened": "The skip came late.", "status": "submitted"})
     assert submitted.status_code == 201, submitted.get_json()

@@ -76,14 +76,19 @@ def bad_backup(kind: str, good: Path, folder: Path) -> Path:
     return folder / "cut.db"
 
 
+def lessons_on_sqlite_only(backend, client, reason: str) -> None:
+    """Skip on PostgreSQL (for `reason`), else log the lessons a backup will hold."""
+    if backend.name != "sqlite":
+        pytest.skip(reason)
+    for title, body in TOPICS:
+        client.post("/api/v1/lessons", json={"title": title, "what_happened": body})
+
+
 @pytest.mark.parametrize("kind", ["schema-version-but-no-tables", "at-head-but-no-tables",
                                   "hash-in-its-path", "bit-flipped-version", "truncated"])
 def test_a_bad_backup_is_refused_in_one_line_and_the_live_database_is_untouched(
         backend, app, client, runner, tmp_path, kind):
-    if backend.name != "sqlite":
-        pytest.skip("pg_restore judges its own input in one transaction; these are SQLite files")
-    for title, body in TOPICS:
-        client.post("/api/v1/lessons", json={"title": title, "what_happened": body})
+    lessons_on_sqlite_only(backend, client, "pg_restore judges its own input in one transaction; these are SQLite files")
     good = tmp_path / "backups" / "lessons.db"
     assert runner.invoke(args=["backup", "--output", str(good)]).exit_code == 0
     before = live_state(app)
@@ -101,10 +106,7 @@ def test_a_bad_backup_is_refused_in_one_line_and_the_live_database_is_untouched(
 
 def test_a_good_backup_whose_path_holds_a_hash_is_restored(backend, app, client, runner,
                                                            tmp_path):
-    if backend.name != "sqlite":
-        pytest.skip("the path is SQLite's; pg_restore reads its file itself")
-    for title, body in TOPICS:
-        client.post("/api/v1/lessons", json={"title": title, "what_happened": body})
+    lessons_on_sqlite_only(backend, client, "the path is SQLite's; pg_restore reads its file itself")
     source = tmp_path / "backups #2" / "lessons?.db"
     assert runner.invoke(args=["backup", "--output", str(source)]).exit_code == 0
     client.post("/api/v1/lessons", json={"title": "Written after the backup",

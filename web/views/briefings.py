@@ -11,10 +11,10 @@ from lessons.errors import ValidationError
 from lessons.exports import csv_text, lesson_markdown, markdown_text
 from lessons.fields import DECISIONS
 from lessons.models import Action, Briefing, KickoffDecision, Lesson, Project
-from lessons.wording import plural
 from lessons.services.briefings import (
     BriefingChanges, briefing_changes, decision_actions, distinctive_terms, project_decisions,
 )
+from lessons.wording import plural
 from search.briefing import new_since_kickoff, project_aspects
 from web.auth import check_project_team
 from web.database import db
@@ -164,13 +164,20 @@ def decision_form(project: Project, lesson_id: int | str, *, errors: dict | None
                   errors=errors or {}, values=values or {}, back=back, counts=counts)
 
 
-@bp.get(f"{BASE}/regenerate")
-def confirm_regenerate(project_id: int) -> Response:
-    """Ask before regenerating: say what it does and that decisions stay."""
+def regenerable(project_id: int) -> Project:
+    """The project whose briefing the signed-in team member or PMO may regenerate: a 403 for
+    anyone else, a 409 for a deleted project."""
     project = services.get_project(db.session, project_id)
     check_project_team(project_id, "regenerate its briefing")
     if project.is_deleted:
         abort(409, "The project is deleted; restore it first.")
+    return project
+
+
+@bp.get(f"{BASE}/regenerate")
+def confirm_regenerate(project_id: int) -> Response:
+    """Ask before regenerating: say what it does and that decisions stay."""
+    project = regenerable(project_id)
     decided = briefing_counts(briefing_rows(project, stored_briefing(project)))["decided"]
     return render("briefings/regenerate.html", project=project, decided=decided,
                   back=local_url(request.args.get("next")) or url_for("projects.show",
@@ -180,10 +187,7 @@ def confirm_regenerate(project_id: int) -> Response:
 @bp.post(f"{BASE}/regenerate")
 def regenerate(project_id: int) -> Response:
     """Compute the briefing again now, keeping every decided lesson, and say what changed."""
-    project = services.get_project(db.session, project_id)
-    check_project_team(project_id, "regenerate its briefing")
-    if project.is_deleted:
-        abort(409, "The project is deleted; restore it first.")
+    project = regenerable(project_id)
     if not project_aspects(project):
         flash("There is nothing to rank yet: add a description to the project first.")
     else:
