@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install run test clean
+.PHONY: install run test lint clean
 
 install: $(VENV)/.installed
 
@@ -25,6 +25,11 @@ run: install
 
 test: install
 	$(BIN)/pytest
+
+# ruff (style, imports, likely bugs) and mypy (types) over the code, as .ci/run does first.
+lint: install
+	$(BIN)/ruff check lessons search insights web tests bench migrations
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

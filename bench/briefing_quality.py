@@ -136,7 +136,7 @@ def prepare(descriptions: list[dict], fresh: bool, wait_timeout: float):
     from lessons.models import Project
     from lessons.services import create_project
     from web.database import db
-    from web.search import engine
+    from web.engine import engine
 
     with app.app_context():
         if not ready.exists():
@@ -226,7 +226,8 @@ class Scorer:
             if name not in judged:
                 self.unjudged.add((key, name))
             grades.append(judged.get(name, 0))
-        condensed = [judged[judgment_key(l)] for l in deeper if judgment_key(l) in judged][:TOP]
+        condensed = [judged[judgment_key(lesson)] for lesson in deeper
+                     if judgment_key(lesson) in judged][:TOP]
         duplicates, mean_cosine = diversity(session, model, top)
         row = (ndcg(grades, judged), sum(g >= 1 for g in grades) / TOP, duplicates, mean_cosine,
                ndcg(condensed, judged), sum(g >= 1 for g in condensed) / TOP)
@@ -247,7 +248,7 @@ def bench_project(session, entry: dict):
 def write_pool(app, descriptions: list[dict], path: Path, seed: int) -> None:
     """Both methods' top 10 per description, merged, shuffled, without saying who found what."""
     from web.database import db
-    from web.search import engine
+    from web.engine import engine
 
     rng = random.Random(seed)
     pool = {}
@@ -255,16 +256,16 @@ def write_pool(app, descriptions: list[dict], path: Path, seed: int) -> None:
         search_engine = engine()
         for entry in descriptions:
             project = bench_project(db.session, entry)
-            found = {judgment_key(l): l
-                     for l in briefing_ranking(search_engine, db.session, project)[:TOP]}
-            found.update({judgment_key(l): l
-                          for l in search_ranking(search_engine, db.session, project)})
+            found = {judgment_key(lesson): lesson
+                     for lesson in briefing_ranking(search_engine, db.session, project)[:TOP]}
+            found.update({judgment_key(lesson): lesson
+                          for lesson in search_ranking(search_engine, db.session, project)})
             db.session.rollback()
-            items = [{"id": name, "title": l.title,
-                      "what_happened": (l.what_happened or "")[:600],
-                      "root_cause": (l.root_cause or "")[:500],
-                      "recommendation": (l.recommendation or "")[:500]}
-                     for name, l in found.items()]
+            items = [{"id": name, "title": lesson.title,
+                      "what_happened": (lesson.what_happened or "")[:600],
+                      "root_cause": (lesson.root_cause or "")[:500],
+                      "recommendation": (lesson.recommendation or "")[:500]}
+                     for name, lesson in found.items()]
             rng.shuffle(items)
             pool[entry["key"]] = {"name": entry["name"], "description": entry["description"],
                                   "lessons": items}
@@ -275,7 +276,7 @@ def write_pool(app, descriptions: list[dict], path: Path, seed: int) -> None:
 def evaluate(app, descriptions, judgments, per_description: bool) -> dict[str, Scorer]:
     """Score both methods on every description; the briefings are kept (committed)."""
     from web.database import db
-    from web.search import engine
+    from web.engine import engine
 
     scorers = {"briefing": Scorer(judgments), "plain search": Scorer(judgments)}
     lines = []
@@ -292,7 +293,7 @@ def evaluate(app, descriptions, judgments, per_description: bool) -> dict[str, S
                                         search_engine.model)
             p = scorers["plain search"].add(entry["key"], plain, deeper, db.session,
                                             search_engine.model)
-            overlap = len({l.id for l in briefing} & {l.id for l in plain})
+            overlap = len({lesson.id for lesson in briefing} & {lesson.id for lesson in plain})
             lines.append(f"| {entry['key']} | {len(entry['description'].split())} "
                          f"| {b[0]:.3f} | {p[0]:.3f} | {b[1]:.1f} | {p[1]:.1f} "
                          f"| {b[2]} | {p[2]} | {overlap} |")
@@ -309,7 +310,7 @@ def experiment(app, descriptions, judgments, overrides: dict) -> Scorer:
     """The briefing with briefing-module constants monkeypatched; nothing is kept."""
     import search.briefing as briefing_module
     from web.database import db
-    from web.search import engine
+    from web.engine import engine
 
     saved = {name: getattr(briefing_module, name) for name in overrides}
     scorer = Scorer(judgments)
@@ -334,7 +335,7 @@ def time_generate(app, descriptions, runs: int) -> tuple[list[float], list[float
     and seconds to embed the same aspects alone (the model's share of it)."""
     from search.briefing import generate, project_aspects
     from web.database import db
-    from web.search import engine
+    from web.engine import engine
 
     long = [e for e in descriptions if len(e["description"].split()) >= LONG_WORDS]
     times, encoding = [], []
@@ -427,7 +428,7 @@ def main() -> None:
         total = sum(row[2] for row in scorer.rows)
         print(f"| {name} | {n:.3f} | {p:.3f} | {d:.2f} (total {total}) | {c:.3f} "
               f"| {cn:.3f} | {cp:.3f} |")
-    pairs = list(zip(scorers["briefing"].rows, scorers["plain search"].rows))
+    pairs = list(zip(scorers["briefing"].rows, scorers["plain search"].rows, strict=True))
     wins = sum(b[0] > p[0] for b, p in pairs)
     losses = sum(b[0] < p[0] for b, p in pairs)
     print(f"\nnDCG@10 per description: the briefing is ahead on {wins}, behind on {losses}, "

@@ -64,7 +64,7 @@ def nasa_subset(folder: Path, count: int) -> Path:
             open(path, "w", encoding="utf-8", newline="") as target:
         reader, writer = csv.reader(source), csv.writer(target)
         writer.writerow(next(reader))
-        for _, row in zip(range(count), reader):
+        for _, row in zip(range(count), reader, strict=False):  # the first `count` rows
             writer.writerow(row)
     return path
 

@@ -80,7 +80,7 @@ def make_app():
             result = runner.invoke(args=args)
             print(" ".join(args[:2]), "→", (result.output or str(result)).strip()[:300],
                   file=sys.stderr, flush=True)
-        from web.search import engine
+        from web.engine import engine
 
         with app.app_context():
             engine().ready()
@@ -105,8 +105,9 @@ class Systems:
     """Each system's ranking of lesson keys for a query, inside one app context."""
 
     def __init__(self, session, search_engine):
-        from lessons.models import Lesson
         from sqlalchemy import select
+
+        from lessons.models import Lesson
 
         self.session = session
         self.engine = search_engine.ready()
@@ -152,9 +153,10 @@ class Systems:
         return [item.lesson_id for item in sorted(briefing.items, key=lambda item: item.rank)]
 
     def project(self, query: dict):
+        from sqlalchemy import select
+
         from lessons.models import Project
         from lessons.services import create_project, update_project
-        from sqlalchemy import select
 
         name = PROJECT_PREFIX + query["id"]
         project = self.session.scalar(select(Project).where(Project.name == name))
@@ -186,7 +188,7 @@ def scores(ranking: list[str], judged: dict[str, int]) -> tuple[float, float, fl
 def rank_command(path: Path, systems: list[str]) -> None:
     """Save each system's top DEPTH per query: {query id: {system: [lesson keys]}}."""
     from web.database import db
-    from web.search import engine
+    from web.engine import engine
 
     app = make_app()
     with app.app_context():
@@ -214,8 +216,9 @@ def diversity(session, model: str, lesson_ids: list[int]) -> tuple[int, float]:
 def pool_command(rankings: list[Path], output: Path, batches: int, seed: int) -> None:
     """Blind batches to judge: every saved ranking's top POOL_DEPTH per query that nobody
     judged yet, shuffled, with the systems hidden. Writes OUTPUT-1.json … OUTPUT-N.json."""
-    from lessons.models import Lesson
     from sqlalchemy import select
+
+    from lessons.models import Lesson
     from web.database import db
 
     judgments = load_judgments()
@@ -281,7 +284,7 @@ def eval_command(systems: list[str], kinds: list[str] | None = None,
     """Print (and return) each system's mean metrics by half and query kind; `saved`
     adds rankings saved by `rank` (by another version of the code), under their names."""
     from web.database import db
-    from web.search import engine
+    from web.engine import engine
 
     judgments = load_judgments()
     queries = [q for q in load_queries() if q["id"] in judgments
@@ -348,7 +351,7 @@ def query_pools(queries: list[dict]) -> list[tuple[dict, object]]:
     """Each query with the product's candidates (`Candidates.pool`), keyed as judged."""
     from search.retrieve import candidates, check_query, live_conditions, query_vector
     from web.database import db
-    from web.search import engine
+    from web.engine import engine
 
     app = make_app()
     out = []
@@ -404,27 +407,29 @@ def tune_command(rounds: int) -> None:
                         best, best_score, improved = trial, score, True
             if not improved:
                 break
-        print(f"  best: {dict(zip(SIGNALS, best))}")
+        print(f"  best: {dict(zip(SIGNALS, best, strict=True))}")
         print(f"  tuning {best_score:.3f}, held-out {mean_ndcg(held, Weights(*best)):.3f}")
 
 
 def latency_command(rounds: int, role: str) -> None:
     """Time /api/v1/search over the set, `rounds` times each query, as `lessons run` computes
     (torch on the request's thread): p50 and p95 per query kind, first round and later ones."""
+    from sqlalchemy import select
+
+    from lessons.actor import SYSTEM
     from lessons.models import User
     from lessons.services.users import create_token, create_user
     from search.embedder import compute_on_request_threads
-    from sqlalchemy import select
     from web.database import db
-    from web.search import engine
+    from web.engine import engine
 
     compute_on_request_threads()
     app = make_app()
     with app.app_context():
         email = f"bench-{role}@example.org"
         user = db.session.scalar(select(User).where(User.email == email)) or create_user(
-            db.session, email, role, "bench password 123")
-        _, secret = create_token(db.session, user, "read")
+            db.session, email, role, "bench password 123", actor=SYSTEM)
+        _, secret = create_token(db.session, user, "read", actor=SYSTEM)
         db.session.commit()
         engine().ready()
     client = app.test_client()

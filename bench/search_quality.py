@@ -79,7 +79,7 @@ def variant(name: str, change) -> object:
                 update_lesson(db.session, lesson.id, change(lesson), actor="bench")
             db.session.commit()
         (CACHE / f"{name}.done").touch()
-    from web.search import engine
+    from web.engine import engine
 
     with app.app_context():
         started = time.perf_counter()
@@ -111,7 +111,8 @@ def single_vector_index(app, embedder):
 
     with app.app_context():
         lessons = db.session.scalars(select(Lesson).where(Lesson.deleted_at.is_(None))).all()
-        texts = ["\n".join(filter(None, [lesson.title] + [getattr(lesson, f) for f in EMBEDDED_FIELDS]))
+        texts = ["\n".join(filter(None, [lesson.title]
+                                 + [getattr(lesson, f) for f in EMBEDDED_FIELDS]))
                  for lesson in lessons]
         ids = np.array([lesson.id for lesson in lessons], dtype=np.int64)
     vectors = embedder.encode(texts)
@@ -130,7 +131,7 @@ def rankings_for(app, queries: list[tuple[int, str]], label: str) -> list[dict]:
     from search.keyword import keyword_search
     from search.retrieve import candidates
     from web.database import db
-    from web.search import engine
+    from web.engine import engine
 
     with app.app_context():
         search_engine = engine()
@@ -143,13 +144,14 @@ def rankings_for(app, queries: list[tuple[int, str]], label: str) -> list[dict]:
         single = single_vector_index(app, search_engine.embedder)
         conditions = lesson_conditions({"state": "active"})
         result = []
-        for (external_id, text), vector in zip(queries, vectors):
+        for (external_id, text), vector in zip(queries, vectors, strict=True):
             scores, labels = single.search(vector.reshape(1, -1), DEPTH)
             result.append({
                 "target": by_external[external_id],
                 "keyword": keyword_search(db.session, text, conditions, DEPTH),
                 "dense": search_engine.dense(vector, DEPTH, None),
-                "one": [(int(i), float(s)) for i, s in zip(labels[0], scores[0]) if i >= 0],
+                "one": [(int(i), float(s))
+                        for i, s in zip(labels[0], scores[0], strict=True) if i >= 0],
                 "shipped": list(candidates(search_engine, db.session, vector, text, conditions,
                                            None, DEPTH).fused.items()),
             })
@@ -196,9 +198,9 @@ def keyword_budgets(app, queries: list[tuple[int, str]], runs: list[dict],
             rankings = [keyword.keyword_search(db.session, text, conditions, DEPTH)
                         for _, text in queries]
             elapsed = (time.perf_counter() - started) / len(queries) * 1000
-            alone = metrics([rank_of(r["target"], k) for r, k in zip(runs, rankings)])
+            alone = metrics([rank_of(r["target"], k) for r, k in zip(runs, rankings, strict=True)])
             fused = metrics([rank_of(r["target"], convex(r["dense"], k, 0.4))
-                             for r, k in zip(runs, rankings)])
+                             for r, k in zip(runs, rankings, strict=True)])
             print(f"| {budget:,}{' (shipped)' if budget == shipped else ''} | {alone[0]:.3f} "
                   f"| {fused[0]:.3f} | {elapsed:.1f} |")
     keyword.POSTINGS_BUDGET = shipped

@@ -94,11 +94,10 @@ from lessons.models import Lesson, PassageVector  # noqa: E402
 from search import vectors as vector_store  # noqa: E402
 from search.embedder import DEFAULT_MODEL, get_embedder  # noqa: E402
 from search.engine import SYNC_BATCH, SearchEngine  # noqa: E402
-from search.index import EXACT_LIMIT, VectorIndex, ivf_index  # noqa: E402
+from search.faiss_index import EXACT_LIMIT, FaissIndex, ivf_index  # noqa: E402
 from search.keyword import keyword_search  # noqa: E402
 from search.passages import MAX_PASSAGES, PASSAGE_CHARS, SENTENCE_END, lesson_passages  # noqa: E402
 from search.retrieve import CANDIDATES, live_conditions, search, search_by_vector  # noqa: E402
-
 
 # --------------------------------------------------------------------------- helpers
 
@@ -203,7 +202,8 @@ def nasa_sentences(rows: Sequence[dict[str, str]]) -> list[str]:
 
 
 def nasa_queries(rows: Sequence[dict[str, str]], count: int, seed: int) -> list[str]:
-    """Real NASA titles and recommendation snippets (≤ 300 characters, cut at a word), alternately."""
+    """Real NASA titles and recommendation snippets (≤ 300 characters, cut at a word),
+    alternately."""
     rng = random.Random(seed)
     titles = [" ".join(r["Title"].split()) for r in rows if r["Title"].strip()]
     snippets = []
@@ -217,7 +217,8 @@ def nasa_queries(rows: Sequence[dict[str, str]], count: int, seed: int) -> list[
     rng.shuffle(titles)
     rng.shuffle(snippets)
     queries = []
-    for title, snippet in zip(titles, snippets):
+    # As many pairs as the shorter list has: the rest of the longer one is not wanted.
+    for title, snippet in zip(titles, snippets, strict=False):
         queries += [title, snippet]
     return queries[:count]
 
@@ -259,7 +260,7 @@ def nasa_app_cache(rows_wanted: int) -> Path:
         return final
     from web import create_app
     from web.database import db
-    from web.search import engine as app_engine
+    from web.engine import engine as app_engine
 
     CACHE.mkdir(parents=True, exist_ok=True)
     build = Path(tempfile.mkdtemp(prefix="nasa-build-", dir=CACHE))
@@ -347,7 +348,7 @@ def capture_payloads(sentences: list[str], rows: Sequence[dict[str, str]], count
 
 def bench_capture(args, sentences: list[str], rows) -> dict[str, Any]:
     from web import create_app
-    from web.search import engine as app_engine
+    from web.engine import engine as app_engine
 
     cached = nasa_app_cache(args.nasa_lessons)
     work = Path(tempfile.mkdtemp(prefix="lessons-bench-capture-"))
@@ -509,7 +510,7 @@ def time_rebuild(engine: SearchEngine) -> dict[str, float]:
         ids, matrix = vector_store.all_vectors(session, engine.model, engine.embedder.dim)
         parts["read vectors"] = time.perf_counter() - start
     start = time.perf_counter()
-    index = VectorIndex.build(engine.embedder.dim, ids, matrix)
+    index = FaissIndex.build(engine.embedder.dim, ids, matrix)
     parts["build index"] = time.perf_counter() - start
     start = time.perf_counter()
     index.save(engine.folder, engine.model, engine.last_seq)
@@ -558,14 +559,14 @@ def bench_scale(args, size: int, sentences, matrix, queries: list[str]) -> dict[
                 start = time.perf_counter()
                 keyword_search(session, query, active, CANDIDATES)
                 keyword.append(time.perf_counter() - start)
-        for query, vector in zip(queries, query_vectors):
+        for query, vector in zip(queries, query_vectors, strict=True):
             with sessions() as session:
                 start = time.perf_counter()
                 search_by_vector(engine, session, vector, query, None, 10)
                 no_embed.append(time.perf_counter() - start)
-        # A filter leaving fewer lessons than CANDIDATES: VectorIndex.search widens its
+        # A filter leaving fewer lessons than CANDIDATES: FaissIndex.search widens its
         # fetch until it has CANDIDATES lessons, which it never gets, so it scans again and again.
-        allowed = np.asarray(random.Random(args.seed).sample(range(1, size + 1), 50), dtype=np.int64)
+        allowed = frozenset(random.Random(args.seed).sample(range(1, size + 1), 50))
         filtered = []
         for vector in query_vectors[:50]:
             start = time.perf_counter()
@@ -601,12 +602,12 @@ def bench_ivf(args, ids: np.ndarray, matrix: np.ndarray, queries: np.ndarray) ->
     import faiss
 
     dim = matrix.shape[1]
-    exact = VectorIndex(faiss.IndexIDMap(faiss.IndexFlatIP(dim)), "flat")
+    exact = FaissIndex(faiss.IndexIDMap(faiss.IndexFlatIP(dim)), "flat")
     exact.add(ids, matrix)
     start = time.perf_counter()
     raw = ivf_index(dim, matrix)  # the app's own construction: nlist, training sample, nprobe
     trained = time.perf_counter() - start
-    approximate = VectorIndex(raw, "ivf")
+    approximate = FaissIndex(raw, "ivf")
     start = time.perf_counter()
     approximate.add(ids, matrix)
     added = time.perf_counter() - start
@@ -622,7 +623,7 @@ def bench_ivf(args, ids: np.ndarray, matrix: np.ndarray, queries: np.ndarray) ->
     for nprobe in probes:
         approximate.index.nprobe = nprobe
         recalls, times = [], []
-        for vector, expected in zip(queries, truth):
+        for vector, expected in zip(queries, truth, strict=True):
             start = time.perf_counter()
             got = {lesson for lesson, _ in approximate.search(vector, 10)}
             times.append(time.perf_counter() - start)
@@ -636,9 +637,8 @@ def bench_ivf(args, ids: np.ndarray, matrix: np.ndarray, queries: np.ndarray) ->
     # A filtered search (say, one project's 50 lessons) asks for CANDIDATES lessons
     # among those allowed. The flat index scans everything and returns all 50; IVF
     # only looks in nprobe lists, so it finds the allowed lessons that happen to lie
-    # there, and VectorIndex.search keeps widening its fetch in vain.
-    allowed = np.asarray(random.Random(args.seed).sample(sorted(set(ids.tolist())), 50),
-                         dtype=np.int64)
+    # there, and FaissIndex.search keeps widening its fetch in vain.
+    allowed = frozenset(random.Random(args.seed).sample(sorted(set(ids.tolist())), 50))
     filtered: dict[str, dict[str, list[float]]] = {}
     for name, index in (("exact", exact), ("ivf", approximate)):
         found, times = [], []
@@ -657,13 +657,14 @@ def bench_ivf(args, ids: np.ndarray, matrix: np.ndarray, queries: np.ndarray) ->
     density_times = []
     for vector in queries[:100]:
         start = time.perf_counter()
-        dense_index.search(vector.reshape(1, -1), 4 * CANDIDATES)  # VectorIndex's first fetch
+        dense_index.search(vector.reshape(1, -1), 4 * CANDIDATES)  # FaissIndex's first fetch
         density_times.append(time.perf_counter() - start)
     density = {"vectors": int(dense_index.ntotal), "times": density_times}
     del dense_index
     log(f"   one flat scan over {density['vectors']:,} vectors (6.5 per lesson): "
         f"{fmt_pair(density_times)}")
-    log(f"   50-lesson filter, {CANDIDATES} asked: exact returns {np.mean(filtered['exact']['found']):.1f} "
+    log(f"   50-lesson filter, {CANDIDATES} asked: exact returns "
+        f"{np.mean(filtered['exact']['found']):.1f} "
         f"lessons in {fmt_pair(filtered['exact']['times'])}, IVF (nprobe {default_nprobe}) "
         f"{np.mean(filtered['ivf']['found']):.1f} in {fmt_pair(filtered['ivf']['times'])}")
     log(f"   {len(ids):,} vectors, {len(np.unique(ids)):,} lessons, nlist {raw.nlist}; "
@@ -679,7 +680,8 @@ def bench_ivf(args, ids: np.ndarray, matrix: np.ndarray, queries: np.ndarray) ->
 
 
 def bench_bulk(args, out: dict[str, Any]) -> None:
-    """Fill `out` as it goes (lessons, passages, then each run), so a killed run keeps what it had."""
+    """Fill `out` as it goes (lessons, passages, then each run), so a killed run keeps what it
+    had."""
     work = Path(tempfile.mkdtemp(prefix="lessons-bench-bulk-"))
     try:
         write_llis_subset(work / "subset.csv", args.bulk_lessons, seed=args.seed + 2)
@@ -822,7 +824,8 @@ def machine() -> str:
     import faiss
     import torch
 
-    return (f"{os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), "
+    return (f"{os.cpu_count()} cores, torch {torch.__version__} "
+            f"({torch.get_num_threads()} threads), "
             f"faiss {faiss.__version__}, Python {platform.python_version()}")
 
 

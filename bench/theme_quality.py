@@ -61,8 +61,13 @@ from pathlib import Path
 import faiss
 import numpy as np
 from sklearn.cluster import KMeans
-from sklearn.metrics import (adjusted_rand_score, calinski_harabasz_score, davies_bouldin_score,
-                             normalized_mutual_info_score, silhouette_score)
+from sklearn.metrics import (
+    adjusted_rand_score,
+    calinski_harabasz_score,
+    davies_bouldin_score,
+    normalized_mutual_info_score,
+    silhouette_score,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -132,13 +137,13 @@ def read_lessons(database: Path, fields: tuple[str, ...] = FIELDS
 def load_corpus() -> Corpus:
     """The NASA lessons with passage vectors, their labels, in id order."""
     rows, passage_list = read_lessons(BASE / "base.db")
-    passages = {row[0]: found for row, found in zip(rows, passage_list)}
+    passages = {row[0]: found for row, found in zip(rows, passage_list, strict=True)}
     entries = {e["lesson_number"]: e for e in map(json.loads, LABELS.open(encoding="utf-8"))}
     found = [entries.get(row[1].removeprefix("LLIS-")) for row in rows]
     names = sorted({e["failure_patterns"][0] for e in found if e and e["failure_patterns"]})
     agents = sorted({e["primary_agent"] for e in found if e})
     return Corpus(
-        fields=[dict(zip(FIELDS, row[2:])) for row in rows],
+        fields=[dict(zip(FIELDS, row[2:], strict=True)) for row in rows],
         passages=[passages[row[0]] for row in rows],
         vectors=unit(np.stack([np.mean(list(passages[row[0]].values()), axis=0) for row in rows])),
         main_pattern=np.array([names.index(e["failure_patterns"][0])
@@ -153,7 +158,7 @@ def passage_mean(lessons: list[dict[str, str | None]], passages: list[dict[int, 
                  fields: set[str]) -> np.ndarray:
     """Each lesson's unit mean of its passages from `fields` (all passages if it has none)."""
     vectors = []
-    for content, stored in zip(lessons, passages):
+    for content, stored in zip(lessons, passages, strict=True):
         chosen = [stored[p.position] for p in lesson_passages(content)
                   if p.field in fields and p.position in stored]
         vectors.append(np.mean(chosen or list(stored.values()), axis=0))
@@ -171,12 +176,13 @@ def scores(corpus: Corpus, labels: np.ndarray) -> tuple[float, float, float, flo
     scored = corpus.main_pattern >= 0
     truth, found = corpus.main_pattern[scored], labels[scored]
     majority = {c: Counter(truth[found == c]).most_common(1)[0][0] for c in np.unique(found)}
-    patterns = [p for p, keep in zip(corpus.patterns, scored) if keep]
+    patterns = [p for p, keep in zip(corpus.patterns, scored, strict=True) if keep]
     return (
         normalized_mutual_info_score(truth, found),
         normalized_mutual_info_score(corpus.agent[scored], found),
-        float(np.mean([majority[c] == t for c, t in zip(found, truth)])),
-        float(np.mean([corpus.pattern_names[majority[c]] in p for c, p in zip(found, patterns)])),
+        float(np.mean([majority[c] == t for c, t in zip(found, truth, strict=True)])),
+        float(np.mean([corpus.pattern_names[majority[c]] in p
+                       for c, p in zip(found, patterns, strict=True)])),
     )
 
 
@@ -216,7 +222,7 @@ def with_micro_clusters(count: int) -> Method:
 def row(corpus: Corpus, name: str, method: Method, k: int) -> str:
     """One table row: each metric's mean ± standard deviation over the seeds."""
     runs = [method(corpus.vectors, k, seed) for seed in SEEDS]
-    metrics = list(zip(*(scores(corpus, labels) for labels in runs)))
+    metrics = list(zip(*(scores(corpus, labels) for labels in runs), strict=True))
     metrics.append(tuple(adjusted_rand_score(a, b) for a, b in combinations(runs, 2)))
     cells = [f"{statistics.mean(v):.3f} ± {statistics.stdev(v):.3f}" for v in metrics]
     return f"| {k} | {name} | " + " | ".join(cells) + " |"
@@ -317,11 +323,11 @@ def time_product_recompute(database: Path) -> None:
 
     from sqlalchemy.orm import sessionmaker
 
+    from insights.trends import Windows, repeated_mistakes, theme_views
     from lessons.db import make_engine, upgrade
     from search.embedder import DEFAULT_MODEL
     from search.engine import SearchEngine
     from search.theme_store import recompute
-    from search.trends import Windows, repeated_mistakes, theme_views
 
     work = Path(tempfile.mkdtemp(prefix="lessons-themes-"))
     try:

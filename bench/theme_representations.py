@@ -58,9 +58,10 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from theme_quality import read_lessons, unit  # noqa: E402  (beside this script)
+
 from search import themes  # noqa: E402  (after the path: the bench runs from a checkout)
 from search.theme_store import theme_text  # noqa: E402
-from theme_quality import read_lessons, unit  # noqa: E402  (beside this script)
 
 DATA = ROOT.parent / "shared" / "data"
 LABELS = DATA / "nasa_llis_failure_patterns_2106.jsonl"
@@ -155,7 +156,7 @@ def scores(truth: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     scored = truth >= 0
     truth, found = truth[scored], labels[scored]
     majority = {c: Counter(truth[found == c]).most_common(1)[0][0] for c in np.unique(found)}
-    purity = float(np.mean([majority[c] == t for c, t in zip(found, truth)]))
+    purity = float(np.mean([majority[c] == t for c, t in zip(found, truth, strict=True)]))
     return normalized_mutual_info_score(truth, found), purity
 
 
@@ -186,7 +187,7 @@ def main() -> None:
         for name, matrix in vectors.items():
             for method_name, method in methods.items():
                 runs = [method(matrix, k, seed) for seed in range(args.seeds)]
-                nmis, purities = zip(*(scores(truth, labels) for labels in runs))
+                nmis, purities = zip(*(scores(truth, labels) for labels in runs), strict=True)
                 aris = [adjusted_rand_score(a, b) for a, b in combinations(runs, 2)]
                 nmi[k, name, method_name] = statistics.mean(nmis)
                 print(f"| {k} | {name} | {method_name} | {cell(list(nmis))} "

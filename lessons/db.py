@@ -6,6 +6,7 @@ the search engine reads it on every start and trusts no index snapshot made for 
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -39,7 +40,7 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -57,7 +58,8 @@ def safe_url(url: str) -> str:
 SEARCH_ONLY = ("lessons_fts", "search_vector", "ix_lessons_search_vector")
 
 
-def include_object(_object, name, _type, _reflected, _compare_to) -> bool:
+def include_object(_object: Any, name: str | None, _type: str, _reflected: bool,
+                   _compare_to: Any) -> bool:
     """Alembic's filter: everything but the keyword-search objects."""
     return not (name or "").startswith(SEARCH_ONLY)
 
@@ -79,7 +81,10 @@ def head_revision() -> str:
     """The newest migration revision."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    return ScriptDirectory.from_config(config).get_current_head()
+    head = ScriptDirectory.from_config(config).get_current_head()
+    if head is None:
+        raise RuntimeError(f"No migration found in {MIGRATIONS}.")
+    return head
 
 
 def schema_state(engine: Engine) -> tuple[str | None, str | None]:
@@ -104,4 +109,5 @@ def database_identity(session: Session) -> str:
         session.execute(dialect.insert(DatabaseIdentity).values(id=1, value=uuid.uuid4().hex)
                         .on_conflict_do_nothing())  # another process may give it one first
         value = session.scalar(query)
+        assert value is not None  # inserted just now, by this session or another
     return value

@@ -4,9 +4,9 @@ One table per entity drives input validation (`lessons.validation`), the forms
 and the OpenAPI document, so each rule is written once.
 """
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Mapping
 
 KINDS = {"went_wrong": "Went wrong", "went_well": "Went well", "risk": "Risk"}
 SEVERITIES = {"low": "Low", "medium": "Medium", "high": "High", "critical": "Critical"}
@@ -57,8 +57,14 @@ DEFAULT_CATEGORIES = (
     "change management",
 )
 
+
+def category_labels(names: Iterable[str]) -> dict[str, str]:
+    """Each category name with the label people read for it."""
+    return {name: name.capitalize() for name in names}
+
+
 # The configured list (LESSONS_CATEGORIES) replaces these where it is passed in.
-CATEGORY_CHOICES = {name: name.capitalize() for name in DEFAULT_CATEGORIES}
+CATEGORY_CHOICES = category_labels(DEFAULT_CATEGORIES)
 
 # Row ids are 32-bit integers on both databases; SQLite cannot even look up a larger one.
 MAX_ID = 2**31 - 1
@@ -132,6 +138,9 @@ LESSON_FIELDS = (
     Field("visibility", "Who may see it", "choice", choices=VISIBILITIES, default="organisation",
           help="Its author and the PMO always see it."),
 )
+
+# The free-text fields of a lesson, in form order: what search embeds and matches words in.
+LESSON_TEXT_FIELDS = tuple(field.name for field in LESSON_FIELDS if field.type == "text")
 
 ACTION_FIELDS = (
     Field("lesson_id", "Lesson", "ref", required=True),

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from difflib import SequenceMatcher
+from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import func, select
@@ -97,7 +98,7 @@ def draft_texts(session: Session, lesson: Lesson, revisions: Sequence[Revision])
     submitted = first_step(session, lesson.id)
     if submitted is None:
         return {r.number for r in revisions} if lesson.status == "draft" else set()
-    return {r.number for r, after in zip(revisions, revisions[1:]) if after.created_at < submitted}
+    return {r.number for r, after in pairwise(revisions) if after.created_at < submitted}
 
 
 def first_step(session: Session, lesson_id: int) -> datetime | None:

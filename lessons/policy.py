@@ -28,7 +28,13 @@ from sqlalchemy import ColumnElement, event, select, true
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
 from lessons.models import (
-    Action, KickoffDecision, Lesson, Occurrence, Project, ProjectMember, Review,
+    Action,
+    KickoffDecision,
+    Lesson,
+    Occurrence,
+    Project,
+    ProjectMember,
+    Review,
 )
 
 SEES_EVERYTHING = {"pmo", "admin"}
@@ -37,9 +43,14 @@ CHARTER = ("description", "sponsor", "objectives", "vendors", "technologies", "c
 
 
 class Viewer(Protocol):
-    id: int  # 0 for a visitor who is not signed in
-    role: str
-    business_unit: str | None
+    """Who is looking; read-only, so a frozen `Account` is one and nothing here changes it."""
+
+    @property
+    def id(self) -> int: ...  # 0 for a visitor who is not signed in
+    @property
+    def role(self) -> str: ...
+    @property
+    def business_unit(self) -> str | None: ...
 
 
 def seen_by_everyone() -> ColumnElement[bool]:

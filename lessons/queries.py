@@ -4,11 +4,19 @@ The web pages and the API read the same arguments, so every filter lives in
 the URL and a link or a bookmark shows the same list again.
 """
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Mapping, Sequence, TypeVar
+from typing import Any, Generic, TypeVar
 
 from lessons.fields import (
-    ACTION_STATUSES, CATEGORY_CHOICES, KINDS, LESSON_STATUSES, PHASES, PROJECT_STATUSES, SEVERITIES,
+    ACTION_STATUSES,
+    CATEGORY_CHOICES,
+    KINDS,
+    LESSON_STATUSES,
+    MAX_TAG_LENGTH,
+    PHASES,
+    PROJECT_STATUSES,
+    SEVERITIES,
     Field,
 )
 from lessons.validation import clean
@@ -43,7 +51,7 @@ LESSON_FILTERS = PAGING + (
     Field("severity", "Severity", "choice", choices=SEVERITIES),
     Field("phase", "Phase", "choice", choices=PHASES),
     Field("status", "Review status", "choice", choices=LESSON_STATUSES),
-    Field("tag", "Tag", "string", max_length=50),
+    Field("tag", "Tag", "string", max_length=MAX_TAG_LENGTH),
     Field("occurred_from", "Happened from", "date"),
     Field("occurred_to", "Happened until", "date"),
     Field("sort", "Sort", "choice", choices=sort_choices(LESSON_SORTS), default="-occurred_on"),
@@ -53,7 +61,7 @@ PROJECT_FILTERS = PAGING + (
     Field("status", "Status", "choice", choices=PROJECT_STATUSES),
     Field("phase", "Phase", "choice", choices=PHASES),
     Field("business_unit", "Business unit", "string", max_length=200),
-    Field("tag", "Tag", "string", max_length=50),
+    Field("tag", "Tag", "string", max_length=MAX_TAG_LENGTH),
     Field("sort", "Sort", "choice", choices=sort_choices(PROJECT_SORTS), default="name"),
 )
 

@@ -9,9 +9,10 @@ next to its field and an API client can fix everything in one go.
 import json
 import math
 import re
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any, Mapping
+from typing import Any
 
 from lessons.errors import ValidationError
 from lessons.fields import EARLIEST_DATE, LATEST_DATE, MAX_ID, MAX_TAG_LENGTH, MAX_TAGS, Field

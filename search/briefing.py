@@ -15,21 +15,33 @@ covers the different aspects instead of ten near-copies of one lesson.
 import hashlib
 import math
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lessons.models import Briefing, KickoffDecision, Lesson, Project
-from lessons.services.briefings import PlannedItem, store_briefing
+from lessons.models import Action, Briefing, KickoffDecision, Lesson, Project
+from lessons.services.briefings import (
+    PlannedItem,
+    decision_actions,
+    distinctive_terms,
+    project_decisions,
+    store_briefing,
+)
 from lessons.services.search_log import record_search
 from search.engine import SearchEngine
 from search.keyword import terms
 from search.passages import chunks
-from search.retrieve import (CANDIDATES, allowed_ids, candidates, live_conditions, query_vector,
-                             shared_terms)
+from search.retrieve import (
+    CANDIDATES,
+    allowed_ids,
+    candidates,
+    live_conditions,
+    query_vector,
+    shared_terms,
+)
 from search.vectors import stored_rows
 
 BRIEFING_SIZE = 15
@@ -74,11 +86,13 @@ def kickoff_hash(project: Project) -> str:
 
 
 def ensure_briefing(engine: SearchEngine, session: Session, project: Project) -> Briefing | None:
-    """The project's briefing, computed now if there is none or its text changed; None without text."""
+    """The project's briefing, computed now if there is none or its text changed; None without
+    text."""
     briefing = session.scalar(select(Briefing).where(Briefing.project_id == project.id))
     if not project_aspects(project) or project.is_deleted:
         return briefing
-    if briefing is None or briefing.text_hash != kickoff_hash(project) or briefing.model != engine.model:
+    if (briefing is None or briefing.text_hash != kickoff_hash(project)
+            or briefing.model != engine.model):
         briefing = generate(engine, session, project)
         session.commit()
     return briefing
@@ -101,7 +115,8 @@ def generate(engine: SearchEngine, session: Session, project: Project) -> Briefi
     share = 1.0 / len(aspects)  # the aspects together weigh as much as one search
     searches = [(whole, query_vector(engine.embedder, whole.text), WHOLE_WEIGHT, CANDIDATES)]
     if len(aspects) > 1:  # one aspect is the whole charter: searched once
-        searches += [(aspect, vector, share, PER_ASPECT) for aspect, vector in zip(aspects, vectors)]
+        searches += [(aspect, vector, share, PER_ASPECT)
+                     for aspect, vector in zip(aspects, vectors, strict=True)]
     for aspect, vector, weight, depth in searches:
         found = candidates(engine, session, vector, aspect.text, conditions, allowed, depth=depth)
         closest = max(closest, found.closest)
@@ -159,7 +174,8 @@ def diverse(session: Session, model: str, scores: dict[int, float]) -> list[int]
         return []
     rows = stored_rows(session, model, pool)
     lesson_vectors = {
-        i: unit(np.mean([np.frombuffer(r.vector, dtype=np.float32) for r in rows[i].values()], axis=0))
+        i: unit(np.mean([np.frombuffer(r.vector, dtype=np.float32) for r in rows[i].values()],
+                        axis=0))
         for i in pool if rows[i]
     }
     top = scores[pool[0]]
@@ -196,8 +212,8 @@ def new_since_kickoff(
     vectors = engine.embedder.encode([a.text for a in aspects])
     best: dict[int, tuple[float, str]] = {}
     engine.ready()
-    for aspect, vector in zip(aspects, vectors):
-        for lesson_id, similarity in engine.dense(vector, limit, np.asarray(fresh)):
+    for aspect, vector in zip(aspects, vectors, strict=True):
+        for lesson_id, similarity in engine.dense(vector, limit, frozenset(fresh)):
             if similarity >= WATCH_SIMILARITY and similarity > best.get(lesson_id, (0, ""))[0]:
                 best[lesson_id] = (similarity, aspect.label)
     lessons = {lesson.id: lesson for lesson in session.scalars(
@@ -208,3 +224,59 @@ def new_since_kickoff(
 
 def unit(vector: np.ndarray) -> np.ndarray:
     return (vector / max(float(np.linalg.norm(vector)), 1e-9)).astype(np.float32)
+
+
+WHY_ASPECTS = 2  # the parts of the description a line names: more read as "everything"
+
+
+@dataclass
+class Row:
+    """One briefing line as people read it."""
+
+    rank: int
+    score: float
+    lesson: Lesson
+    aspects: list[str]  # every aspect it matched, best first
+    aspect_text: str  # the text of the best one
+    terms: list[str]  # every word it shares with that text
+    projects_hit: int
+    decision: KickoffDecision | None
+    kept: bool = False  # no longer ranked, pinned because the team decided on it
+    words: list[str] = field(default_factory=list)  # the shared words rare enough to explain
+    risk_action: Action | None = None  # the project's action on it (raised as a risk)
+
+    @property
+    def why(self) -> list[str]:
+        """The aspects it answers best, for the "why" line."""
+        return self.aspects[:WHY_ASPECTS]
+
+    @property
+    def category(self) -> str:
+        return self.lesson.category or "other"
+
+
+def briefing_rows(project: Project, briefing: Briefing | None) -> list[Row]:
+    """The briefing's lessons in rank order, with their decisions and how many projects hit each.
+
+    Read in the session the briefing was loaded in: the viewer's, which shows
+    only the lessons they may see (`lessons.policy`).
+    """
+    if briefing is None:
+        return []
+    session = Session.object_session(briefing)
+    assert session is not None  # a briefing here was read through a session
+    decisions = project_decisions(session, project.id)
+    actions = decision_actions(session, project.id)
+    rare = distinctive_terms(session, {term for item in briefing.items for term in item.terms})
+    rows: list[Row] = []
+    for item in briefing.items:
+        lesson = item.lesson  # None when the viewer may not see it (lessons.policy)
+        if lesson is None or lesson.is_deleted:
+            continue
+        hit = {lesson.project_id} | {o.project_id for o in lesson.occurrences}
+        # Ranked among what this viewer sees: a gap would hint at a lesson they may not.
+        rows.append(Row(len(rows) + 1, item.score, lesson, item.aspects, item.aspect_text,
+                        item.terms, len(hit - {None}), decisions.get(lesson.id), item.kept,
+                        [term for term in item.terms if term in rare],
+                        actions.get(lesson.id)))
+    return rows

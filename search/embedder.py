@@ -6,8 +6,9 @@ and each model loads once per process, however many apps or threads ask.
 
 import os
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -27,6 +28,8 @@ class Embedder(Protocol):
 
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray: ...
 
+    def __hash__(self) -> int: ...  # a key of the query-vector cache (search.retrieve)
+
 
 class SentenceTransformerEmbedder:
     """Any sentence-transformers model, by name or path, on the CPU."""
@@ -42,7 +45,10 @@ class SentenceTransformerEmbedder:
         transformers_logging.disable_progress_bar()
         self.model_id = name
         self.model = SentenceTransformer(model_location(name), device="cpu")
-        self.dim = int(self.model.get_embedding_dimension())
+        dim = self.model.get_embedding_dimension()
+        if dim is None:  # a model whose output size is only known by running it
+            raise RuntimeError(f"The model {name} does not say its vector size.")
+        self.dim = int(dim)
 
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Unit-length vectors, one row per text."""

@@ -1,11 +1,12 @@
-"""The search engine of one process: a FAISS replica kept in step with the database.
+"""The search engine of one process: a replica of the vector index kept in step with the database.
 
-Every process holds its own index. Before answering, it reads the change
-log from the last change it applied and re-indexes the lessons changed since,
-so a lesson written through any process is found through all of them. Vectors
-come from the database (encoded only when their text changed); the index is
-snapshotted to the instance folder and rebuilt from stored vectors whenever
-the snapshot cannot be trusted.
+Every process holds its own index (`search.index`: FAISS unless
+`vector_index` names another). Before answering, it reads the change log from
+the last change it applied and re-indexes the lessons changed since, so a
+lesson written through any process is found through all of them. Vectors come
+from the database (encoded only when their text changed); the index is
+snapshotted to the instance folder (`search.snapshot`) and rebuilt from stored
+vectors whenever the snapshot cannot be trusted.
 """
 
 import logging
@@ -23,7 +24,20 @@ from lessons.models import Change, Lesson
 from lessons.services.reviews import feeds_insights
 from search import vectors
 from search.embedder import Embedder, get_embedder
-from search.index import SnapshotError, VectorIndex, read_manifest, remove_stale_temp_files
+from search.index import (
+    DEFAULT_VECTOR_INDEX,
+    AllowedIds,
+    SnapshotError,
+    VectorIndex,
+    vector_index_type,
+)
+from search.snapshot import (
+    check_origin,
+    load_snapshot,
+    read_manifest,
+    remove_stale_temp_files,
+    save_snapshot,
+)
 from search.tags import TagVectors
 
 log = logging.getLogger(__name__)
@@ -48,10 +62,14 @@ class SearchEngine:
     """Owns the index of one process; all its methods are safe to call from many threads."""
 
     def __init__(self, sessions: sessionmaker[Session], folder: Path, model: str,
-                 wait_while_building: bool = True, approved_only: bool = True):
+                 wait_while_building: bool = True, approved_only: bool = True,
+                 vector_index: str = DEFAULT_VECTOR_INDEX):
         self.sessions = sessions
         self.folder = folder
         self.model = model
+        # Resolved now, so an unknown name stops the app at start-up, not at its first search.
+        self.vector_index = vector_index
+        self.index_type = vector_index_type(vector_index)
         # What may feed briefings and themes: by default approved lessons only.
         self.feeds = feeds_insights(approved_only)
         self.index: VectorIndex | None = None
@@ -101,13 +119,9 @@ class SearchEngine:
                 self.database = database_identity(session)
                 session.commit()
             try:
-                index, manifest = VectorIndex.load(self.folder, self.model, self.embedder.dim)
-                # A restore gives the database a new identity: positions in the change
-                # log of the database before it say nothing about the one after.
-                if manifest.database != self.database:
-                    raise SnapshotError("the snapshot was made for another database (a restore?)")
-                if manifest.last_seq > newest:
-                    raise SnapshotError("the snapshot is newer than the database (a restore?)")
+                index, manifest = load_snapshot(self.folder, self.model, self.embedder.dim,
+                                                self.vector_index)
+                check_origin(manifest, self.database, newest)
             except SnapshotError as reason:
                 log.info("Rebuilding the search index: %s", reason)
                 self.rebuild(on_progress)
@@ -128,12 +142,13 @@ class SearchEngine:
             self.embed(stale, on_progress)
             with self.sessions() as session:
                 ids, matrix = vectors.all_vectors(session, self.model, self.embedder.dim)
-            self.index = VectorIndex.build(self.embedder.dim, ids, matrix)
+            self.index = self.index_type.build(self.embedder.dim, ids, matrix)
             self.last_seq = position
             self.snapshot()
 
     def embed(self, lesson_ids: list[int], on_progress: Progress | None = None) -> None:
-        """Store vectors for these lessons, a batch per transaction, so an interruption loses little."""
+        """Store vectors for these lessons, a batch per transaction, so an interruption loses
+        little."""
         done = 0
         for start in range(0, len(lesson_ids), SYNC_BATCH):
             batch = lesson_ids[start:start + SYNC_BATCH]
@@ -200,30 +215,37 @@ class SearchEngine:
             for listener in self.listeners:
                 listener(session, self, list(fresh))
             session.commit()
-        self.index.remove(lesson_ids)
+        index = self.index
+        assert index is not None  # called by sync() and index_missing(), once there is one
+        index.remove(lesson_ids)
         for lesson_id, matrix in fresh.items():
-            self.index.add(np.full(len(matrix), lesson_id, dtype=np.int64), matrix)
+            index.add(np.full(len(matrix), lesson_id, dtype=np.int64), matrix)
 
     def snapshot(self) -> None:
         """Write the index and its manifest to the instance folder."""
         with self.lock:
             if self.index is not None:
-                self.index.save(self.folder, self.model, self.last_seq, self.database)
+                save_snapshot(self.index, self.folder, self.model, self.last_seq, self.database,
+                              self.vector_index)
                 self.changes_since_snapshot = 0
 
-    def dense(self, vector: np.ndarray, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+    def dense(self, vector: np.ndarray, k: int, allowed: AllowedIds | None
+              ) -> list[tuple[int, float]]:
         """The `k` nearest lessons to `vector` (within `allowed`, if given)."""
         with self.locked():
-            if self.index is None:
-                self.ready()
-            return self.index.search(vector, k, allowed)
+            return self.loaded_index().search(vector, k, allowed)
 
     def passage_scores(self, vector: np.ndarray, lesson_ids: list[int]) -> dict[int, list[float]]:
         """The cosine of every passage of these lessons with `vector`, by lesson id."""
         with self.locked():
-            if self.index is None:
-                self.ready()
-            return self.index.passage_scores(vector, np.asarray(lesson_ids, dtype=np.int64))
+            return self.loaded_index().passage_scores(vector, lesson_ids)
+
+    def loaded_index(self) -> VectorIndex:
+        """The index, loaded or built first if this process has none yet (under the lock)."""
+        if self.index is None:
+            self.ready()
+        assert self.index is not None  # ready() loads or builds one, or raises
+        return self.index
 
     def tag_scores(self, session: Session, vector: np.ndarray) -> dict[str, float]:
         """The cosine of every tag in use with `vector` (see `search.tags`)."""
@@ -237,7 +259,8 @@ class SearchEngine:
             return f"not built ({reason})"
         if manifest.model != self.model:
             return f"stale: built for model {manifest.model}; the next start re-embeds"
-        return (f"{manifest.index_type} ({'exact' if manifest.index_type == 'flat' else 'approximate'}), "
+        kind = "exact" if manifest.index_type == "flat" else "approximate"
+        return (f"{manifest.index_type} ({kind}), "
                 f"{manifest.count} passage vectors, {manifest.dim} dimensions, "
                 f"up to change {manifest.last_seq}, in {self.folder}")
 

@@ -1,216 +1,92 @@
-"""The FAISS vector index: ids are lesson ids, one vector per passage, inner product on unit vectors.
+"""The vector index interface: what retrieval needs of any store of passage vectors.
 
-Small collections use an exact flat index. Past EXACT_LIMIT passage vectors
-an IVF index takes over (bench/README.md measures its recall against exact
-search); a filtered search on it still compares every allowed vector.
-Snapshots are written atomically with a manifest that says whether they can
-be trusted; anything else found on disk means a rebuild, never a crash.
+Ids are lesson ids, one vector per passage (a lesson has 1 to 24), inner product on
+unit vectors; a lesson scores as its best passage. FAISS in each process
+(`search.faiss_index`) is the one implementation today; a PostgreSQL-side or search
+cluster backend plugs in by satisfying `VectorIndex` and passing
+`tests/test_vector_index.py`. Where an index is kept between processes is
+`search.snapshot`'s business; when it catches up with the change log, `search.engine`'s.
 """
 
-import hashlib
-import json
-import os
-import tempfile
-import time
-from dataclasses import asdict, dataclass
-from pathlib import Path
+import importlib
+from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
+from typing import Protocol, Self, runtime_checkable
 
-import faiss
 import numpy as np
 
-# Passage vectors, not lessons: what a flat scan costs depends on vectors, and lessons
-# hold 1 to 24 of them (NASA's 6.5 on average). 500k vectors take about 40 ms to scan
-# on two cores: some 200k lessons of a page or two each.
-EXACT_LIMIT = 500_000
-SNAPSHOT_FORMAT = 1
+# The lessons a search may return (None: every one). Retrieval reads them from the
+# database; each implementation turns them into its own filter (a FAISS id selector, a
+# SQL predicate) and applies it before the cut, so excluded lessons take no place.
+AllowedIds = AbstractSet[int]
+
+# Implementations by the name `LESSONS_VECTOR_INDEX` gives, as "module:class": a module is
+# imported only when chosen, so one backend's libraries are not needed to run another.
+VECTOR_INDEXES = {"faiss": "search.faiss_index:FaissIndex"}
+DEFAULT_VECTOR_INDEX = "faiss"
 
 
 class SnapshotError(Exception):
     """The snapshot on disk is missing, damaged or made for something else."""
 
 
-@dataclass
-class Manifest:
-    model: str
-    dim: int
-    count: int  # vectors in the index
-    last_seq: int  # the change log position the index reflects
-    index_type: str
-    index_file: str
-    sha256: str
-    format: int = SNAPSHOT_FORMAT
-    # The identity of the database the index was built from (`lessons.backup`); a snapshot
-    # from before identities, or made with none, names "" and is never trusted.
-    database: str = ""
+@runtime_checkable
+class VectorIndex(Protocol):
+    """add / remove / search / save / load over lesson ids, whatever does the work inside."""
 
-
-class VectorIndex:
-    """add / remove / search / save / load over lesson ids, whatever FAISS index is inside."""
-
-    def __init__(self, index: faiss.Index, index_type: str):
-        self.index = index
-        self.index_type = index_type
+    # What `lessons status` and the snapshot manifest call it: "flat" is exact, others not.
+    kind: str
 
     @classmethod
-    def build(cls, dim: int, ids: np.ndarray, vectors: np.ndarray) -> "VectorIndex":
-        """An index over `vectors` of the right type for their number."""
-        if len(vectors) <= EXACT_LIMIT:
-            index = cls(faiss.IndexIDMap(faiss.IndexFlatIP(dim)), "flat")
-        else:
-            index = cls(ivf_index(dim, vectors), "ivf")
-        index.add(ids, vectors)
-        return index
+    def build(cls, dim: int, ids: np.ndarray, vectors: np.ndarray) -> Self:
+        """An index over `vectors` (row i a passage of lesson `ids[i]`), chosen for their number."""
+        ...
+
+    @classmethod
+    def load(cls, data: bytes, dim: int) -> Self:
+        """The index `save` turned into `data`, or `SnapshotError` if it is not a `dim` index."""
+        ...
+
+    def save(self) -> bytes:
+        """The index as bytes for a snapshot (b"" when its store is elsewhere, say the database)."""
+        ...
 
     @property
     def count(self) -> int:
-        return int(self.index.ntotal)
+        """How many passage vectors it holds."""
+        ...
 
     @property
     def dim(self) -> int:
-        return int(self.index.d)
+        """The length of its vectors."""
+        ...
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        if len(ids):
-            self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32),
-                                    np.asarray(ids, dtype=np.int64))
+        """Add passage vectors, row i a passage of lesson `ids[i]`."""
+        ...
 
-    def remove(self, ids: list[int]) -> None:
-        if ids:
-            self.index.remove_ids(faiss.IDSelectorBatch(np.asarray(ids, dtype=np.int64)))
+    def remove(self, ids: Iterable[int]) -> None:
+        """Remove every passage of these lessons (ids it does not hold are ignored)."""
+        ...
 
-    def search(
-        self, vector: np.ndarray, k: int, allowed: np.ndarray | None = None
-    ) -> list[tuple[int, float]]:
-        """The `k` best lessons as (lesson id, best passage score), best first.
+    def search(self, vector: np.ndarray, k: int,
+               allowed: AllowedIds | None = None) -> list[tuple[int, float]]:
+        """The `k` best lessons as (lesson id, best passage score), best first, only among
+        `allowed` if given: filtered before the cut, so a filtered search fills its page."""
+        ...
 
-        `allowed` limits the search to those lesson ids before the cut, so a
-        filtered search still fills its page. On IVF it probes every list: the
-        allowed lessons may sit in lists an unfiltered search would skip. FAISS
-        checks each id against the filter and scores only the allowed ones, so
-        a narrow filter stays cheap (50 lessons of 100k: 1.2 ms p95).
-        """
-        if self.count == 0 or k <= 0:
-            return []
-        params = None
-        if allowed is not None:
-            if len(allowed) == 0:
-                return []
-            selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
-            params = (faiss.SearchParametersIVF(sel=selector, nprobe=self.index.nlist)
-                      if self.index_type == "ivf" else faiss.SearchParameters(sel=selector))
-        fetch = k
-        while True:
-            # A lesson has several passages: ask for more vectors until k lessons are
-            # found, or until FAISS returns fewer than asked (nothing more to find).
-            fetch = min(fetch * 4, self.count)
-            scores, labels = self.index.search(vector.reshape(1, -1), fetch, params=params)
-            best: dict[int, float] = {}
-            for label, score in zip(labels[0], scores[0]):
-                if label >= 0 and label not in best:  # results come best first
-                    best[int(label)] = float(score)
-            if len(best) >= k or fetch >= self.count or labels[0][-1] < 0:
-                return list(best.items())[:k]
-
-    def passage_scores(self, vector: np.ndarray, lesson_ids: np.ndarray) -> dict[int, list[float]]:
+    def passage_scores(self, vector: np.ndarray, lesson_ids: Iterable[int]
+                       ) -> dict[int, list[float]]:
         """The score of every passage of these lessons, by lesson id (a lesson without
         vectors is left out)."""
-        if self.count == 0 or len(lesson_ids) == 0:
-            return {}
-        selector = faiss.IDSelectorBatch(np.asarray(lesson_ids, dtype=np.int64))
-        params = (faiss.SearchParametersIVF(sel=selector, nprobe=self.index.nlist)
-                  if self.index_type == "ivf" else faiss.SearchParameters(sel=selector))
-        # Inner products of unit vectors are at least -1: the range holds every passage.
-        _, scores, labels = self.index.range_search(vector.reshape(1, -1), -2.0, params=params)
-        found: dict[int, list[float]] = {}
-        for label, score in zip(labels, scores):
-            found.setdefault(int(label), []).append(float(score))
-        return found
-
-    def save(self, folder: Path, model: str, last_seq: int,
-             database: str = "") -> Manifest:
-        """Write the index, then the manifest naming it, each to a temp file, fsynced and renamed."""
-        folder.mkdir(parents=True, exist_ok=True)
-        data = faiss.serialize_index(self.index).tobytes()
-        digest = hashlib.sha256(data).hexdigest()
-        index_file = f"vectors-{digest[:16]}.faiss"
-        write_atomically(folder / index_file, data)
-        manifest = Manifest(model, self.dim, self.count, last_seq, self.index_type,
-                            index_file, digest, database=database)
-        write_atomically(folder / "manifest.json", json.dumps(asdict(manifest)).encode())
-        for old in folder.glob("vectors-*.faiss"):
-            if old.name != index_file:
-                old.unlink(missing_ok=True)
-        return manifest
-
-    @classmethod
-    def load(cls, folder: Path, model: str, dim: int) -> tuple["VectorIndex", Manifest]:
-        """The snapshot in `folder`, checked against its manifest, or `SnapshotError`."""
-        manifest = read_manifest(folder)
-        try:
-            data = (folder / manifest.index_file).read_bytes()
-        except OSError as error:
-            raise SnapshotError(f"the index file is missing: {error}") from error
-        if manifest.format != SNAPSHOT_FORMAT or manifest.model != model or manifest.dim != dim:
-            raise SnapshotError("the snapshot was made for another model or format")
-        if hashlib.sha256(data).hexdigest() != manifest.sha256:
-            raise SnapshotError("the index file does not match its manifest")
-        try:
-            index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
-        except RuntimeError as error:
-            raise SnapshotError(f"FAISS cannot read the index: {error}") from error
-        if index.ntotal != manifest.count or index.d != dim:
-            raise SnapshotError("the index does not hold what its manifest says")
-        return cls(index, manifest.index_type), manifest
+        ...
 
 
-def read_manifest(folder: Path) -> Manifest:
-    """The manifest in `folder`, or `SnapshotError`."""
+def vector_index_type(name: str) -> type[VectorIndex]:
+    """The implementation registered as `name`, or a `ValueError` naming the known ones."""
     try:
-        return Manifest(**json.loads((folder / "manifest.json").read_text()))
-    except FileNotFoundError:
-        raise SnapshotError("no snapshot yet") from None
-    except (OSError, ValueError, TypeError) as error:
-        raise SnapshotError(f"the manifest is unreadable: {error}") from error
-
-
-def ivf_index(dim: int, vectors: np.ndarray) -> faiss.Index:
-    """An inverted-file index trained on `vectors`: approximate, for large collections."""
-    nlist = max(64, int(4 * np.sqrt(len(vectors))))
-    quantizer = faiss.IndexFlatIP(dim)
-    index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
-    sample = vectors[np.random.default_rng(0).permutation(len(vectors))[: nlist * 64]]
-    index.train(np.ascontiguousarray(sample, dtype=np.float32))
-    # A lesson has several passages, so recall over lessons needs a wide probe: on 100k
-    # lessons nlist/16 gave recall@10 0.85 and nlist/6 0.949 (bench/README.md).
-    index.nprobe = max(8, nlist // 4)
-    return index
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write to a temp file in the same folder, fsync, rename over `path`, fsync the folder."""
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
-
-
-def remove_stale_temp_files(folder: Path, older_than: float = 600) -> None:
-    """Temp files left by a writer killed mid-write (young ones may still be being written)."""
-    now = time.time()
-    for temp in folder.glob(".*.tmp"):
-        try:
-            if now - temp.stat().st_mtime > older_than:
-                temp.unlink()
-        except FileNotFoundError:
-            pass
+        module, _, attribute = VECTOR_INDEXES[name].partition(":")
+    except KeyError:
+        raise ValueError(f"Unknown vector index {name!r} (LESSONS_VECTOR_INDEX): use one of "
+                         f"{', '.join(sorted(VECTOR_INDEXES))}.") from None
+    return getattr(importlib.import_module(module), attribute)

@@ -20,9 +20,18 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
-    ColumnElement, Select, Text, cast, column, func, literal_column, select, table,
+    ColumnElement,
+    Select,
+    Text,
+    cast,
+    column,
+    func,
+    literal_column,
+    select,
+    table,
 )
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Session
@@ -141,7 +150,8 @@ def matches(session: Session, words: list[str]) -> Matches:
     2,101 NASA lessons the budget is never reached (bench/README.md).
     """
     read, everywhere = _affordable(session, words)
-    totals, lengths = _totals(session), {}
+    totals = _totals(session)
+    lengths: dict[int, int] = {}
     found = {word: _occurrences(session, word, everywhere[word], totals, lengths)
              for word in read}
     seen = _seen(session, lengths)
@@ -161,7 +171,8 @@ def _affordable(session: Session, words: list[str]) -> tuple[list[str], dict[str
     """The words found in any row, rarest first, until the rows holding them, summed, would
     pass POSTINGS_BUDGET; and how many rows hold each word (FTS5's count over every row)."""
     everywhere = {word: _rows_holding(session, word) for word in words}
-    read, spent = [], 0
+    read: list[str] = []
+    spent = 0
     for word in sorted((w for w in words if everywhere[w]), key=lambda w: everywhere[w]):
         if read and spent + everywhere[word] > POSTINGS_BUDGET:
             break
@@ -242,7 +253,8 @@ def _seen(session: Session, lesson_ids: Iterable[int]) -> set[int]:
     Asked once for all the words: joined to each word's rows, the lessons table cost
     twice the FTS5 query (its long texts come before the columns the policy reads).
     """
-    ids, seen = list(lesson_ids), set()
+    ids = list(lesson_ids)
+    seen: set[int] = set()
     for start in range(0, len(ids), IDS_PER_QUERY):
         seen.update(session.scalars(select(Lesson.id).where(
             Lesson.id.in_(ids[start:start + IDS_PER_QUERY]), LIVE)))
@@ -315,12 +327,12 @@ def _bm25() -> ColumnElement[float]:
     return literal_column(f"-bm25(lessons_fts, {WEIGHTS_SQL})").label("score")
 
 
-def _postgresql(query: str) -> Select:
+def _postgresql(query: str) -> Select[int, float]:
     # PostgreSQL parses the query as it parsed the documents ("K-7741" included);
     # its AND of the words becomes an OR, so a long query still finds partial matches.
     words = func.plainto_tsquery("english", query)
     tsquery = cast(func.replace(cast(words, Text), "&", "|"), TSQUERY)
-    vector = literal_column("lessons.search_vector")
+    vector: ColumnElement[Any] = literal_column("lessons.search_vector")
     score = func.ts_rank_cd(vector, tsquery)
     return (
         select(Lesson.id, score.label("score"))

@@ -8,10 +8,13 @@ best passage. bench/README.md compares this with one vector per lesson.
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
-EMBEDDED_FIELDS = ("what_happened", "root_cause", "impact", "recommendation")
+from lessons.fields import LESSON_TEXT_FIELDS
+
+EMBEDDED_FIELDS = LESSON_TEXT_FIELDS  # what happened, root cause, impact, recommendation
 PASSAGE_CHARS = 700  # with the title, about 200 word pieces: under the model's 256
 MAX_PASSAGES = 24  # a very long lesson: its tail is still found by keyword search
 

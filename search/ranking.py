@@ -41,7 +41,7 @@ class Weights:
     phrase: float
 
     def score(self, signals: Sequence[float]) -> float:
-        return sum(w * s for w, s in zip(self.as_tuple(), signals))
+        return sum(w * s for w, s in zip(self.as_tuple(), signals, strict=True))
 
     def as_tuple(self) -> tuple[float, ...]:
         return tuple(getattr(self, name) for name in SIGNALS)
@@ -86,7 +86,7 @@ def signals(candidates: Mapping[int, Candidate], query_terms: Sequence[str],
     """Each candidate's signals, in the order of SIGNALS."""
     best_words = max((c.words for c in candidates.values()), default=0.0)
     short = 0 < len(query_phrase.split()) <= PHRASE_WORDS
-    result = {}
+    result: dict[int, tuple[float, ...]] = {}
     for lesson_id, candidate in candidates.items():
         title_share = (len(starting_words(query_terms, candidate.title)) / len(query_terms)
                        if query_terms else 0.0)

@@ -16,14 +16,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from lessons.errors import ValidationError
+from lessons.fields import LESSON_TEXT_FIELDS
 from lessons.models import Lesson, LessonTag
 from lessons.services.lessons import lesson_conditions
-from search.engine import SearchEngine
 from search.embedder import Embedder
+from search.engine import SearchEngine
+from search.index import AllowedIds
 from search.keyword import keyword_search, lessons_tagged, starting_words, terms
 from search.passages import Passage, chunks, lesson_passages
 from search.ranking import Candidate, phrase_of, rank
@@ -145,7 +147,8 @@ def search_by_vector(
     return Results(hits, len(ranked), count_facets(list(facts.values())))
 
 
-def live_conditions(filters: Mapping[str, Any] | None, exclude: Sequence[int] = ()) -> list:
+def live_conditions(filters: Mapping[str, Any] | None,
+                    exclude: Sequence[int] = ()) -> list[ColumnElement[bool]]:
     """The list filters, on live lessons only, leaving out `exclude`."""
     conditions = lesson_conditions({**(filters or {}), "state": "active"})
     if exclude:
@@ -168,7 +171,7 @@ class Candidates:
                 if lesson_id in ids]
 
 
-def allowed_ids(session: Session, conditions: Sequence[Any]) -> np.ndarray | None:
+def allowed_ids(session: Session, conditions: Sequence[Any]) -> AllowedIds | None:
     """The lessons a vector search may return, when that is not simply every live one.
 
     More than "not deleted", or a viewer who may not see every lesson
@@ -176,7 +179,7 @@ def allowed_ids(session: Session, conditions: Sequence[Any]) -> np.ndarray | Non
     lessons take no candidate's place.
     """
     if len(conditions) > 1 or session.info.get("restricted"):
-        return np.fromiter(session.scalars(select(Lesson.id).where(*conditions)), dtype=np.int64)
+        return frozenset(session.scalars(select(Lesson.id).where(*conditions)))
     return None
 
 
@@ -186,7 +189,7 @@ def candidates(
     vector: np.ndarray,
     text: str,
     conditions: Sequence[Any],
-    allowed: np.ndarray | None,
+    allowed: AllowedIds | None,
     depth: int = CANDIDATES,
 ) -> Candidates:
     """The lessons found by meaning (among `allowed`, see `allowed_ids`), by words or by tag
@@ -261,8 +264,7 @@ def explain(
 def shared_terms(words: Sequence[str], lesson: Lesson) -> list[str]:
     """The query words that occur in the lesson (by word start, so "test" finds "testing")."""
     content = lesson.content()
-    haystack = " ".join(str(content.get(f) or "") for f in (
-        "title", "what_happened", "root_cause", "impact", "recommendation")).lower()
+    haystack = " ".join(str(content.get(f) or "") for f in ("title", *LESSON_TEXT_FIELDS)).lower()
     return starting_words(words, haystack)[:12]
 
 

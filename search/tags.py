@@ -39,12 +39,12 @@ class TagVectors:
             tags, matrix = self.tags, self.matrix
         if not tags:
             return {}
-        return dict(zip(tags, (matrix @ vector).tolist()))
+        return dict(zip(tags, (matrix @ vector).tolist(), strict=True))
 
     def refresh(self, session: Session, embedder: Embedder) -> None:
         tags = list(session.scalars(select(LessonTag.tag).distinct()))
         new = [tag for tag in tags if tag not in self.vectors]
-        self.vectors.update(zip(new, embedder.encode(new)))
+        self.vectors.update(zip(new, embedder.encode(new), strict=True))
         self.tags = tags
         self.matrix = (np.vstack([self.vectors[tag] for tag in tags]) if tags
                        else np.zeros((0, embedder.dim), dtype=np.float32))

@@ -24,6 +24,7 @@ from sqlalchemy import ColumnElement, delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from lessons.fields import LESSON_TEXT_FIELDS
 from lessons.models import Lesson, LessonTheme, Theme, ThemeVector, utcnow
 from lessons.policy import seen_by_everyone
 from search import themes
@@ -36,7 +37,7 @@ if TYPE_CHECKING:  # the engine tells `place_changed` below when vectors change
 # A recomputed theme keeps an old id when their centroids are at least this alike: distinct
 # NASA themes reach 0.83, a theme and its recomputed self mostly 0.9 (bench/theme_quality.py).
 MATCH_SIMILARITY = 0.85
-LABEL_FIELDS = ("title", "what_happened", "root_cause", "impact", "recommendation")
+LABEL_FIELDS = ("title", *LESSON_TEXT_FIELDS)
 ENCODE_BATCH = 256  # lessons encoded between progress reports
 WENT_WELL = Lesson.kind == "went_well"  # what works: themes of their own
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -60,7 +61,8 @@ def recompute(engine: "SearchEngine", count: int | None = None,
             select(Lesson.id).where(WENT_WELL, Lesson.deleted_at.is_(None), *engine.feeds))))
         groups = [works, ~works]
         found = [clustering(session, lesson_ids[group], vectors[group], share, bool(kind), report)
-                 for group, share, kind in zip(groups, theme_counts(count, groups), (True, False))]
+                 for group, share, kind in zip(groups, theme_counts(count, groups), (True, False),
+                                               strict=True)]
         report("Saving", 0, 1)
         store(session, engine.model, found)
         join_unthemed(session, engine.embedder, engine.model, engine.feeds)  # captured meanwhile
@@ -105,7 +107,7 @@ def clustering(session: Session, lesson_ids: np.ndarray, vectors: np.ndarray,
 def lesson_vectors(session: Session, model: str, dim: int,
                    *feeds: ColumnElement[bool]) -> tuple[np.ndarray, np.ndarray]:
     """(lesson ids, unit vectors) of the live lessons (under `feeds`): the normalised mean of
-    each one's passages, all it says, which repeated mistakes are compared on (search.trends).
+    each one's passages, all it says, which repeated mistakes are compared on (insights.trends).
     """
     passage_ids, matrix = all_vectors(session, model, dim, *feeds)  # sorted by lesson
     lesson_ids, first = np.unique(passage_ids, return_index=True)
@@ -120,7 +122,8 @@ def theme_text(title: str | None, what_happened: str | None, root_cause: str | N
     """What a lesson teaches, as themes read it: its title, lessons learned and
     recommendation; a lesson with neither of the last two (a success told in what happened)
     by what happened instead. The model reads the first 256 word pieces."""
-    body = [text for text in (root_cause, recommendation) if text and text.strip()]
+    body: list[str | None] = [text for text in (root_cause, recommendation)
+                              if text and text.strip()]
     return "\n".join(text.strip() for text in (title, *(body or [what_happened])) if text)
 
 
@@ -142,7 +145,7 @@ def theme_vectors(session: Session, embedder: Embedder, model: str, conditions: 
         if report:
             report("Reading lessons for themes", start, len(missing))
         batch = missing[start:start + ENCODE_BATCH]
-        vectors.update(zip(batch, embedder.encode([texts[i] for i in batch])))
+        vectors.update(zip(batch, embedder.encode([texts[i] for i in batch]), strict=True))
     store_theme_vectors(session, model, {i: (hashes[i], vectors[i]) for i in missing})
     lesson_ids = np.array([row.id for row in rows], dtype=np.int64)
     if not len(lesson_ids):
@@ -205,7 +208,7 @@ def store(session: Session, model: str, groups: Sequence[Clustering]) -> None:
         kept.update(ids)
         assigned += [{"lesson_id": int(lesson_id), "theme_id": ids[label],
                       "assigned": "recompute"}
-                     for lesson_id, label in zip(found.lesson_ids, found.labels)]
+                     for lesson_id, label in zip(found.lesson_ids, found.labels, strict=True)]
     for theme in existing.values():
         if theme.id not in kept and theme.retired_at is None:
             theme.retired_at = now
@@ -216,7 +219,7 @@ def store(session: Session, model: str, groups: Sequence[Clustering]) -> None:
 
 
 def place_changed(session: Session, engine: "SearchEngine", lesson_ids: list[int]) -> None:
-    """The engine's listener (web.search registers it): lessons whose vectors just changed
+    """The engine's listener (web.engine registers it): lessons whose vectors just changed
     join a theme, or leave theirs when they no longer feed themes."""
     place_in_themes(session, engine.embedder, engine.model, lesson_ids, engine.feeds)
 
@@ -242,7 +245,7 @@ def place_in_themes(session: Session, embedder: Embedder, model: str,
     centroids = {kind: np.stack([np.frombuffer(t.centroid, dtype=np.float32) for t in group])
                  for kind, group in kin.items()}
     rows = []
-    for lesson_id, vector in zip(ids, vectors):
+    for lesson_id, vector in zip(ids, vectors, strict=True):
         kind = int(lesson_id) in works
         rows.append({"lesson_id": int(lesson_id), "assigned": "capture",
                      "theme_id": kin[kind][themes.nearest_theme(vector, centroids[kind])].id})

@@ -208,7 +208,7 @@ def match_to_previous(old_centroids: dict[int, np.ndarray], new_centroids: np.nd
     ids = [-1] * len(new_centroids)
     if old_ids and len(new_centroids):
         similarity = new_centroids @ np.stack([old_centroids[i] for i in old_ids]).T
-        for new, old in zip(*linear_sum_assignment(similarity, maximize=True)):
+        for new, old in zip(*linear_sum_assignment(similarity, maximize=True), strict=True):
             if similarity[new, old] >= min_similarity:
                 ids[new] = old_ids[old]
     for new, theme_id in enumerate(ids):

@@ -5,6 +5,7 @@ A passage is encoded again only when its text hash changes or the model does.
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from sqlalchemy import ColumnElement, delete, func, select
@@ -43,14 +44,21 @@ def refresh_vectors(
     # One call for all of them: sentence-transformers sorts the texts by length
     # before batching, so less padding is computed than with small separate calls.
     vectors = embedder.encode([passage.text for _, passage in missing], batch_size=ENCODE_BATCH)
-    encoded = {(lesson_id, p.position): v for (lesson_id, p), v in zip(missing, vectors)}
-    result, rows, shorter = {}, [], []
+    encoded = {(lesson_id, p.position): v
+               for (lesson_id, p), v in zip(missing, vectors, strict=True)}
+    result: dict[int, np.ndarray] = {}
+    rows: list[dict[str, Any]] = []
+    shorter: list[int] = []
     for lesson_id, passages in wanted.items():
         matrix = []
         for passage in passages:
             key = (lesson_id, passage.position)
             row = stored[lesson_id].pop(passage.position, None)
-            vector = encoded[key] if key in encoded else np.frombuffer(row.vector, np.float32)
+            if key in encoded:
+                vector = encoded[key]
+            else:
+                assert row is not None  # a passage with no stored row is among `missing`
+                vector = np.frombuffer(row.vector, np.float32)
             rows.append({"lesson_id": lesson_id, "model": embedder.model_id,
                          "position": passage.position, "dim": embedder.dim,
                          "text_hash": passage.text_hash, "vector": vector.tobytes(),
@@ -64,7 +72,7 @@ def refresh_vectors(
     return result
 
 
-def upsert_vectors(session: Session, rows: list[dict]) -> None:
+def upsert_vectors(session: Session, rows: list[dict[str, Any]]) -> None:
     """Store passage rows, updating those already there, however they got there.
 
     An import's embedding and a request's sync may embed the same new lesson at

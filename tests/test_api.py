@@ -1,4 +1,5 @@
-"""The JSON API: CRUD for each resource, its errors, and an OpenAPI document that tells the truth."""
+"""The JSON API: CRUD for each resource, its errors, and an OpenAPI document that tells the
+truth."""
 
 import pytest
 from conftest import signed_in
@@ -58,7 +59,8 @@ def test_patch_changes_only_the_fields_given_and_records_who(app, client, check)
     lesson = post(client, "/api/v1/lessons", {"title": "T", "what_happened": "W",
                                               "root_cause": "R"}).get_json()
     pmo = signed_in(app, "pmo", "pat@example.org")
-    response = pmo.patch(f"/api/v1/lessons/{lesson['id']}", json={"title": "T2", "root_cause": None})
+    response = pmo.patch(f"/api/v1/lessons/{lesson['id']}",
+                         json={"title": "T2", "root_cause": None})
     assert response.status_code == 200
     patched = check(response.get_json(), "Lesson")
     assert (patched["title"], patched["root_cause"], patched["what_happened"]) == ("T2", None, "W")
@@ -128,7 +130,8 @@ def test_request_format_errors(client):
                        content_type="application/x-www-form-urlencoded").status_code == 415
     assert client.post("/api/v1/lessons", data="{not json",
                        content_type="application/json").status_code == 400
-    assert client.post("/api/v1/lessons", data="[]", content_type="application/json").status_code == 400
+    listed = client.post("/api/v1/lessons", data="[]", content_type="application/json")
+    assert listed.status_code == 400
     too_big = client.post("/api/v1/lessons", data=b"x" * (3 * 1024 * 1024),
                           content_type="application/json")
     assert too_big.status_code == 413 and too_big.get_json()["error"]

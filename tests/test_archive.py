@@ -9,16 +9,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import POSTGRES_ADMIN_URL
 from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from conftest import POSTGRES_ADMIN_URL
-from lessons.archive import load_archive, read_archive
 from lessons.db import head_revision
 from lessons.errors import ValidationError
+from lessons.exports.archive import read_archive
+from lessons.exports.restore import load_archive
 from lessons.models import Change, Lesson
 from lessons.services import (
     create_action,
@@ -33,7 +34,7 @@ from lessons.services import (
 )
 from search.retrieve import search
 from web.database import db
-from web.search import engine
+from web.engine import engine
 
 CRANE = "Crane operator licence lapsed in the middle of a heavy lift"
 

@@ -78,7 +78,7 @@ def test_the_lesson_page_leaves_no_separator_dangling(app, client):
         ids = [create_lesson(db.session, {**LESSON, **values}, actor="import").id
                for values, _ in cases]
         db.session.commit()
-    for lesson_id, (_, expected) in zip(ids, cases):
+    for lesson_id, (_, expected) in zip(ids, cases, strict=True):
         page = client.get(f"/lessons/{lesson_id}").get_data(as_text=True)
         meta = re.search(r'<h1>.*?</h1>\s*<p class="meta">(.*?)</p>', page, re.S).group(1)
         text = re.sub(r"<a [^>]*>|</a>", "", meta).strip()

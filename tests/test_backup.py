@@ -4,11 +4,10 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from conftest import signed_in
+from conftest import POSTGRES_ADMIN_URL, signed_in
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
-from conftest import POSTGRES_ADMIN_URL
 from lessons.backup import backup
 from lessons.db import make_engine, schema_state, upgrade
 from lessons.models import Base
@@ -52,7 +51,7 @@ def test_a_backup_restored_into_a_fresh_instance_finds_every_lesson(
     assert restored.exit_code == 0, restored.output
     assert "index rebuilt" in restored.output
     fresh_client = signed_in(fresh)
-    for lesson_id, (title, _) in zip(ids, LESSONS):
+    for lesson_id, (title, _) in zip(ids, LESSONS, strict=True):
         hits = fresh_client.get("/api/v1/search", query_string={"q": title}).get_json()["items"]
         assert hits[0]["id"] == lesson_id
 

@@ -7,8 +7,8 @@ import re
 from decimal import Decimal
 
 import pytest
-
 from conftest import signed_in
+
 from lessons.wording import money, plural
 
 
@@ -71,7 +71,8 @@ def test_the_pmo_pages_and_exports_show_the_currency(pounds):
     assert theme_costs(dashboard) == ["GBP\u00a012,000"] * 2  # the themes table's cost column
     assert "Cost impact by theme (GBP)" in dashboard  # the chart's title
     report = pounds.get("/pmo/report").get_data(as_text=True)
-    assert "| Cost impact | GBP\u00a024,000 |" in pounds.get("/pmo/report.md").get_data(as_text=True)
+    markdown = pounds.get("/pmo/report.md").get_data(as_text=True)
+    assert "| Cost impact | GBP\u00a024,000 |" in markdown
     assert theme_costs(report) == ["GBP\u00a012,000"] * 2
     rows = list(csv.reader(io.StringIO(pounds.get("/pmo/report.csv").get_data(as_text=True))))
     assert ["Cost impact (GBP)", "24000.00"] in [row[2:] for row in rows if row[0] == "period"]

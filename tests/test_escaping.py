@@ -9,8 +9,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from markdown_it import MarkdownIt
 
-from lessons.archive import CSV_COLUMNS
-from lessons.exports import csv_text, markdown_text
+from lessons.exports.archive import CSV_COLUMNS
+from lessons.exports.cells import csv_text
+from lessons.exports.markdown import markdown_text
 from lessons.models import Action
 
 SCRIPT_IMAGE = "<img src=x onerror=alert(1)>"

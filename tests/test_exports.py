@@ -5,7 +5,6 @@ in a briefing, the team's decision and note."""
 import re
 
 from conftest import signed_in
-
 from test_escaping import assert_safe_markdown, rendered_links
 
 

@@ -17,7 +17,7 @@ from lessons.models import ImportRun, Lesson, PassageVector
 from search import vectors
 from search.engine import SearchEngine
 from web.database import db
-from web.search import engine
+from web.engine import engine
 
 HEADER = ["Title", "Description"]
 MARK = "Imported case"

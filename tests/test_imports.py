@@ -1,4 +1,5 @@
-"""Importing CSV, Excel and JSON files: guessed and ready mappings, dry runs, bad files, resuming."""
+"""Importing CSV, Excel and JSON files: guessed and ready mappings, dry runs, bad files,
+resuming."""
 
 import csv
 import io
@@ -19,8 +20,7 @@ from lessons.imports.mappings import guess, load_mapping, parse_mapping
 from lessons.imports.tables import open_table
 from lessons.models import Lesson, Project
 from search.retrieve import search
-from web.search import engine
-
+from web.engine import engine
 
 # JSON no reader can take: nested a million deep, nested past the limit, a 5,000-digit number.
 DEEP_JSON = b"[" * 1_000_000 + b"]" * 1_000_000
@@ -44,7 +44,7 @@ def shared_rows(shared_data, name, count):
     with open(shared_data / name, encoding="utf-8", newline="") as file:
         reader = csv.reader(file)
         header = next(reader)
-        return header, [row for _, row in zip(range(count), reader)]
+        return header, [row for _, row in zip(range(count), reader, strict=False)]
 
 
 def lesson_count(session) -> int:
@@ -64,7 +64,7 @@ RETRO = ("Board,Column,Card,Action,Author,Created\n"
 
 def test_guess_matches_the_nasa_export_like_its_ready_mapping(shared_data):
     header, rows = shared_rows(shared_data, "nasa_llis_2101.csv", 50)
-    guessed = guess(header, [dict(zip(header, row)) for row in rows])
+    guessed = guess(header, [dict(zip(header, row, strict=True)) for row in rows])
     ready = load_mapping("nasa")
     assert guessed.fields["what_happened"] == ["Abstract", "Driving Event"]
     for target in ("title", "root_cause", "recommendation", "occurred_on", "tags", "project",
@@ -75,11 +75,11 @@ def test_guess_matches_the_nasa_export_like_its_ready_mapping(shared_data):
 def test_guess_turns_an_incident_list_summary_into_what_happened_and_its_words_into_tags(
         shared_data):
     header, rows = shared_rows(shared_data, "danluu_postmortems.csv", 50)
-    guessed = guess(header, [dict(zip(header, row)) for row in rows])
+    guessed = guess(header, [dict(zip(header, row, strict=True)) for row in rows])
     assert guessed.fields["what_happened"] == "summary"
     assert "title" not in guessed.fields  # made from the first sentence
     assert guessed.fields["tags"] == "category"  # "Config Errors" is not a lesson category
-    lesson = guessed.apply(dict(zip(header, rows[1])))
+    lesson = guessed.apply(dict(zip(header, rows[1], strict=True)))
     assert lesson["title"] == "A bad config (router rule) caused all of their edge routers to " \
                               "crash, taking down all of Cloudflare."
 

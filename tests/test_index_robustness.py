@@ -1,4 +1,5 @@
-"""The index is derived data: damaged, killed or stale snapshots lead to a rebuild, never a wrong answer."""
+"""The index is derived data: damaged, killed or stale snapshots lead to a rebuild, never a
+wrong answer."""
 
 import os
 import random
@@ -16,11 +17,13 @@ from conftest import api_token, served
 from sqlalchemy import delete, func, select
 
 from lessons.models import PassageVector
-from search.engine import SearchEngine
-from search.index import SnapshotError, VectorIndex, ivf_index, read_manifest
 from search.embedder import model_location
+from search.engine import SearchEngine
+from search.faiss_index import FaissIndex, ivf_index
+from search.index import SnapshotError
+from search.snapshot import load_snapshot, read_manifest
 from web.database import db
-from web.search import engine
+from web.engine import engine
 
 TOPICS = [
     ("Vendor lock-in on the billing platform", "We could not export our own invoices."),
@@ -86,7 +89,8 @@ def test_a_damaged_snapshot_means_a_rebuild(filled, monkeypatch, damage):
         index_file.write_bytes(data[: len(data) // 2])
     elif damage == "flip":
         position = random.Random(7).randrange(len(data))
-        index_file.write_bytes(data[:position] + bytes([data[position] ^ 0x10]) + data[position + 1:])
+        flipped = bytes([data[position] ^ 0x10])
+        index_file.write_bytes(data[:position] + flipped + data[position + 1:])
     elif damage == "manifest":
         (folder / "manifest.json").write_text("{not json")
     elif damage == "missing-index":
@@ -95,12 +99,12 @@ def test_a_damaged_snapshot_means_a_rebuild(filled, monkeypatch, damage):
         for path in folder.iterdir():
             path.unlink()
     with pytest.raises(SnapshotError):
-        VectorIndex.load(folder, manifest.model, manifest.dim)
+        load_snapshot(folder, manifest.model, manifest.dim)
     rebuilds = count_rebuilds(monkeypatch)
     restarted = fresh_engine(filled).ready()
     assert rebuilds == [1]
     assert top_title(filled, restarted, "the crane licence came late") == TOPICS[3][0]
-    VectorIndex.load(folder, manifest.model, manifest.dim)  # the rebuild wrote a good one
+    load_snapshot(folder, manifest.model, manifest.dim)  # the rebuild wrote a good one
 
 
 def test_a_snapshot_newer_than_the_database_is_not_trusted(filled, monkeypatch):
@@ -116,16 +120,17 @@ SNAPSHOT_WRITER = """
 import sys
 from pathlib import Path
 from search import vectors
-from search.index import VectorIndex
+from search.faiss_index import FaissIndex
+from search.snapshot import save_snapshot
 from lessons.db import make_engine
 from sqlalchemy.orm import Session
 url, folder, model = sys.argv[1:4]
 with Session(make_engine(url)) as session:
     ids, matrix = vectors.all_vectors(session, model, 384)
-index = VectorIndex.build(384, ids, matrix)
+index = FaissIndex.build(384, ids, matrix)
 print("ready", flush=True)
 while True:
-    index.save(Path(folder), model, 1)
+    save_snapshot(index, Path(folder), model, 1)
 """
 
 
@@ -143,7 +148,7 @@ def test_kill_9_during_snapshot_writes_leaves_a_loadable_state(filled, backend):
         writer.wait(timeout=30)
         writer.stdout.close()
         try:
-            index, _ = VectorIndex.load(folder, model, 384)
+            index, _ = load_snapshot(folder, model, 384)
             assert index.count > 0
         except SnapshotError:
             pass  # also fine: the next start rebuilds
@@ -235,7 +240,8 @@ def test_a_rebuild_refreshes_lessons_changed_behind_its_back(filled):
     for path in search_engine.folder.iterdir():  # no snapshot: the new process rebuilds
         path.unlink()
     search_engine.ready()
-    assert top_title(filled, search_engine, "the dinner food was bad") == "Catering for the gala was poor"
+    assert (top_title(filled, search_engine, "the dinner food was bad")
+            == "Catering for the gala was poor")
 
 
 def test_a_start_embeds_lessons_its_snapshot_holds_without_stored_vectors(filled, monkeypatch):
@@ -261,12 +267,13 @@ def test_a_filtered_search_on_ivf_compares_every_allowed_lesson():
     vectors = rng.standard_normal((25_000, 32)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     ids = np.arange(len(vectors)) // 2  # two passages per lesson
-    approximate = VectorIndex(ivf_index(32, vectors), "ivf")
-    exact = VectorIndex(faiss.IndexIDMap(faiss.IndexFlatIP(32)), "flat")
+    approximate = FaissIndex(ivf_index(32, vectors), "ivf")
+    exact = FaissIndex(faiss.IndexIDMap(faiss.IndexFlatIP(32)), "flat")
     for index in (approximate, exact):
         index.add(ids, vectors)
-    allowed = rng.choice(ids.max() + 1, 50, replace=False)
+    allowed = frozenset(rng.choice(ids.max() + 1, 50, replace=False).tolist())
     for query in vectors[:20]:
         found = approximate.search(query, 10, allowed)
-        assert [lesson for lesson, _ in found] == [lesson for lesson, _ in exact.search(query, 10, allowed)]
+        expected = exact.search(query, 10, allowed)
+        assert [lesson for lesson, _ in found] == [lesson for lesson, _ in expected]
         assert len(approximate.search(query, 100, allowed)) == 50  # stops when all are found

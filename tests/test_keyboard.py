@@ -8,12 +8,19 @@ tests/test_every_page_layout.py walks, and the review and account pages in their
 states) starts with its h1 and skips no heading level, and names each navigation region.
 """
 
+from itertools import pairwise
+
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from conftest import (
-    TEST_PASSWORD, console_errors, make_user, served, signed_in, signed_in_page,
+    TEST_PASSWORD,
+    console_errors,
+    make_user,
+    served,
+    signed_in,
+    signed_in_page,
 )
 from playwright.sync_api import expect
-from axe_playwright_python.sync_playwright import Axe
 from test_every_page_layout import data, pages, problems_on  # noqa: F401  (the same data)
 
 pytestmark = pytest.mark.browser
@@ -37,7 +44,7 @@ def outline_problems(page, name: str) -> list[str]:
     levels = [level for level, _ in headings]
     if not levels or levels[0] != 1 or levels.count(1) != 1:
         problems.append(f"{name}: starts with h{levels[:1]} and has {levels.count(1)} h1")
-    for (before, _), (level, text) in zip(headings, headings[1:]):
+    for (before, _), (level, text) in pairwise(headings):
         if level > before + 1:
             problems.append(f"{name}: h{before} then h{level} “{text}”")
     if "" in navs or len(set(navs)) != len(navs):

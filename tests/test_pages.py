@@ -1,9 +1,10 @@
-"""The HTML pages: capture with inline errors, edit and history, delete and restore, lists, actions."""
+"""The HTML pages: capture with inline errors, edit and history, delete and restore, lists,
+actions."""
 
 import re
 
 import pytest
-from conftest import make_user, signed_in
+from conftest import Api, make_user, signed_in
 
 HX = {"HX-Request": "true"}
 
@@ -13,14 +14,13 @@ def text(response):
 
 
 @pytest.fixture
-def project_id(client):
-    return client.post("/api/v1/projects", json={"name": "Hospital wing",
-                                                 "description": "Build it.\n\nOn time."}).get_json()["id"]
+def project_id(api):
+    return api.project("Hospital wing", description="Build it.\n\nOn time.")["id"]
 
 
 def api_lesson(client, **values):
-    body = {"title": "Late sign-off", "what_happened": "Design froze late.", **values}
-    return client.post("/api/v1/lessons", json=body).get_json()
+    return Api(client).post("lessons", **{"title": "Late sign-off",
+                                          "what_happened": "Design froze late.", **values})
 
 
 def test_every_page_answers_on_an_empty_database(client):
@@ -125,7 +125,8 @@ def test_paging_links_keep_the_filters(client):
 def test_actions_are_added_closed_and_overdue_ones_stand_out(client):
     lesson = api_lesson(client)
     make_user(client.application, "contributor", "kim@example.org", name="Kim")  # owners sign in
-    added = client.post("/actions/", data={"lesson_id": lesson["id"], "description": "Add exit clause",
+    added = client.post("/actions/", data={"lesson_id": lesson["id"],
+                                           "description": "Add exit clause",
                                            "owner": "Kim", "due_on": "2020-05-01"}, headers=HX)
     assert added.status_code == 200
     assert "Add exit clause" in text(added) and "Overdue" in text(added)
@@ -134,7 +135,8 @@ def test_actions_are_added_closed_and_overdue_ones_stand_out(client):
     action_id = client.get("/api/v1/actions").get_json()["items"][0]["id"]
     done = client.post(f"/actions/{action_id}/status", data={"status": "done"}, headers=HX)
     assert "Overdue" not in text(done)
-    missing = client.post("/actions/", data={"lesson_id": lesson["id"], "description": ""}, headers=HX)
+    missing = client.post("/actions/", data={"lesson_id": lesson["id"], "description": ""},
+                          headers=HX)
     assert missing.status_code == 422 and "This field is required." in text(missing)
 
 
@@ -156,7 +158,8 @@ def test_not_found_is_a_page_for_people_and_json_for_programs(client):
 
 def test_pages_carry_no_inline_script_or_style(client, project_id):
     lesson = api_lesson(client, project_id=project_id)
-    for url in ["/", "/lessons/", f"/lessons/{lesson['id']}", "/lessons/new", f"/projects/{project_id}"]:
+    for url in ["/", "/lessons/", f"/lessons/{lesson['id']}", "/lessons/new",
+                f"/projects/{project_id}"]:
         response = client.get(url)
         assert "script-src 'self'" in response.headers["Content-Security-Policy"]
         body = text(response)

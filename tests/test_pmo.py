@@ -7,26 +7,21 @@ from collections import Counter
 from datetime import date, timedelta
 from decimal import Decimal
 
+from conftest import Api, make_user
 from jsonschema import Draft202012Validator
 
-from conftest import make_user
-from lessons.exports import csv_cell
+from lessons.exports.cells import csv_cell
 from lessons.models import SearchLog
 
 
 def make_project(client, name, unit, **values):
-    response = client.post("/api/v1/projects", json={"name": name, "business_unit": unit,
-                                                     **values})
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()["id"]
+    return Api(client).project(name, business_unit=unit, **values)["id"]
 
 
 def add(client, title, body, project_id, day, **values):
-    response = client.post("/api/v1/lessons", json={
-        "title": title, "what_happened": body, "project_id": project_id,
-        "occurred_on": day.isoformat(), "status": "approved", **values})  # reviewed: they count
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()["id"]
+    return Api(client).lesson(title, body, **{  # reviewed: they count
+        "project_id": project_id, "occurred_on": day.isoformat(), "status": "approved",
+        **values})["id"]
 
 
 def report(client, **args):
@@ -89,7 +84,8 @@ def test_the_report_compares_this_window_with_the_one_before(client, runner):
 def test_weak_searches_and_kickoffs_are_learning_gaps(client, session):
     add(client, "Permit requested too late", "The council took eight weeks for the road "
         "closure permit.", None, date.today())
-    assert client.get("/api/v1/search", query_string={"q": "council road permit"}).status_code == 200
+    searched = client.get("/api/v1/search", query_string={"q": "council road permit"})
+    assert searched.status_code == 200
     # Typed live, a query arrives once per pause: its prefixes collapse into one entry.
     for typed in ("sourdough", "sourdough starter", "sourdough starter hydration"):
         assert client.get("/search", query_string={"q": typed}).status_code == 200

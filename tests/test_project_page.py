@@ -8,10 +8,21 @@ import pytest
 
 from lessons.models import Briefing
 from lessons.services import (
-    create_lesson, create_project, decide as record_decision, delete_lesson, update_project,
+    create_lesson,
+    create_project,
+    delete_lesson,
+    update_project,
+)
+from lessons.services import (
+    decide as record_decision,
 )
 from lessons.services.briefings import (
-    RARE_FLOOR, RARE_SHARE, PlannedItem, distinctive_terms, store_briefing, term_frequencies,
+    RARE_FLOOR,
+    RARE_SHARE,
+    PlannedItem,
+    distinctive_terms,
+    store_briefing,
+    term_frequencies,
 )
 from web.database import db
 
@@ -209,7 +220,7 @@ def test_ranks_read_in_order_and_a_category_filter_never_reorders_them(client, p
     project_id, page = create_through_the_form(client, "Cloud ERP", ERP_CHARTER)
     everything = ranks(page)
     assert everything == list(range(1, 16))
-    by_id = dict(zip(lesson_ids(page), everything))
+    by_id = dict(zip(lesson_ids(page), everything, strict=True))
     filtered = client.get(f"/projects/{project_id}", query_string={"category": "technical"})
     body = filtered.get_data(as_text=True)
     shown = ranks(body)
@@ -238,7 +249,7 @@ def test_why_names_two_aspects_at_most_and_only_distinctive_words(client, past):
         rare = distinctive_terms(db.session, words)
         frequency = term_frequencies(db.session, words)
     dropped = set()
-    for item, article in zip(stored, articles(page)):
+    for item, article in zip(stored, articles(page), strict=True):
         why = re.search(r'<p class="why">(.*?)</p>', article, re.S).group(1)
         named = re.findall(r"<strong>(.*?)</strong>", why)
         assert named == item["aspects"][:2]  # best first, two at most
@@ -369,7 +380,7 @@ def test_regenerate_asks_first_then_keeps_decisions_and_says_what_changed(app, c
 def assert_decided_lessons_are_kept(page: str, decided: dict[int, tuple[str, str]]) -> None:
     """Every decided lesson is on the page with its note, some pinned as kept, ranks in order,
     and the count line agrees with the lessons shown."""
-    shown = dict(zip(lesson_ids(page), articles(page)))
+    shown = dict(zip(lesson_ids(page), articles(page), strict=True))
     labels = {"applied": "Applied", "not_applicable": "Not applicable", "risk": "Raised as a risk"}
     for lesson_id, (decision, note) in decided.items():
         assert lesson_id in shown, f"decided lesson {lesson_id} was dropped"

@@ -14,7 +14,7 @@ from lessons.models import Lesson, Project
 from search.briefing import generate
 from search.ranking import Candidate, phrase_of, rank, signals
 from search.retrieve import search
-from web.search import engine
+from web.engine import engine
 
 LOCK_IN = {  # the demo's vendor lock-in lessons: a supplier holds the data, formats or protocol
     "Raw trip data only available through TrakSure's portal",

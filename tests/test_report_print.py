@@ -17,7 +17,7 @@ from lessons.demo import load_demo
 from search.theme_store import recompute
 from web import create_app
 from web.database import db
-from web.search import engine
+from web.engine import engine
 
 pytestmark = pytest.mark.browser
 PHONE = {"width": 390, "height": 844}

@@ -18,7 +18,7 @@ from lessons.models import Lesson
 from search.engine import SearchEngine
 from search.retrieve import search
 from web.database import db
-from web.search import engine
+from web.engine import engine
 
 TOPICS = [
     ("Vendor lock-in on the billing platform", "We could not export our own invoices."),
@@ -88,7 +88,8 @@ def lessons_on_sqlite_only(backend, client, reason: str) -> None:
                                   "hash-in-its-path", "bit-flipped-version", "truncated"])
 def test_a_bad_backup_is_refused_in_one_line_and_the_live_database_is_untouched(
         backend, app, client, runner, tmp_path, kind):
-    lessons_on_sqlite_only(backend, client, "pg_restore judges its own input in one transaction; these are SQLite files")
+    lessons_on_sqlite_only(backend, client, "pg_restore judges its own input in one transaction; "
+                                            "these are SQLite files")
     good = tmp_path / "backups" / "lessons.db"
     assert runner.invoke(args=["backup", "--output", str(good)]).exit_code == 0
     before = live_state(app)
@@ -106,7 +107,8 @@ def test_a_bad_backup_is_refused_in_one_line_and_the_live_database_is_untouched(
 
 def test_a_good_backup_whose_path_holds_a_hash_is_restored(backend, app, client, runner,
                                                            tmp_path):
-    lessons_on_sqlite_only(backend, client, "the path is SQLite's; pg_restore reads its file itself")
+    lessons_on_sqlite_only(backend, client,
+                           "the path is SQLite's; pg_restore reads its file itself")
     source = tmp_path / "backups #2" / "lessons?.db"
     assert runner.invoke(args=["backup", "--output", str(source)]).exit_code == 0
     client.post("/api/v1/lessons", json={"title": "Written after the backup",

@@ -171,7 +171,8 @@ def test_a_draft_saved_from_the_form_stays_a_draft(people):
 
 def lesson_ids_in_briefing(client, project_id):
     body = client.get(f"/api/v1/projects/{project_id}/briefing").get_json()
-    return [item["id"] for item in body["items"]], [item["id"] for item in body["new_since_kickoff"]]
+    return ([item["id"] for item in body["items"]],
+            [item["id"] for item in body["new_since_kickoff"]])
 
 
 def test_only_approved_lessons_feed_briefings_and_themes(client, runner):

@@ -146,6 +146,6 @@ def test_the_rule_for_one_revision_agrees_with_the_rule_for_lesson_rows(app, ses
                                                                       False)]
     for viewer in viewers:
         in_sql = set(session.scalars(select(Lesson.id).where(visible(viewer))))
-        in_python = {lesson.id for lesson, (v, p, d, o) in zip(lessons, values)
+        in_python = {lesson.id for lesson, (v, p, d, o) in zip(lessons, values, strict=True)
                      if sees(session, viewer, visibility=v, project_id=p, draft=d, owner_id=o)}
         assert in_python == in_sql, viewer

@@ -1,9 +1,10 @@
-"""Semantic search: found by meaning, fresh in every process, filtered before the cut, never deleted."""
+"""Semantic search: found by meaning, fresh in every process, filtered before the cut, never
+deleted."""
 
 import re
 
 import pytest
-from conftest import signed_in
+from conftest import Api, signed_in
 from jsonschema import Draft202012Validator
 from sqlalchemy import insert
 
@@ -30,10 +31,7 @@ LESSONS = {
 
 def add(client, key=None, **values):
     title, body = LESSONS[key] if key else ("", "")
-    data = {"title": title, "what_happened": body, **values}
-    response = client.post("/api/v1/lessons", json=data)
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
+    return Api(client).post("lessons", **{"title": title, "what_happened": body, **values})
 
 
 def found(client, query, **args):
@@ -153,7 +151,8 @@ def test_the_search_page_works_with_and_without_htmx(client, corpus):
     assert "<html" not in text
     assert LESSONS["testing"][0] in re.sub(r"</?mark>", "", text)
     too_long = client.get("/search", query_string={"q": "y" * 6000})
-    assert too_long.status_code == 400 and "At most 5,000 characters" in too_long.get_data(as_text=True)
+    assert too_long.status_code == 400
+    assert "At most 5,000 characters" in too_long.get_data(as_text=True)
 
 
 def test_facets_count_the_candidates(client):
@@ -222,7 +221,7 @@ def test_the_search_page_says_why_in_words(client, corpus):
 
 
 def test_unchanged_text_is_never_encoded_again(app, client, corpus, monkeypatch):
-    from web.search import engine
+    from web.engine import engine
 
     found(client, "warm up")
     with app.app_context():
@@ -245,7 +244,7 @@ def test_unchanged_text_is_never_encoded_again(app, client, corpus, monkeypatch)
 def test_while_another_thread_builds_the_index_search_says_so(app, client, corpus):
     import threading
 
-    from web.search import engine
+    from web.engine import engine
 
     with app.app_context():
         search_engine = engine()

@@ -14,7 +14,7 @@ def llis_slice(shared_data, tmp_path):
     source = shared_data / "nasa_llis_2101.csv"
     with open(source, encoding="utf-8", newline="") as file:
         reader = csv.DictReader(file)
-        rows = [row for _, row in zip(range(30), reader)]
+        rows = [row for _, row in zip(range(30), reader, strict=False)]
         columns = reader.fieldnames
     path = tmp_path / "llis.csv"
     with open(path, "w", encoding="utf-8", newline="") as file:

@@ -12,7 +12,8 @@ from lessons.queries import ACTION_FILTERS, LESSON_FILTERS, PROJECT_FILTERS, par
 
 
 def changes(session):
-    return [(c.entity, c.entity_id, c.op) for c in session.scalars(select(Change).order_by(Change.seq))]
+    return [(c.entity, c.entity_id, c.op)
+            for c in session.scalars(select(Change).order_by(Change.seq))]
 
 
 def lessons_query(**args):
@@ -47,7 +48,8 @@ def test_an_edit_adds_a_revision_only_when_something_changed(session):
     services.update_lesson(session, lesson.id, {"title": "Vendor lock-in"}, actor="bob")
     session.commit()
     assert len(lesson.revisions) == 1
-    services.update_lesson(session, lesson.id, {"title": "Lock-in", "tags": ["b", "c"]}, actor="bob")
+    services.update_lesson(session, lesson.id, {"title": "Lock-in", "tags": ["b", "c"]},
+                           actor="bob")
     session.commit()
     assert [r.actor for r in lesson.revisions] == ["ann", "bob"]
     assert lesson.revisions[1].content["tags"] == ["b", "c"]

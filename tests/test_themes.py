@@ -1,12 +1,13 @@
-"""Recurring themes: clustered from the real model's vectors, stable ids, joined at capture, repeats."""
+"""Recurring themes: clustered from the real model's vectors, stable ids, joined at capture,
+repeats."""
 
 import time
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from conftest import Api, audit_rows, signed_in
 from jsonschema import Draft202012Validator
 
-from conftest import audit_rows, signed_in
 from lessons.models import Action, ThemeRun
 from search import themes as search_themes
 
@@ -45,17 +46,12 @@ TOPICS = {
 
 
 def make_project(client, name):
-    response = client.post("/api/v1/projects", json={"name": name})
-    assert response.status_code == 201
-    return response.get_json()["id"]
+    return Api(client).project(name)["id"]
 
 
 def add(client, title, body, project_id=None, **values):
-    response = client.post("/api/v1/lessons", json={
-        "title": title, "what_happened": body, "project_id": project_id,
-        "status": "approved", **values})  # only approved lessons are themed
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()["id"]
+    return Api(client).lesson(title, body, **{  # only approved lessons are themed
+        "project_id": project_id, "status": "approved", **values})["id"]
 
 
 @pytest.fixture
@@ -108,7 +104,8 @@ def test_a_new_lesson_joins_its_nearest_theme_at_capture(client, runner, topics)
     assert theme_of(after, new) == theme_of(before, topics["permits"][0])
     # Deleted lessons leave every theme at once.
     assert client.delete(f"/api/v1/lessons/{new}").status_code in (200, 204)
-    assert new not in [l["id"] for item in themes(client)["items"] for l in item["lessons"]]
+    assert new not in [lesson["id"]
+                       for item in themes(client)["items"] for lesson in item["lessons"]]
 
 
 def test_theme_counts_per_window_show_the_trend(client, runner):
@@ -150,7 +147,7 @@ def test_a_mistake_met_on_three_projects_or_back_after_its_action_is_flagged(cli
     recompute(runner, 2)
     repeats = client.get("/api/v1/themes/repeats").get_json()["items"]
     assert len(repeats) == 1
-    assert [l["id"] for l in repeats[0]["lessons"]][0] == first
+    assert [lesson["id"] for lesson in repeats[0]["lessons"]][0] == first
     assert any("back 1 time after the action" in reason for reason in repeats[0]["reasons"])
     listing = themes(client)
     permits = next(item for item in listing["items"] if item["id"] == theme_of(listing, first))
@@ -260,7 +257,7 @@ def test_themes_read_stored_lesson_vectors_and_encode_only_what_changed(
         client, runner, session, topics, monkeypatch):
     from lessons.models import ThemeVector
     from search.theme_store import theme_text
-    from web.search import engine
+    from web.engine import engine
 
     recompute(runner, 3)
     stored = {row.lesson_id: row.text_hash for row in session.query(ThemeVector)}

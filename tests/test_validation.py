@@ -66,7 +66,8 @@ def test_dates_parse():
 
 def test_choices_accept_labels_and_any_case():
     values = lesson(kind="Went Well", severity="HIGH", phase="Monitoring & control")
-    assert (values["kind"], values["severity"], values["phase"]) == ("went_well", "high", "monitoring")
+    assert ((values["kind"], values["severity"], values["phase"])
+            == ("went_well", "high", "monitoring"))
     assert "kind" in errors_of(kind="great")
 
 

@@ -34,7 +34,8 @@ def world(app, runner):
         "name": "Launch systems", "business_unit": "Defence",
         "description": "Firmware from a telemetry supplier."}).get_json()
     secret = member.post("/api/v1/lessons", json={**SECRET, "project_id": project["id"]}).get_json()
-    unit = member.post("/api/v1/lessons", json={**UNIT_ONLY, "project_id": project["id"]}).get_json()
+    unit = member.post("/api/v1/lessons",
+                       json={**UNIT_ONLY, "project_id": project["id"]}).get_json()
     public = member.post("/api/v1/lessons", json=PUBLIC).get_json()
     for lesson in (secret, unit, public):  # approved, so they feed briefings and themes
         assert pmo.post(f"/api/v1/lessons/{lesson['id']}/approve").status_code == 200
@@ -44,8 +45,9 @@ def world(app, runner):
     assert runner.invoke(args=["themes", "--themes", "2"]).exit_code == 0
     # The outsider's own kickoff, on work like the canary's.
     kickoff = outsider.post("/api/v1/projects", json={
-        "name": "Ground station", "description": "A zanzibar telemetry supplier delivers the "
-                                                 "firmware; launch codes must never leak."}).get_json()
+        "name": "Ground station",
+        "description": "A zanzibar telemetry supplier delivers the firmware; launch codes "
+                       "must never leak."}).get_json()
     return {"member": member, "colleague": colleague, "outsider": outsider, "pmo": pmo,
             "secret": secret["id"], "unit": unit["id"], "project": project["id"],
             "kickoff": kickoff["id"]}
@@ -56,7 +58,7 @@ def paths(world) -> list[str]:
     return [
         "/", "/lessons/", "/lessons/?q=quokka", f"/lessons/{secret}",
         f"/lessons/{secret}/history", "/search?q=zanzibar+telemetry",
-        "/search?q=leaked+launch+codes", f"/lessons/similar?title=Telemetry+contract&what_happened="
+        "/search?q=leaked+launch+codes", "/lessons/similar?title=Telemetry+contract&what_happened="
         "firmware+leaked+launch+codes", "/actions/", "/themes", "/lessons/export.csv",
         f"/projects/{world['project']}", f"/projects/{world['project']}/briefing",
         "/api/v1/lessons", f"/api/v1/lessons/{secret}", f"/api/v1/lessons/{secret}/revisions",
@@ -125,7 +127,8 @@ def test_the_pmo_sees_everything_and_visitors_only_organisation_lessons(world, m
     visitor = make_app(DATABASE_URL=backend.url, ANONYMOUS_READ=True).test_client()
     assert visitor.get("/api/v1/lessons").get_json()["total"] == 1
     assert visitor.get("/account").status_code == 303  # an account's pages need the account
-    assert "quokka" not in visitor.get("/search?q=zanzibar+telemetry").get_data(as_text=True).lower()
+    found = visitor.get("/search?q=zanzibar+telemetry").get_data(as_text=True)
+    assert "quokka" not in found.lower()
 
 
 def test_theme_names_never_use_words_of_restricted_lessons(world):

@@ -3,7 +3,7 @@
 from functools import partial
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 
 from lessons import wording
 from web.config import instance_path, load_settings
@@ -18,18 +18,29 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     load_settings(app, config)
     db.init_app(app)
 
-    from web import audit, auth, cli, errors, search, security
-    from web.api import api
-    from web.views import account, actions, admin, briefings, exports, home, imports, lessons
-    from web.views import pmo, projects, reviews, themes
+    from web import auth, cli, engine, errors, security
+    from web.api.blueprint import api  # its package, web.api, adds every route to it
+    from web.views import (
+        account,
+        actions,
+        admin,
+        briefings,
+        exports,
+        home,
+        imports,
+        lessons,
+        pmo,
+        projects,
+        reviews,
+        themes,
+    )
     from web.views import search as search_views
 
     errors.init_app(app)
     cli.init_app(app)
     auth.init_app(app)  # first: who is asking, before any body is read
     security.init_app(app)
-    audit.init_app(app)
-    search.init_app(app)
+    engine.init_app(app)
     for blueprint in (home.bp, search_views.bp, projects.bp, briefings.bp, lessons.bp, actions.bp,
                       reviews.bp, themes.bp, pmo.bp, exports.bp, imports.bp, account.bp, admin.bp,
                       api):
@@ -40,8 +51,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     return app
 
 
+def real_app() -> Flask:
+    """The app behind `current_app`, for a thread or a server that outlives the request."""
+    # The proxy's own method, which Flask's annotation of `current_app` as `Flask` hides.
+    return current_app._get_current_object()  # type: ignore[attr-defined]
+
+
 def template_globals() -> dict[str, Any]:
-    """Names every template can use: the vocabularies and the vendored htmx file."""
+    """Names every template can use: the vocabularies, the date range and the vendored htmx
+    file."""
     from lessons import fields
     from web.text import highlight
 
@@ -55,5 +73,7 @@ def template_globals() -> dict[str, Any]:
         "ACTION_STATUSES": fields.ACTION_STATUSES,
         "DECISIONS": fields.DECISIONS,
         "LESSON_STATUSES": fields.LESSON_STATUSES,
+        "EARLIEST_DATE": fields.EARLIEST_DATE,
+        "LATEST_DATE": fields.LATEST_DATE,
         "HTMX_FILE": HTMX_FILE,
     }

@@ -50,7 +50,7 @@ def sparkline(uid: str, title: str, counts: Sequence[int], peak: int, spans: Seq
     (`peak`), so small multiples compare; the latest window is highlighted."""
     peak, step = max(peak, 1), bar + SPARK_GAP
     rects = []
-    for i, (count, span) in enumerate(zip(counts, spans)):
+    for i, (count, span) in enumerate(zip(counts, spans, strict=True)):
         tall = max(round(count / peak * height), 2)  # a zero still shows its slot
         css = "bar latest" if i == len(counts) - 1 else "bar" if count else "bar zero"
         rects.append(f'<rect class="{css}" x="{i * step}" y="{height - tall}" width="{bar}" '

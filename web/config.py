@@ -36,6 +36,8 @@ DEFAULTS: dict[str, Any] = {
     "CATEGORIES": list(DEFAULT_CATEGORIES),
     # A sentence-transformers model name or path for semantic search.
     "EMBEDDING_MODEL": "all-MiniLM-L6-v2",
+    # The vector index behind semantic search (search.index.VECTOR_INDEXES); faiss is the one.
+    "VECTOR_INDEX": "faiss",
     # ISO 4217 code of the currency every cost is entered in (one per instance, never converted).
     "CURRENCY": "EUR",
     # The address people open the app at, for links in Markdown exports (empty: the request's).

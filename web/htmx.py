@@ -1,5 +1,6 @@
 """Answering htmx and plain requests from the same view."""
 
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from flask import Response, redirect, render_template, request
@@ -10,7 +11,8 @@ def is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true" and not request.headers.get("HX-Boosted")
 
 
-def render(template: str, fragment: str | None = None, /, status: int = 200, **context) -> Response:
+def render(template: str, fragment: str | None = None, /, status: int = 200,
+           **context: Any) -> Response:
     """The whole page `template`, or only `fragment` when htmx asks for it."""
     chosen = fragment if fragment and is_htmx() else template
     return Response(render_template(chosen, **context), status=status)
@@ -20,7 +22,8 @@ def redirect_after_post(url: str) -> Response:
     """303 to `url`; htmx is told to navigate there itself."""
     if is_htmx():
         return Response(status=204, headers={"HX-Redirect": url})
-    return redirect(url, code=303)
+    # flask.redirect builds the app's response class, this Response, though typed as werkzeug's.
+    return cast(Response, redirect(url, code=303))
 
 
 def local_url(url: str | None) -> str | None:

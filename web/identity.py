@@ -1,17 +1,28 @@
 """Who is acting, for revisions and the audit trail: the signed-in account's email.
 
-Without an account (the CLI, or anonymous reading, which writes nothing)
-it is the name given, or "anonymous". `remember_actor` keeps the author
-name last typed into a form, which the capture form offers again.
+Without an account (anonymous reading, which writes nothing) it is the name
+given, or "anonymous". The services write the audit row of each change with
+the request's `current_actor()`, in the change's own transaction.
+`remember_actor` keeps the author name last typed into a form, which the
+capture form offers again.
 """
 
 from flask import g, session
 
+from lessons.actor import Actor
+from web.auth import client_ip
+
 MAX_NAME = 200
 
 
-def current_actor(fallback: object = None) -> str:
-    """The name recorded on revisions made by this request."""
+def current_actor(fallback: object = None) -> Actor:
+    """Who makes this request's changes: the name recorded on its revisions and audit rows,
+    the account and the client's address."""
+    return Actor(actor_name(fallback), current_user_id(), client_ip())
+
+
+def actor_name(fallback: object = None) -> str:
+    """The account's email; without one, the name given, or "anonymous"."""
     user = g.get("user")
     if user is not None:
         return user.email

@@ -1,17 +1,15 @@
 """Response headers that lock the pages down, request size limits, UTF-8 forms and CSRF."""
 
-from urllib.parse import parse_qsl
-
-from collections.abc import Callable
-from typing import TypeVar
-
 import secrets
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl
 
 from flask import Flask, Response, current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface
 from markupsafe import Markup
-from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.exceptions import BadRequest
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 # No inline script or style anywhere, so this strict policy holds.
 CONTENT_SECURITY_POLICY = (
@@ -35,7 +33,9 @@ def init_app(app: Flask) -> None:
     app.session_interface = HttpsAwareSessions()
     proxies = int(app.config["TRUSTED_PROXIES"])
     if proxies:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+        # Flask's documented way to add WSGI middleware, which mypy reads as replacing a method.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     app.before_request(allow_large_upload)
     app.before_request(reject_undecodable_form)
     app.before_request(check_csrf)
@@ -43,7 +43,7 @@ def init_app(app: Flask) -> None:
     app.after_request(add_headers)
 
 
-View = TypeVar("View", bound=Callable)
+View = TypeVar("View", bound=Callable[..., Any])
 
 
 def accepts_upload(view: View) -> View:

@@ -31,7 +31,8 @@ def titles() -> list[str]:
     with NASA.open(encoding="utf-8") as file:
         found = [row["Title"] for row in csv.DictReader(file)]
     demo = json.loads(DEMO.read_text())
-    return found + [lesson["title"] for project in demo["projects"] for lesson in project["lessons"]]
+    return found + [lesson["title"]
+                    for project in demo["projects"] for lesson in project["lessons"]]
 
 
 def main(path: str) -> None:

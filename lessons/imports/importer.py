@@ -22,12 +22,13 @@ from sqlalchemy import false, func, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from lessons.actor import Actor
 from lessons.errors import ValidationError
 from lessons.fields import DEFAULT_CATEGORIES, LESSON_FIELDS, MAX_TAG_LENGTH, MAX_TAGS
 from lessons.imports.mappings import ColumnMap, allowed_values, allowed_word
 from lessons.imports.tables import OVERFLOW, Table
 from lessons.models import ImportRun, Lesson, Project
-from lessons.services import create_lesson, create_project
+from lessons.services import audit, create_lesson, create_project
 from lessons.services.lessons import category_choices
 from lessons.validation import clean
 
@@ -121,17 +122,25 @@ def check_import(session: Session, table: Table, mapping: ColumnMap, *,
     return report
 
 
-def run_import(session: Session, table: Table, mapping: ColumnMap, *, actor: str,
+def run_import(session: Session, table: Table, mapping: ColumnMap, *, actor: Actor | str,
                categories: Sequence[str] = DEFAULT_CATEGORIES,
                on_progress: Progress | None = None,
-               on_batch: Callable[[list[int]], None] | None = None) -> ImportReport:
+               on_batch: Callable[[list[int]], None] | None = None,
+               audited_as: tuple[Actor, str] | None = None) -> ImportReport:
     """Check the whole file, then create its new lessons, BATCH per transaction.
+
+    `audited_as` (who, which file) audits the import in its first transaction (its first
+    batch's, or the empty one that ends a file with nothing new), so an import stopped
+    before it commits anything leaves no row; a web import has none here, being audited by
+    the request that starts it (`lessons.services.runs.claim_import`).
 
     `on_batch` gets the ids of each committed batch (the CLI and the web embed
     them there). An interruption or a database error rolls the current batch
     back and ends the import; the report's `stopped` says why.
     """
     plan = check_import(session, table, mapping, categories=categories, on_progress=on_progress)
+    if audited_as is not None:
+        audit.record(session, audited_as[0], "import", audited_as[1], mapping=mapping.name)
     report = ImportReport()
     batch: list[tuple[int, int]] = []  # (row, lesson id) not committed yet
     projects = ProjectNames(session)
@@ -188,7 +197,7 @@ def key_owner(session: Session, key: str) -> tuple[int, str | None] | None:
     """(lesson id, its content hash) of the lesson whose external id or content hash is `key`."""
     found = session.execute(select(Lesson.id, Lesson.source_hash).where(
         or_(Lesson.external_id == key, Lesson.source_hash == key)).limit(1)).first()
-    return tuple(found) if found else None
+    return (found.id, found.source_hash) if found else None
 
 
 def stop_reason(error: BaseException, batch: list[tuple[int, int]], report: ImportReport) -> str:

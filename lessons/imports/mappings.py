@@ -162,7 +162,7 @@ FILTERS = {"first_sentence": first_sentence}
 def source_columns(source: Source) -> list[str]:
     """The columns a source reads."""
     pieces = source if isinstance(source, list) else [source]
-    columns = []
+    columns: list[str] = []
     for piece in pieces:
         found = [m.group(1) for m in PLACEHOLDER.finditer(piece)] if "{" in piece else [piece]
         columns.extend(found)
@@ -226,7 +226,7 @@ def own_names() -> dict[str, str]:
 OWN_NAMES = own_names()
 
 
-def guess(headers: list[str], sample: list[dict[str, Any]] = (),
+def guess(headers: list[str], sample: Sequence[dict[str, Any]] = (),
           categories: Sequence[str] = DEFAULT_CATEGORIES) -> ColumnMap:
     """A mapping from the header names, checked against a sample of the rows.
 
@@ -246,13 +246,14 @@ def guess(headers: list[str], sample: list[dict[str, Any]] = (),
         fields["what_happened"] = fields.pop("title")  # one text: the title is its first sentence
     mapping = ColumnMap(fields=fields)
     for target, choices in allowed_values(categories).items():
-        column = fields.get(target)
-        if isinstance(column, str) and not mostly(sample, column, lambda v: allowed_word(v, choices)):
+        source = fields.get(target)
+        if isinstance(source, str) and not mostly(
+                sample, source, lambda v: allowed_word(v, choices)):  # noqa: B023  (mostly() calls it at once)
             del fields[target]
-            fields.setdefault("tags", column)
-    column = fields.get("occurred_on")
-    if isinstance(column, str):
-        mapping.date_format = date_format_of([cell_text(row.get(column)) for row in sample])
+            fields.setdefault("tags", source)
+    dates = fields.get("occurred_on")
+    if isinstance(dates, str):
+        mapping.date_format = date_format_of([cell_text(row.get(dates)) for row in sample])
     return mapping
 
 
@@ -272,7 +273,7 @@ def best_targets(headers: list[str]) -> list[tuple[str, str]]:
     return [(column, target) for (_, target), column in sorted(pairs, key=lambda p: p[0][0])]
 
 
-def mostly(sample: list[dict[str, Any]], column: str, test: Callable[[Any], bool]) -> bool:
+def mostly(sample: Sequence[dict[str, Any]], column: str, test: Callable[[Any], bool]) -> bool:
     """Whether at least half the column's filled cells in the sample pass `test`."""
     values = [row.get(column) for row in sample if cell_text(row.get(column))]
     return not values or sum(map(test, values)) >= 0.5 * len(values)

@@ -104,7 +104,9 @@ def csv_table(path: Path, encoding: str | None) -> Table:
             try:
                 next(reader, None)
                 for number, cells in enumerate(reader, start=2):
-                    row = dict(zip(headers, cells))
+                    # A short row leaves the last columns empty; a long one's extra cells
+                    # go under OVERFLOW.
+                    row: dict[str, Any] = dict(zip(headers, cells, strict=False))
                     if any(cell.strip() for cell in cells[len(headers):]):
                         row[OVERFLOW] = cells[len(headers):]
                     yield number, row
@@ -161,7 +163,8 @@ def encoding_name(encoding: str) -> str:
 # Excel
 
 def xlsx_table(path: Path, sheet: str | None) -> Table:
-    """The first sheet (or the named one) of an .xlsx workbook; its first filled row is the header."""
+    """The first sheet (or the named one) of an .xlsx workbook; its first filled row is the
+    header."""
     import openpyxl  # only imports need it
     from openpyxl.utils.exceptions import InvalidFileException
 
@@ -202,7 +205,9 @@ def xlsx_table(path: Path, sheet: str | None) -> Table:
     def read_rows() -> Iterator[Row]:
         for number, values in cells():
             if number > header_row:
-                yield number, {h: excel_value(v) for h, v in zip(headers, values)}
+                # A row may end before the header does, or run past it: only the cells
+                # under a header are read.
+                yield number, {h: excel_value(v) for h, v in zip(headers, values, strict=False)}
 
     return Table("xlsx", headers, read_rows)
 

@@ -1,8 +1,8 @@
 """Actions on lessons: who does what by when, and whether it was done.
 
-Who may change an action is the caller's check (web.auth `can_change_action`); a new
-action and a reassignment are audited here, whatever path makes them, and the other
-changes to an existing one by the request that makes them (web.audit).
+Who may change an action is the caller's check (web.auth `can_change_action`); every
+change is audited here, in its own transaction, whatever path makes it: a new action, an
+edit, a status set on its own, a reassignment (with from and to), a delete and a restore.
 
 An owner is an account (`owner_id`; `owner` keeps its email). Paths where a person picks
 the owner (the pages, the API, a kickoff risk) pass `accounts_only`: an owner who is not
@@ -11,12 +11,14 @@ with a 422. The demo data and historical records keep a name that matches no acc
 text.
 """
 
+from collections.abc import Mapping
 from datetime import date
-from typing import Any, Mapping
+from typing import Any
 
 from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 
+from lessons.actor import SYSTEM, Actor
 from lessons.errors import ValidationError
 from lessons.fields import ACTION_FIELDS
 from lessons.models import Action, Lesson, User, utcnow
@@ -36,7 +38,7 @@ from lessons.services.common import (
 from lessons.validation import clean
 
 
-def create_action(session: Session, data: Mapping[str, Any], *, actor: str = "system",
+def create_action(session: Session, data: Mapping[str, Any], *, actor: Actor | str = SYSTEM,
                   accounts_only: bool = False, project_id: int | None = None) -> Action:
     """A new action on a live lesson, from untrusted `data`; `actor` is audited as adding it.
     `project_id` names the project that raised it (a kickoff risk)."""
@@ -55,10 +57,28 @@ def create_action(session: Session, data: Mapping[str, Any], *, actor: str = "sy
 
 def update_action(
     session: Session, action_id: int, data: Mapping[str, Any], *, partial: bool = True,
-    accounts_only: bool = False, actor: str = "system",
+    accounts_only: bool = False, actor: Actor | str = SYSTEM,
 ) -> Action:
     """Change the fields given in `data`; closing an action stamps when, and a new owner is
-    audited as a reassignment by `actor`."""
+    audited as a reassignment by `actor`, before the edit itself."""
+    action = _update(session, action_id, data, partial=partial, accounts_only=accounts_only,
+                     actor=actor)
+    audit.record(session, actor, "action_edit", f"action {action.id}")
+    return action
+
+
+def set_action_status(session: Session, action_id: int, status: Any, *,
+                      actor: Actor | str = SYSTEM) -> Action:
+    """Mark an action done, dropped or open again (its one-click buttons), audited as such."""
+    action = _update(session, action_id, {"status": status}, partial=True, accounts_only=False,
+                     actor=actor)
+    audit.record(session, actor, "action_status", f"action {action.id}")
+    return action
+
+
+def _update(session: Session, action_id: int, data: Mapping[str, Any], *, partial: bool,
+            accounts_only: bool, actor: Actor | str) -> Action:
+    """`update_action` but for its audit row."""
     action = get_live_row(session, Action, action_id)
     values = clean(ACTION_FIELDS, data, partial=partial)
     moved = values.get("lesson_id", action.lesson_id) != action.lesson_id
@@ -77,7 +97,8 @@ def update_action(
     return action
 
 
-def reassign_action(session: Session, action_id: int, owner: Any, *, actor: str) -> Action:
+def reassign_action(session: Session, action_id: int, owner: Any, *,
+                    actor: Actor | str) -> Action:
     """Give a live action to another account (by email, or a name only one account has),
     and audit who moved it from whom to whom."""
     action = get_live_row(session, Action, action_id)
@@ -107,17 +128,19 @@ def owner_choices(session: Session) -> list[User]:
                                 .order_by(func.lower(func.coalesce(User.name, User.email)))))
 
 
-def delete_action(session: Session, action_id: int) -> Action:
+def delete_action(session: Session, action_id: int, *, actor: Actor | str = SYSTEM) -> Action:
     """Soft-delete an action."""
     action = get_row(session, Action, action_id)
     soft_delete(session, action, "action")
+    audit.record(session, actor, "action_delete", f"action {action.id}")
     return action
 
 
-def restore_action(session: Session, action_id: int) -> Action:
+def restore_action(session: Session, action_id: int, *, actor: Actor | str = SYSTEM) -> Action:
     """Undo a soft delete."""
     action = get_row(session, Action, action_id)
     restore(session, action, "action")
+    audit.record(session, actor, "action_restore", f"action {action.id}")
     return action
 
 
@@ -169,7 +192,7 @@ def clean_value_of(name: str, value: Any) -> Any:
 
 
 def _change_owner(session: Session, action: Action, owner: str | None, *,
-                  accounts_only: bool, actor: str) -> None:
+                  accounts_only: bool, actor: Actor | str) -> None:
     """Give the action to `owner` (as `_set_owner`) and, if that moved it, audit one
     `action_reassign` from whom to whom: the owners' emails, or an old owner's text."""
     before = (action.owner_id, action.owner)

@@ -10,21 +10,33 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
+from lessons.actor import Actor, as_actor
 from lessons.errors import ValidationError
 from lessons.fields import MAX_ID, Field
 from lessons.models import (
-    Action, AuditEvent, ImportRun, Lesson, Occurrence, Project, Theme, User, utcnow,
+    Action,
+    AuditEvent,
+    ImportRun,
+    Lesson,
+    Occurrence,
+    Project,
+    Theme,
+    User,
+    utcnow,
 )
 from lessons.queries import Page
 from lessons.services.common import paginate
 from lessons.validation import clean
 
 
-def record(session: Session, actor: str, action: str, target: str | None = None,
+def record(session: Session, actor: Actor | str, action: str, target: str | None = None,
            ip: str | None = None, **detail: Any) -> None:
-    """Append one event, in the caller's transaction."""
-    session.add(AuditEvent(actor=actor[:254], action=action, target=(target or None) and target[:500],
-                           ip=ip, detail=detail or None))
+    """Append one event, in the caller's transaction: it is committed with the change it
+    records, or rolled back with it. `ip` defaults to the actor's."""
+    who = as_actor(actor)
+    session.add(AuditEvent(actor=who.name[:254], action=action,
+                           target=(target or None) and target[:500],
+                           ip=ip if ip is not None else who.ip, detail=detail or None))
 
 
 def failures(session: Session, action: str, within: timedelta, *, email: str | None = None,

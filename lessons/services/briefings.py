@@ -1,17 +1,25 @@
-"""Kickoff briefings and the team's decisions on them: storing what search computed, and verdicts."""
+"""Kickoff briefings and the team's decisions on them: storing what search computed, and
+verdicts."""
 
 from collections import Counter
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from lessons.actor import Actor, as_actor
 from lessons.errors import ValidationError
 from lessons.fields import DECISIONS, Field
 from lessons.models import (
-    Action, Briefing, BriefingItem, KickoffDecision, Lesson, Project, utcnow,
+    Action,
+    Briefing,
+    BriefingItem,
+    KickoffDecision,
+    Lesson,
+    Project,
+    utcnow,
 )
 from lessons.services import audit
 from lessons.services.actions import create_action, reassign_action
@@ -155,11 +163,11 @@ def term_frequencies(session: Session, words: Iterable[str]) -> dict[str, int]:
     columns = ["(SELECT count(*) FROM lessons WHERE deleted_at IS NULL)"]
     columns += [count.format(i) for i in range(len(chosen))]
     row = session.connection().execute(text("SELECT " + ", ".join(columns)), params).one()
-    return {"": row[0], **dict(zip(chosen, row[1:]))}
+    return {"": row[0], **dict(zip(chosen, row[1:], strict=True))}
 
 
 def decide(
-    session: Session, project_id: int, data: Mapping[str, Any], *, actor: str
+    session: Session, project_id: int, data: Mapping[str, Any], *, actor: Actor | str
 ) -> KickoffDecision:
     """Record (or change) the team's decision on one lesson surfaced for the project, and
     audit it. Who may decide is the caller's check (web.auth `check_project_team`).
@@ -184,7 +192,9 @@ def decide(
         decision = KickoffDecision(project_id=project_id, lesson_id=lesson.id)
         session.add(decision)
     before = decision.decision
-    decision.decision, decision.note, decision.actor = values["decision"], values["note"], actor
+    actor = as_actor(actor)
+    decision.decision, decision.note = values["decision"], values["note"]
+    decision.actor = actor.name
     session.flush()
     record_change(session, "decision", decision.id, "update")
     audit.record(session, actor, "decision", f"project {project_id}", lesson_id=lesson.id,
@@ -195,7 +205,7 @@ def decide(
 
 
 def raise_risk(session: Session, project_id: int, lesson: Lesson, *, owner: str | None,
-               actor: str) -> Action:
+               actor: Actor) -> Action:
     """The project's action on a lesson raised as a risk: the one it has (open or not, never
     a second), given to `owner` if named, or a new one owned by `owner` (else `actor`), its
     text the lesson's recommendation."""
@@ -208,7 +218,7 @@ def raise_risk(session: Session, project_id: int, lesson: Lesson, *, owner: str 
     # The person deciding owns it by default; one without an account (a script's actor
     # name) stays as text, but an owner someone chose must be an account.
     return create_action(session, {"lesson_id": lesson.id, "description": text[:10_000],
-                                   "owner": owner or actor}, actor=actor,
+                                   "owner": owner or actor.name}, actor=actor,
                          accounts_only=bool(owner), project_id=project_id)
 
 

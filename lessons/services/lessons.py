@@ -8,13 +8,15 @@ the viewer may see its holder or not, so it never tells that a hidden lesson
 exists.
 """
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
+from lessons.actor import SYSTEM, Actor, as_actor
 from lessons.errors import ValidationError
-from lessons.fields import DEFAULT_CATEGORIES, LESSON_FIELDS, SEVERITIES
+from lessons.fields import DEFAULT_CATEGORIES, LESSON_FIELDS, SEVERITIES, category_labels
 from lessons.models import Lesson, LessonTag, Project, Revision, User
 from lessons.policy import SEES_EVERYTHING
 from lessons.queries import Page, last_page
@@ -30,26 +32,27 @@ from lessons.services.common import (
     soft_delete,
     state_filter,
 )
-from lessons.services.reviews import open_review, reopen
+from lessons.services.reviews import open_review, reopen, review_step
 from lessons.validation import clean
 
 
 def category_choices(categories: Sequence[str]) -> dict[str, dict[str, str]]:
     """The `choices` argument of `clean` for a configured category list."""
-    return {"category": {name: name.capitalize() for name in categories}}
+    return {"category": category_labels(categories)}
 
 
 def create_lesson(
     session: Session,
     data: Mapping[str, Any],
     *,
-    actor: str,
+    actor: Actor | str,
     categories: Sequence[str] = DEFAULT_CATEGORIES,
     owner_id: int | None = None,
     status: str = "submitted",
 ) -> Lesson:
     """Capture a lesson from untrusted `data`; its first revision records who, `owner_id`
     the account that may edit it besides the PMO, and `status` where its review starts."""
+    actor = as_actor(actor)
     values = clean(LESSON_FIELDS, data, choices=category_choices(categories))
     lesson = Lesson(owner_id=owner_id)
     owner = session.get(User, owner_id) if owner_id is not None else None
@@ -58,7 +61,7 @@ def create_lesson(
     session.add(lesson)
     open_review(session, lesson, status, actor)
     session.flush()
-    _add_revision(session, lesson, actor)
+    _add_revision(session, lesson, actor.name)
     record_change(session, "lesson", lesson.id, "create")
     return lesson
 
@@ -68,13 +71,17 @@ def update_lesson(
     lesson_id: int,
     data: Mapping[str, Any],
     *,
-    actor: str,
+    actor: Actor | str,
     partial: bool = True,
     categories: Sequence[str] = DEFAULT_CATEGORIES,
     by_reviewer: bool = True,
+    submit: Mapping[str, Any] | None = None,
 ) -> Lesson:
     """Change the fields given in `data`; a real change adds a revision, and sends an approved
-    lesson back for review unless the change is `by_reviewer` (the PMO's)."""
+    lesson back for review unless the change is `by_reviewer` (the PMO's). With `submit` (the
+    reply's data) a draft or returned lesson is also submitted, in the same click. The edit is
+    audited once, last, whether or not a field changed."""
+    actor = as_actor(actor)
     lesson = get_live_row(session, Lesson, lesson_id)
     values = clean(LESSON_FIELDS, data, partial=partial, choices=category_choices(categories))
     if "author" in values:
@@ -84,27 +91,32 @@ def update_lesson(
     _apply(session, lesson, values)
     if lesson.content() != before:
         session.flush()
-        _add_revision(session, lesson, actor)
+        _add_revision(session, lesson, actor.name)
         record_change(session, "lesson", lesson.id, "update")
         if not by_reviewer:
             reopen(session, lesson, actor)
     if lesson.visibility != before["visibility"]:  # who may see it changed: audited
         audit.record(session, actor, "visibility_change", f"lesson {lesson.id}",
                      before=before["visibility"], after=lesson.visibility)
+    if submit is not None:
+        review_step(session, lesson.id, "submit", actor=actor, data=submit)
+    audit.record(session, actor, "lesson_edit", f"lesson {lesson.id}")
     return lesson
 
 
-def delete_lesson(session: Session, lesson_id: int) -> Lesson:
+def delete_lesson(session: Session, lesson_id: int, *, actor: Actor | str = SYSTEM) -> Lesson:
     """Soft-delete: the lesson leaves lists and search, and can be restored."""
     lesson = get_row(session, Lesson, lesson_id)
     soft_delete(session, lesson, "lesson")
+    audit.record(session, actor, "lesson_delete", f"lesson {lesson.id}")
     return lesson
 
 
-def restore_lesson(session: Session, lesson_id: int) -> Lesson:
+def restore_lesson(session: Session, lesson_id: int, *, actor: Actor | str = SYSTEM) -> Lesson:
     """Undo a soft delete."""
     lesson = get_row(session, Lesson, lesson_id)
     restore(session, lesson, "lesson")
+    audit.record(session, actor, "lesson_restore", f"lesson {lesson.id}")
     return lesson
 
 

@@ -1,9 +1,12 @@
-"""Occurrences: the same lesson hit again, recorded on the existing lesson instead of a duplicate."""
+"""Occurrences: the same lesson hit again, recorded on the existing lesson instead of a
+duplicate."""
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy.orm import Session
 
+from lessons.actor import SYSTEM, Actor, as_actor
 from lessons.errors import ValidationError
 from lessons.fields import LONG_TEXT, Field
 from lessons.models import Lesson, Occurrence, Project
@@ -34,12 +37,12 @@ def check_occurrence(
 
 
 def record_occurrence(
-    session: Session, lesson_id: int, data: Mapping[str, Any], *, actor: str
+    session: Session, lesson_id: int, data: Mapping[str, Any], *, actor: Actor | str
 ) -> Occurrence:
     """Note that the lesson happened again (on a project, on a date, with a note); audited,
-    whatever path records it (its Undo is audited by the request: web.audit)."""
+    whatever path records it, as its Undo is."""
     lesson, values, _ = check_occurrence(session, lesson_id, data)
-    occurrence = Occurrence(lesson=lesson, actor=actor, **values)
+    occurrence = Occurrence(lesson=lesson, actor=as_actor(actor).name, **values)
     session.add(occurrence)
     session.flush()
     record_change(session, "occurrence", occurrence.id, "create")
@@ -53,7 +56,8 @@ def get_occurrence(session: Session, occurrence_id: int) -> Occurrence:
     return get_row(session, Occurrence, occurrence_id)
 
 
-def remove_occurrence(session: Session, occurrence_id: int) -> Occurrence:
+def remove_occurrence(session: Session, occurrence_id: int, *,
+                      actor: Actor | str = SYSTEM) -> Occurrence:
     """Take back an occurrence recorded by mistake (the capture form's Undo).
 
     Deleted for good, not soft-deleted: it was never meant to be there, and
@@ -63,4 +67,5 @@ def remove_occurrence(session: Session, occurrence_id: int) -> Occurrence:
     session.delete(occurrence)
     session.flush()
     record_change(session, "occurrence", occurrence_id, "delete")
+    audit.record(session, actor, "occurrence_delete", f"occurrence {occurrence_id}")
     return occurrence

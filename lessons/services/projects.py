@@ -1,14 +1,19 @@
-"""Projects: create, edit, soft delete and restore, list."""
+"""Projects: create, edit, soft delete and restore, list, and their teams.
 
-from typing import Any, Mapping
+Every change but a creation is audited here, in its own transaction, by the `actor` given."""
+
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lessons.actor import SYSTEM, Actor
 from lessons.errors import ValidationError
 from lessons.fields import PROJECT_FIELDS
 from lessons.models import Project, ProjectMember, ProjectTag, User
 from lessons.queries import Page
+from lessons.services import audit
 from lessons.services.common import (
     get_live_row,
     get_row,
@@ -44,7 +49,8 @@ def team(session: Session, project_id: int) -> list[User]:
                                 .order_by(User.email)))
 
 
-def add_member(session: Session, project_id: int, email: str) -> User:
+def add_member(session: Session, project_id: int, email: str, *,
+               actor: Actor | str = SYSTEM) -> User:
     """Put the account with `email` on the project's team."""
     get_live_row(session, Project, project_id)
     user = session.scalar(select(User).where(User.email == email.strip().lower()))
@@ -53,21 +59,25 @@ def add_member(session: Session, project_id: int, email: str) -> User:
     if session.get(ProjectMember, (project_id, user.id)) is None:
         session.add(ProjectMember(project_id=project_id, user_id=user.id))
         record_change(session, "project", project_id, "team")
+    audit.record(session, actor, "team_change", f"team {project_id}")
     session.flush()
     return user
 
 
-def remove_member(session: Session, project_id: int, user_id: int) -> None:
+def remove_member(session: Session, project_id: int, user_id: int, *,
+                  actor: Actor | str = SYSTEM) -> None:
     """Take an account off the project's team."""
     member = session.get(ProjectMember, (project_id, user_id))
     if member is not None:
         session.delete(member)
         record_change(session, "project", project_id, "team")
-        session.flush()
+    audit.record(session, actor, "team_change", f"team {project_id}")
+    session.flush()
 
 
 def update_project(
-    session: Session, project_id: int, data: Mapping[str, Any], *, partial: bool = True
+    session: Session, project_id: int, data: Mapping[str, Any], *, partial: bool = True,
+    actor: Actor | str = SYSTEM,
 ) -> Project:
     """Change the fields given in `data` (all of them unless `partial`)."""
     project = get_live_row(session, Project, project_id)
@@ -75,21 +85,24 @@ def update_project(
     _apply(session, project, values)
     if session.is_modified(project):
         record_change(session, "project", project.id, "update")
+    audit.record(session, actor, "project_edit", f"project {project.id}")
     session.flush()
     return project
 
 
-def delete_project(session: Session, project_id: int) -> Project:
+def delete_project(session: Session, project_id: int, *, actor: Actor | str = SYSTEM) -> Project:
     """Soft-delete a project; its lessons stay, as knowledge does."""
     project = get_row(session, Project, project_id)
     soft_delete(session, project, "project")
+    audit.record(session, actor, "project_delete", f"project {project.id}")
     return project
 
 
-def restore_project(session: Session, project_id: int) -> Project:
+def restore_project(session: Session, project_id: int, *, actor: Actor | str = SYSTEM) -> Project:
     """Undo a soft delete."""
     project = get_row(session, Project, project_id)
     restore(session, project, "project")
+    audit.record(session, actor, "project_restore", f"project {project.id}")
     return project
 
 

@@ -68,6 +68,7 @@ def due_reminders(session: Session, today: date, days: int) -> Reminders:
             unowned.append(action)
             continue
         reminder = by_owner.setdefault(owner.id, Reminder(owner))
+        assert action.due_on is not None  # the query picks dated actions only
         (reminder.overdue if action.due_on < today else reminder.due_soon).append(action)
     for reminder in by_owner.values():
         _hide_unseen(session, reminder)

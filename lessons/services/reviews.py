@@ -13,11 +13,13 @@ records. By default only approved lessons feed kickoff briefings and themes
 with its status.
 """
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, CursorResult, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from lessons.actor import Actor, as_actor
 from lessons.errors import Conflict, Forbidden, ValidationError
 from lessons.fields import LESSON_STATUSES, Field
 from lessons.models import Lesson, Review, User, utcnow
@@ -57,25 +59,27 @@ def check_initial_status(value: object, may_approve: bool) -> str:
     return str(value)
 
 
-def open_review(session: Session, lesson: Lesson, status: str, actor: str) -> None:
+def open_review(session: Session, lesson: Lesson, status: str, actor: Actor | str) -> None:
     """Start a new lesson's review; a step is recorded unless it starts as a draft."""
+    actor = as_actor(actor)
     if status not in NEW_STATUSES:
         raise ValueError(f"A new lesson cannot start as {status!r}.")
     lesson.status, lesson.status_since = status, utcnow()
     if status != "draft":
-        session.add(Review(lesson=lesson, event=status, actor=actor))
+        session.add(Review(lesson=lesson, event=status, actor=actor.name))
     if status == "submitted":  # a submit like the button's, so in the audit log like it
         session.flush()
         audit.record(session, actor, "lesson_submit", f"lesson {lesson.id}")
 
 
-def review_step(session: Session, lesson_id: int, step: str, *, actor: str,
+def review_step(session: Session, lesson_id: int, step: str, *, actor: Actor | str,
                 data: Mapping[str, Any] | None = None) -> Lesson:
     """Move a live lesson one step on, with the untrusted `data`'s optional comment; a return
     needs one saying what to change, and a returned lesson's submit one saying what changed."""
+    actor = as_actor(actor)
     starts, status = STEPS[step]
     lesson = get_live_row(session, Lesson, lesson_id)
-    if step == "approve" and is_own(session, lesson, actor):
+    if step == "approve" and is_own(session, lesson, actor.name):
         raise Forbidden(OWN_LESSON)
     if lesson.status not in starts:
         raise wrong_status(lesson.status, starts, status)
@@ -90,9 +94,10 @@ def review_step(session: Session, lesson_id: int, step: str, *, actor: str,
         raise ValidationError({"comment": problem}, f"The comment is not valid: {problem}")
     # Checked and moved in one statement, so of two reviewers deciding at once one wins and
     # the other is told, instead of both steps landing.
-    moved = session.execute(
+    # An UPDATE's result is a CursorResult, which has its row count; execute() is typed wider.
+    moved = cast(CursorResult[Any], session.execute(
         update(Lesson).where(Lesson.id == lesson.id, Lesson.status.in_(starts))
-        .values(status=status, status_since=utcnow(), updated_at=utcnow()))
+        .values(status=status, status_since=utcnow(), updated_at=utcnow())))
     if moved.rowcount != 1:
         session.refresh(lesson)
         raise wrong_status(lesson.status, starts, status)
@@ -116,18 +121,18 @@ def submitted_by(lesson: Lesson) -> str | None:
     return next((r.actor for r in reversed(lesson.reviews) if r.event == "submitted"), None)
 
 
-def reopen(session: Session, lesson: Lesson, actor: str) -> None:
+def reopen(session: Session, lesson: Lesson, actor: Actor | str) -> None:
     """An approved lesson whose author changed it goes back for review."""
     if lesson.status == "approved":
         lesson.status, lesson.status_since = "submitted", utcnow()
         record_step(session, lesson, "submitted", actor, REOPENED)
 
 
-def record_step(session: Session, lesson: Lesson, event: str, actor: str,
+def record_step(session: Session, lesson: Lesson, event: str, actor: Actor | str,
                 comment: str | None) -> None:
     """Keep the step on the lesson and in the audit log, and log the change, so search
     engines catch up: an approved lesson joins its theme, a reopened one leaves it."""
-    session.add(Review(lesson=lesson, event=event, actor=actor, comment=comment))
+    session.add(Review(lesson=lesson, event=event, actor=as_actor(actor).name, comment=comment))
     action = {"submitted": "lesson_submit", "approved": "lesson_approve",
               "returned": "lesson_return"}[event]
     audit.record(session, actor, action, f"lesson {lesson.id}",

@@ -1,8 +1,9 @@
 """Counts for `lessons status` and the home page."""
 
 from datetime import date
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from lessons.models import Action, Change, Lesson, Project
@@ -10,7 +11,7 @@ from lessons.models import Action, Change, Lesson, Project
 
 def counts(session: Session, today: date) -> dict[str, int]:
     """How many rows of each kind there are, live and deleted."""
-    def count(model, *where) -> int:
+    def count(model: Any, *where: ColumnElement[bool]) -> int:
         return session.scalar(select(func.count()).select_from(model).where(*where)) or 0
 
     open_actions = (Action.deleted_at.is_(None), Action.status == "open")

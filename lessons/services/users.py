@@ -5,22 +5,28 @@ are random secrets handed out once; only their SHA-256 is stored, so a
 leaked database reveals neither. Ending a session deletes its row, which is
 what makes signing out (and "a password change signs out everywhere else")
 real on the server, whatever the browser keeps.
+
+Every account change is audited here, by the `actor` given, in the change's own
+transaction: the admin pages, the account page and the command line all pass one.
 """
 
 import hashlib
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Mapping
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from lessons.actor import Actor
 from lessons.errors import Conflict, NotFound, ValidationError
 from lessons.fields import Field
 from lessons.models import ApiToken, AuditEvent, User, UserSession, utcnow
+from lessons.services import audit
 from lessons.services.common import find_row
 from lessons.validation import clean
 
@@ -61,9 +67,10 @@ class Account:
 
 
 def create_user(session: Session, email: str, role: str, password: str, *,
-                name: str | None = None, business_unit: str | None = None,
-                must_change_password: bool = False) -> User:
-    """A new account; the email is its sign-in name, unique whatever its letter case."""
+                actor: Actor | str, name: str | None = None,
+                business_unit: str | None = None, must_change_password: bool = False) -> User:
+    """A new account, audited as `actor`'s; the email is its sign-in name, unique whatever its
+    letter case."""
     email = normal_email(email)
     errors = {}
     if not EMAIL.fullmatch(email) or len(email) > 254:
@@ -84,6 +91,7 @@ def create_user(session: Session, email: str, role: str, password: str, *,
                 must_change_password=must_change_password)
     session.add(user)
     session.flush()
+    audit.record(session, actor, "user_create", user.email, role=user.role)
     return user
 
 
@@ -122,11 +130,14 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
 
 
 def change_password(session: Session, user: User, current: str, new: str,
-                    keep_session: str | None) -> None:
-    """Set a new password; every other session of the account ends."""
+                    keep_session: str | None, *, actor: Actor | str) -> None:
+    """Set a new password; every other session of the account ends. A wrong current password
+    is audited as a failure before the refusal, which the caller commits even so: counted
+    like failed sign-ins (`password_change_refused`), a stolen session cannot guess on."""
     errors = {}
     if not check_password_hash(user.password_hash, current or ""):
         errors["current_password"] = "This is not your current password."
+        audit.record(session, actor, PASSWORD_FAILED)
     if problem := password_problem(new):
         errors["new_password"] = problem
     elif new == current:
@@ -136,12 +147,20 @@ def change_password(session: Session, user: User, current: str, new: str,
     user.password_hash = generate_password_hash(new)
     user.must_change_password = False
     end_sessions(session, user, keep=keep_session)
+    audit.record(session, actor, "password_change")
 
 
-def disable_user(session: Session, user: User, by_id: int | None = None) -> None:
-    """The account can no longer sign in or use its tokens; its sessions end now. `by_id`,
-    the admin's own account, may not be the one disabled."""
-    if by_id is not None and by_id == user.id:
+def password_change_refused(session: Session, user: User) -> bool:
+    """Whether too many wrong current passwords were given for `user` lately; waiting helps."""
+    return audit.failures(session, PASSWORD_FAILED, FAILURE_WINDOW,
+                          email=user.email) >= MAX_FAILURES
+
+
+def disable_user(session: Session, user: User, *, actor: Actor) -> None:
+    """The account can no longer sign in or use its tokens; its sessions end now. The
+    actor's own account may not be the one disabled (an Actor, not a bare name: the rule
+    needs its account)."""
+    if actor.user_id == user.id:
         raise Conflict(DISABLE_OWN)
     check_not_last_admin(session, user)
     user.disabled_at = user.disabled_at or utcnow()
@@ -149,31 +168,38 @@ def disable_user(session: Session, user: User, by_id: int | None = None) -> None
     session.execute(update(ApiToken).where(ApiToken.user_id == user.id,
                                            ApiToken.revoked_at.is_(None))
                     .values(revoked_at=utcnow()))
+    audit.record(session, actor, "user_disable", user.email)
 
 
-def enable_user(session: Session, user: User) -> bool:
+def enable_user(session: Session, user: User, *, actor: Actor | str) -> bool:
     """Let a disabled account sign in again (its revoked tokens stay revoked); whether it
-    was disabled."""
+    was disabled. Enabling an enabled account is no event."""
     was_disabled = user.disabled_at is not None
     user.disabled_at = None
+    if was_disabled:
+        audit.record(session, actor, "user_enable", user.email)
     return was_disabled
 
 
-def update_user(session: Session, user: User, data: Mapping[str, Any]) -> dict[str, list]:
+def update_user(session: Session, user: User, data: Mapping[str, Any], *,
+                actor: Actor | str) -> dict[str, list[Any]]:
     """Change an account's role, name or business unit, from the untrusted `data` (keys left
-    out stay as they are); what changed, as {field: [before, after]}."""
+    out stay as they are); what changed, as {field: [before, after]}. Saving without a
+    change is no event."""
     wanted: dict[str, Any] = {}
     if "role" in data:
         if data["role"] not in ROLES:
             raise ValidationError({"role": "Must be one of: " + ", ".join(ROLES) + "."})
         wanted["role"] = data["role"]
     wanted.update(clean_profile(data))
-    changes = {key: [getattr(user, key), value] for key, value in wanted.items()
-               if getattr(user, key) != value}
+    changes: dict[str, Any] = {key: [getattr(user, key), value] for key, value in wanted.items()
+                               if getattr(user, key) != value}
     if "role" in changes and user.role == "admin":
         check_not_last_admin(session, user)
     for key, (_, value) in changes.items():
         setattr(user, key, value)
+    if changes:
+        audit.record(session, actor, "user_update", user.email, **changes)
     return changes
 
 
@@ -189,13 +215,14 @@ def clean_profile(data: Mapping[str, Any]) -> dict[str, str | None]:
             f"{labels[key]}: {message}" for key, message in error.fields.items())) from None
 
 
-def reset_password(session: Session, user: User) -> str:
+def reset_password(session: Session, user: User, *, actor: Actor | str) -> str:
     """A new one-time password for `user`, to be changed at the next sign-in; every session
     of the account ends, since whoever had the old password may be signed in with it."""
     password = secrets.token_urlsafe(12)
     user.password_hash = generate_password_hash(password)
     user.must_change_password = True
     end_sessions(session, user)
+    audit.record(session, actor, "password_reset", user.email)
     return password
 
 
@@ -218,6 +245,7 @@ MAX_FAILURES = 5  # failed sign-ins for one email within FAILURE_WINDOW
 MAX_FAILURES_FROM_ADDRESS = 30  # ...or from one address (an office behind one address shares it)
 FAILURE_WINDOW = timedelta(minutes=15)
 FAILED = "sign_in_failed"
+PASSWORD_FAILED = "password_change_failed"  # a wrong current password, limited the same way
 
 
 def note_sign_in_attempt(session: Session, email: str, ip: str | None) -> AuditEvent:
@@ -240,9 +268,10 @@ def sign_in_refused(session: Session, attempt: AuditEvent) -> bool:
     since = utcnow() - FAILURE_WINDOW
     recent = select(func.count()).select_from(AuditEvent).where(
         AuditEvent.action == FAILED, AuditEvent.at >= since)
-    refused = (session.scalar(recent.where(AuditEvent.actor == attempt.actor)) > MAX_FAILURES
-               or (attempt.ip is not None and session.scalar(recent.where(
-                   AuditEvent.ip == attempt.ip)) > MAX_FAILURES_FROM_ADDRESS))
+    refused = ((session.scalar(recent.where(AuditEvent.actor == attempt.actor)) or 0)
+               > MAX_FAILURES
+               or (attempt.ip is not None and (session.scalar(recent.where(
+                   AuditEvent.ip == attempt.ip)) or 0) > MAX_FAILURES_FROM_ADDRESS))
     if refused:
         session.delete(attempt)
     return refused
@@ -288,6 +317,12 @@ def end_session(session: Session, secret: str | None) -> None:
         session.execute(delete(UserSession).where(UserSession.token_hash == secret_hash(secret)))
 
 
+def sign_out_session(session: Session, secret: str | None, *, actor: Actor | str) -> None:
+    """End the session with this secret, audited as `actor`'s (its account's) sign-out."""
+    end_session(session, secret)
+    audit.record(session, actor, "sign_out")
+
+
 def end_sessions(session: Session, user: User, keep: str | None = None) -> None:
     """End every session of `user` but the one whose secret is `keep`."""
     query = delete(UserSession).where(UserSession.user_id == user.id)
@@ -298,9 +333,10 @@ def end_sessions(session: Session, user: User, keep: str | None = None) -> None:
 
 # API tokens
 
-def create_token(session: Session, user: User, scope: str, name: str | None = None
-                 ) -> tuple[ApiToken, str]:
-    """A new API token and its secret, which is shown this once and never stored."""
+def create_token(session: Session, user: User, scope: str, name: str | None = None, *,
+                 actor: Actor | str) -> tuple[ApiToken, str]:
+    """A new API token and its secret, which is shown this once and never stored; audited as
+    `actor`'s."""
     if scope not in SCOPES:
         raise ValidationError({"scope": "Must be read or write."})
     if user.disabled_at:
@@ -310,6 +346,7 @@ def create_token(session: Session, user: User, scope: str, name: str | None = No
                      name=(name or "").strip()[:200] or None)
     session.add(token)
     session.flush()
+    audit.record(session, actor, "token_create", f"token {token.id}", scope=token.scope)
     return token, secret
 
 
@@ -328,10 +365,14 @@ def user_tokens(session: Session, user: User) -> list[ApiToken]:
                                 .order_by(ApiToken.id.desc())))
 
 
-def revoke_token(session: Session, user: User, token_id: int) -> ApiToken:
-    """Revoke one of `user`'s tokens (an admin may revoke anyone's)."""
+def revoke_token(session: Session, user: User | None, token_id: int, *,
+                 actor: Actor | str) -> ApiToken:
+    """Revoke one of `user`'s tokens (an admin may revoke anyone's, and so may the command
+    line, which passes no user); each revocation asked for is audited, even a repeat."""
     token = find_row(session, ApiToken, token_id)
-    if token is None or (token.user_id != user.id and user.role != "admin"):
+    if token is None or (user is not None and token.user_id != user.id
+                         and user.role != "admin"):
         raise NotFound("token", token_id)
     token.revoked_at = token.revoked_at or utcnow()
+    audit.record(session, actor, "token_revoke", f"token {token_id}")
     return token

@@ -1,13 +1,12 @@
 """Initial schema: projects, lessons, tags, actions, revisions and the change log.
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-27
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0001'
 down_revision = None
@@ -17,7 +16,8 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_table('changes',
-    sa.Column('seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True,
+              nullable=False),
     sa.Column('entity', sa.String(length=20), nullable=False),
     sa.Column('entity_id', sa.Integer(), nullable=False),
     sa.Column('op', sa.String(length=20), nullable=False),

@@ -59,7 +59,7 @@ def upgrade() -> None:
 
 
 def upgrade_postgresql() -> None:
-    weights = dict(zip(TEXT_COLUMNS, "ABCCB"))
+    weights = dict(zip(TEXT_COLUMNS, "ABCCB", strict=True))
     document = " || ".join(
         f"setweight(to_tsvector('english', coalesce({column}, '')), '{weights[column]}')"
         for column in TEXT_COLUMNS

@@ -5,9 +5,8 @@ Revises: 0002
 Create Date: 2026-11-27
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0003'
 down_revision = '0002'
@@ -41,7 +40,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['lesson_id'], ['lessons.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
-    op.create_index(op.f('ix_briefing_items_briefing_id'), 'briefing_items', ['briefing_id'], unique=False)
+    op.create_index(op.f('ix_briefing_items_briefing_id'), 'briefing_items', ['briefing_id'],
+                    unique=False)
     op.create_table('kickoff_decisions',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('project_id', sa.Integer(), nullable=False),
@@ -55,8 +55,10 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('project_id', 'lesson_id')
     )
-    op.create_index(op.f('ix_kickoff_decisions_lesson_id'), 'kickoff_decisions', ['lesson_id'], unique=False)
-    op.create_index(op.f('ix_kickoff_decisions_project_id'), 'kickoff_decisions', ['project_id'], unique=False)
+    op.create_index(op.f('ix_kickoff_decisions_lesson_id'), 'kickoff_decisions', ['lesson_id'],
+                    unique=False)
+    op.create_index(op.f('ix_kickoff_decisions_project_id'), 'kickoff_decisions', ['project_id'],
+                    unique=False)
     op.add_column('projects', sa.Column('objectives', sa.Text(), nullable=True))
     op.add_column('projects', sa.Column('vendors', sa.Text(), nullable=True))
     op.add_column('projects', sa.Column('technologies', sa.Text(), nullable=True))

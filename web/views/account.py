@@ -9,34 +9,35 @@ the same way, so a stolen session cannot guess its way to the account.
 """
 
 from flask import Blueprint, Response, flash, redirect, request, session, url_for
+from werkzeug.wrappers import Response as BaseResponse
 
 from lessons.errors import ValidationError
 from lessons.models import User
-from lessons.services import audit
 from lessons.services.users import (
-    FAILURE_WINDOW,
-    MAX_FAILURES,
     SCOPES,
     authenticate,
     change_password,
     create_token,
     end_session,
     note_sign_in_attempt,
+    password_change_refused,
     revoke_token,
     sign_in_refused,
     sign_in_succeeded,
+    sign_out_session,
     start_session,
     user_tokens,
 )
-from web.auth import client_ip, current_user
+from web.auth import client_ip, current_user, signed_in_account
 from web.database import db
 from web.htmx import local_url, redirect_after_post, render
+from web.identity import current_actor
 
 bp = Blueprint("account", __name__)
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
-def sign_in() -> Response:
+def sign_in() -> BaseResponse:
     """The sign-in form; a success starts a new server-side session."""
     target = local_url(request.values.get("next"))
     if request.method == "GET":
@@ -63,16 +64,16 @@ def sign_in() -> Response:
 
 def signed_in_user() -> User:
     """The signed-in account's row, for the pages that change it."""
-    return db.session.get(User, current_user().id)
+    return db.session.get_one(User, signed_in_account().id)
 
 
 @bp.post("/sign-out")
 def sign_out() -> Response:
     """End this session on the server, not only in the browser."""
-    user = current_user()
-    end_session(db.session, session.get("sid"))
-    if user is not None:
-        audit.record(db.session, user.email, "sign_out", ip=client_ip())
+    if current_user() is not None:
+        sign_out_session(db.session, session.get("sid"), actor=current_actor())
+    else:
+        end_session(db.session, session.get("sid"))
     db.session.commit()
     session.clear()
     return redirect_after_post(url_for("account.sign_in"))
@@ -84,25 +85,23 @@ def password() -> Response:
     user = signed_in_user()
     errors: dict[str, str] = {}
     if request.method == "POST":
-        if audit.failures(db.session, "password_change_failed", FAILURE_WINDOW,
-                          email=user.email) >= MAX_FAILURES:
+        if password_change_refused(db.session, user):
             return render("account/password.html", status=429, user=user, errors={
                 "current_password": "Too many wrong passwords; wait 15 minutes."})
         try:
             if request.form.get("new_password") != request.form.get("repeat_password"):
                 raise ValidationError({"repeat_password": "The two new passwords differ."})
             change_password(db.session, user, request.form.get("current_password", ""),
-                            request.form.get("new_password", ""), keep_session=session.get("sid"))
-            audit.record(db.session, user.email, "password_change", ip=client_ip())
+                            request.form.get("new_password", ""), keep_session=session.get("sid"),
+                            actor=current_actor())
             db.session.commit()
             flash("Password changed; your other sessions have been signed out.")
             return redirect_after_post(url_for("account.show"))
         except ValidationError as error:
-            db.session.rollback()
+            # Refused before changing anything; a wrong current password's audit row stays,
+            # counted as failed sign-ins are.
+            db.session.commit()
             errors = error.fields
-            if "current_password" in errors:  # counted, as failed sign-ins are
-                audit.record(db.session, user.email, "password_change_failed", ip=client_ip())
-                db.session.commit()
     return render("account/password.html", status=422 if errors else 200, errors=errors,
                   user=user)
 
@@ -122,10 +121,8 @@ def account_page(user: User, secret: str | None = None, status: int = 200) -> Re
 def new_token() -> Response:
     """Create an API token and show its secret, this once (it is stored only as a hash)."""
     user = signed_in_user()
-    token, secret = create_token(db.session, user, request.form.get("scope", ""),
-                                 request.form.get("name"))
-    audit.record(db.session, user.email, "token_create", f"token {token.id}", ip=client_ip(),
-                 scope=token.scope)
+    _, secret = create_token(db.session, user, request.form.get("scope", ""),
+                             request.form.get("name"), actor=current_actor())
     db.session.commit()
     return account_page(user, secret, status=201)
 
@@ -133,8 +130,7 @@ def new_token() -> Response:
 @bp.post("/account/tokens/<int:token_id>/revoke")
 def revoke(token_id: int) -> Response:
     user = signed_in_user()
-    revoke_token(db.session, user, token_id)
-    audit.record(db.session, user.email, "token_revoke", f"token {token_id}", ip=client_ip())
+    revoke_token(db.session, user, token_id, actor=current_actor())
     db.session.commit()
     flash(f"Token {token_id} revoked.")
     return redirect_after_post(url_for("account.show"))

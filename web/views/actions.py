@@ -2,24 +2,26 @@
 reassigning and editing.
 
 Who may change an action is web.auth's rule (`changeable_action`), the same the API asks;
-each change is audited by web.audit (a reassignment by the service, with from and to).
+each change is audited by the service that makes it (a reassignment with from and to).
 An owner is picked from the active accounts (the template global `owner_accounts`, a
 datalist beside each owner field); a name that is not an account is refused inline."""
 
 from datetime import date
+from typing import Any
 
 from flask import Blueprint, Response, abort, flash, request, url_for
 
 from lessons import services
 from lessons.errors import ValidationError
 from lessons.fields import ACTION_FIELDS, ACTION_STATUSES
+from lessons.models import Action, User
 from lessons.queries import ACTION_FILTERS, ACTION_SORTS, parse_query
-from lessons.services.actions import owner_choices, reassign_action
+from lessons.services.actions import owner_choices, reassign_action, set_action_status
 from lessons.services.briefings import decision_counts, lesson_decisions
 from lessons.services.users import Account
 from web.auth import changeable_action, check_action_move, current_user, sign_in_first
 from web.database import db
-from web.htmx import local_url, is_htmx, redirect_after_post, render
+from web.htmx import is_htmx, local_url, redirect_after_post, render
 from web.identity import current_actor
 from web.views.briefings import decision_form
 from web.views.forms import field_value, form_values
@@ -76,7 +78,7 @@ def current_date() -> date:
 
 
 @bp.app_template_global()
-def owner_accounts() -> list:
+def owner_accounts() -> list[User]:
     """The accounts an owner field offers: for someone signed in only (a visitor reading
     anonymously changes nothing, and gets no list of who works here)."""
     user = current_user()
@@ -106,7 +108,8 @@ def create() -> Response:
 def set_status(action_id: int) -> Response:
     """Mark an action done, dropped or open again."""
     changeable_action(action_id)
-    action = services.update_action(db.session, action_id, {"status": request.form.get("status")})
+    action = set_action_status(db.session, action_id, request.form.get("status"),
+                               actor=current_actor())
     db.session.commit()
     if is_htmx() and request.form.get("view") == "row":  # from the Actions page
         return action_row(action, f"{ACTION_STATUSES[action.status]}: {action.description}")
@@ -143,7 +146,7 @@ def reassign(action_id: int) -> Response:
     return redirect_after_post(back)
 
 
-def action_row(action, message: str | None, *, error: str | None = None, status: int = 200,
+def action_row(action: Action, message: str | None, *, error: str | None = None, status: int = 200,
                typed: str = "") -> Response:
     """One row of the Actions page after a change, and the page's status line (out of band)."""
     return render("actions/_row.html", status=status, action=action, today=date.today(),
@@ -175,7 +178,8 @@ def edit(action_id: int) -> Response:
 @bp.post("/<int:action_id>/delete")
 def delete(action_id: int) -> Response:
     """Soft-delete an action; the lesson page lists it under deleted, with a restore."""
-    action = services.delete_action(db.session, changeable_action(action_id).id)
+    action = services.delete_action(db.session, changeable_action(action_id).id,
+                                    actor=current_actor())
     db.session.commit()
     return redirect_after_post(url_for("lessons.show", lesson_id=action.lesson_id))
 
@@ -183,12 +187,14 @@ def delete(action_id: int) -> Response:
 @bp.post("/<int:action_id>/restore")
 def restore(action_id: int) -> Response:
     """Bring a deleted action back."""
-    action = services.restore_action(db.session, changeable_action(action_id).id)
+    action = services.restore_action(db.session, changeable_action(action_id).id,
+                                     actor=current_actor())
     db.session.commit()
     return redirect_after_post(url_for("lessons.show", lesson_id=action.lesson_id))
 
 
-def lesson_actions(lesson_id: int, errors: dict | None = None, values: dict | None = None,
+def lesson_actions(lesson_id: int, errors: dict[str, str] | None = None,
+                   values: dict[str, Any] | None = None,
                    status: int = 200) -> Response:
     """The actions section of a lesson's page (the whole page without htmx)."""
     db.session.rollback()

@@ -2,6 +2,7 @@
 audit log. Admins only (web.auth); every change to an account is audited."""
 
 import secrets
+from typing import Any
 
 from flask import Blueprint, Response, flash, request, url_for
 
@@ -19,9 +20,10 @@ from lessons.services.users import (
     reset_password,
     update_user,
 )
-from web.auth import client_ip, current_user
+from web.auth import signed_in_account
 from web.database import db
 from web.htmx import redirect_after_post, render
+from web.identity import current_actor
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 ACCOUNT_FIELDS = ("name", "role", "business_unit")
@@ -51,12 +53,10 @@ def create() -> Response:
     try:
         user = create_user(db.session, values["email"], values["role"], password,
                            name=values["name"], business_unit=values["business_unit"],
-                           must_change_password=True)
+                           must_change_password=True, actor=current_actor())
     except ValidationError as error:
         db.session.rollback()
         return users_page(error.fields, values, status=422)
-    audit.record(db.session, current_user().email, "user_create", user.email, ip=client_ip(),
-                 role=user.role)
     db.session.commit()
     return users_page({}, {}, status=201, created=(user, password))
 
@@ -73,7 +73,7 @@ def user_page(user: User, errors: dict[str, str] | None = None, status: int = 20
     `password` to show once."""
     values = {key: request.form.get(key, "") for key in ACCOUNT_FIELDS} if errors else {}
     return render("admin/user.html", status=status, user=user, roles=ROLES, errors=errors or {},
-                  values=values, password=password, own=user.id == current_user().id)
+                  values=values, password=password, own=user.id == signed_in_account().id)
 
 
 @bp.post("/users/<int:user_id>")
@@ -82,13 +82,11 @@ def save_user(user_id: int) -> Response:
     user = get_row(db.session, User, user_id)
     try:
         changes = update_user(db.session, user, {key: request.form.get(key, "")
-                                                 for key in ACCOUNT_FIELDS})
+                                                 for key in ACCOUNT_FIELDS},
+                              actor=current_actor())
     except ValidationError as error:
         db.session.rollback()
         return user_page(user, error.fields, status=422)
-    if changes:  # saving an unchanged form is no event
-        audit.record(db.session, current_user().email, "user_update", user.email,
-                     ip=client_ip(), **changes)
     db.session.commit()
     flash(f"{user.email} saved." if changes else "Nothing changed.")
     return redirect_after_post(url_for("admin.users"))
@@ -106,8 +104,7 @@ def confirm_disable(user_id: int) -> Response:
 def disable(user_id: int) -> Response:
     """The account can no longer sign in; its sessions and tokens end now."""
     user = get_row(db.session, User, user_id)
-    disable_user(db.session, user, by_id=current_user().id)
-    audit.record(db.session, current_user().email, "user_disable", user.email, ip=client_ip())
+    disable_user(db.session, user, actor=current_actor())  # never the admin's own account
     db.session.commit()
     flash(f"{user.email} is disabled.")
     return redirect_after_post(url_for("admin.users"))
@@ -117,9 +114,7 @@ def disable(user_id: int) -> Response:
 def enable(user_id: int) -> Response:
     """Let a disabled account sign in again."""
     user = get_row(db.session, User, user_id)
-    if enable_user(db.session, user):
-        audit.record(db.session, current_user().email, "user_enable", user.email,
-                     ip=client_ip())
+    enable_user(db.session, user, actor=current_actor())
     db.session.commit()
     flash(f"{user.email} can sign in again; its old API tokens stay revoked.")
     return redirect_after_post(url_for("admin.edit_user", user_id=user.id))
@@ -130,15 +125,14 @@ def new_password(user_id: int) -> Response:
     """A new one-time password, shown this once; the account chooses its own at sign-in."""
     user = get_row(db.session, User, user_id)
     check_not_own(user, OWN_PASSWORD)
-    password = reset_password(db.session, user)
-    audit.record(db.session, current_user().email, "password_reset", user.email, ip=client_ip())
+    password = reset_password(db.session, user, actor=current_actor())
     db.session.commit()
     return user_page(user, password=password)
 
 
 def check_not_own(user: User, refusal: str) -> None:
     """Conflict if `user` is the admin's own account: nobody locks themselves out here."""
-    if user.id == current_user().id:
+    if user.id == signed_in_account().id:
         raise Conflict(refusal)
 
 
@@ -168,5 +162,6 @@ def target_links(events: list[AuditEvent]) -> dict[int, str]:
     links = {}
     for event_id, (kind, row_id) in audit.target_pages(db.session, events).items():
         endpoint, argument = TARGET_PAGES[kind]
-        links[event_id] = url_for(endpoint, **{argument: row_id})
+        values: dict[str, Any] = {argument: row_id}
+        links[event_id] = url_for(endpoint, **values)
     return links

@@ -1,78 +1,35 @@
 """Kickoff briefings: the page, the team's decisions, print, Markdown and CSV."""
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, flash, request, url_for
 
 from lessons import services
 from lessons.errors import ValidationError
-from lessons.exports import csv_text, lesson_markdown, markdown_text
+from lessons.exports.cells import csv_text
+from lessons.exports.markdown import lesson_markdown, markdown_text
 from lessons.fields import DECISIONS
-from lessons.models import Action, Briefing, KickoffDecision, Lesson, Project
+from lessons.models import Briefing, Lesson, Project
 from lessons.services.briefings import (
-    BriefingChanges, briefing_changes, decision_actions, distinctive_terms, project_decisions,
+    BriefingChanges,
+    briefing_changes,
+    decision_actions,
+    project_decisions,
 )
 from lessons.wording import plural
-from search.briefing import new_since_kickoff, project_aspects
+from search.briefing import Row, briefing_rows, new_since_kickoff, project_aspects
 from web.auth import check_project_team
 from web.database import db
+from web.engine import engine, project_briefing, stored_briefing
 from web.htmx import is_htmx, local_url, redirect_after_post, render
 from web.identity import current_actor
 from web.links import absolute_url
-from web.search import engine, project_briefing, stored_briefing
 
 bp = Blueprint("briefings", __name__)
 BASE = "/projects/<int:project_id>/briefing"
-WHY_ASPECTS = 2  # the parts of the description a line names: more read as "everything"
-
-
-@dataclass
-class Row:
-    """One briefing line as people read it."""
-
-    rank: int
-    score: float
-    lesson: Lesson
-    aspects: list[str]  # every aspect it matched, best first
-    aspect_text: str  # the text of the best one
-    terms: list[str]  # every word it shares with that text
-    projects_hit: int
-    decision: KickoffDecision | None
-    kept: bool = False  # no longer ranked, pinned because the team decided on it
-    words: list[str] = field(default_factory=list)  # the shared words rare enough to explain
-    risk_action: Action | None = None  # the project's action on it (raised as a risk)
-
-    @property
-    def why(self) -> list[str]:
-        """The aspects it answers best, for the "why" line."""
-        return self.aspects[:WHY_ASPECTS]
-
-    @property
-    def category(self) -> str:
-        return self.lesson.category or "other"
-
-
-def briefing_rows(project: Project, briefing: Briefing | None) -> list[Row]:
-    """The briefing's lessons in rank order, with their decisions and how many projects hit each."""
-    if briefing is None:
-        return []
-    decisions = project_decisions(db.session, project.id)
-    actions = decision_actions(db.session, project.id)
-    rare = distinctive_terms(db.session, {term for item in briefing.items for term in item.terms})
-    rows = []
-    for item in briefing.items:
-        lesson = item.lesson  # None when the viewer may not see it (lessons.policy)
-        if lesson is None or lesson.is_deleted:
-            continue
-        hit = {lesson.project_id} | {o.project_id for o in lesson.occurrences}
-        # Ranked among what this viewer sees: a gap would hint at a lesson they may not.
-        rows.append(Row(len(rows) + 1, item.score, lesson, item.aspects, item.aspect_text,
-                        item.terms, len(hit - {None}), decisions.get(lesson.id), item.kept,
-                        [term for term in item.terms if term in rare],
-                        actions.get(lesson.id)))
-    return rows
 
 
 def briefing_counts(rows: list[Row]) -> dict[str, int]:
@@ -152,9 +109,10 @@ def decide(project_id: int) -> Response:
     return decision_form(project, decision.lesson_id, back=back, counts=counts)
 
 
-def decision_form(project: Project, lesson_id: int | str, *, errors: dict | None = None,
-                  values: dict | None = None, back: str | None = None,
-                  counts: dict | None = None, status: int = 200) -> Response:
+def decision_form(project: Project, lesson_id: int | str, *,
+                  errors: dict[str, str] | None = None, values: dict[str, Any] | None = None,
+                  back: str | None = None, counts: dict[str, int] | None = None,
+                  status: int = 200) -> Response:
     """One lesson's decision form as stored now, with the project's action on it."""
     known = str(lesson_id).isdecimal() and len(str(lesson_id)) <= 12
     decision = project_decisions(db.session, project.id).get(int(lesson_id)) if known else None
@@ -241,8 +199,9 @@ def as_markdown(project_id: int) -> Response:
         link = absolute_url("lessons.show", lesson_id=row.lesson.id)
         lines += lesson_markdown(row.lesson, link, currency, rank=row.rank,
                                  notes=briefing_notes(row))
+    disposition = f'attachment; filename="briefing-{project.id}.md"'
     return Response("\n".join(lines), mimetype="text/markdown",
-                    headers={"Content-Disposition": f'attachment; filename="briefing-{project.id}.md"'})
+                    headers={"Content-Disposition": disposition})
 
 
 def briefing_notes(row: Row) -> list[str]:
@@ -273,5 +232,6 @@ def as_csv(project_id: int) -> Response:
              row.decision.decision if row.decision else "",
              row.decision.note if row.decision else "", "yes" if row.kept else ""]
             for row in briefing_rows(project, briefing)]
+    disposition = f'attachment; filename="briefing-{project.id}.csv"'
     return Response(csv_text(header, rows), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="briefing-{project.id}.csv"'})
+                    headers={"Content-Disposition": disposition})

@@ -1,16 +1,21 @@
-"""Downloads: the lessons list as CSV, and everything as the lossless JSON archive, streamed."""
+"""Downloads: the lessons list as CSV, and everything as the lossless JSON archive, streamed.
+
+An export carries data away, so each is audited, by its URL, before it is sent."""
 
 from collections.abc import Callable, Iterator
 
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy.orm import Session
 
-from lessons.archive import archive_pieces, csv_pieces
+from lessons.exports.archive import archive_pieces, csv_pieces
 from lessons.models import utcnow
 from lessons.queries import LESSON_FILTERS, parse_query
+from lessons.services import audit
 from lessons.services.lessons import category_choices
 from web.auth import VISITOR, current_user
+from web.database import db
 from web.htmx import is_htmx
+from web.identity import current_actor
 from web.views.forms import categories
 
 bp = Blueprint("exports", __name__)
@@ -35,7 +40,9 @@ def archive() -> Response:
 
 
 def download(pieces: Callable[[Session], Iterator[str]], mimetype: str, filename: str) -> Response:
-    """An attachment sent while it is written."""
+    """An attachment sent while it is written, audited first: the download is the act."""
+    audit.record(db.session, current_actor(), "export", request.full_path)
+    db.session.commit()
     sessions = current_app.extensions["lessons.db"][1]
 
     def stream() -> Iterator[str]:

@@ -12,6 +12,11 @@ def form_values(fields: tuple[Field, ...]) -> dict[str, str]:
     return {f.name: request.form[f.name] for f in fields if f.name in request.form}
 
 
+def form_defaults(fields: tuple[Field, ...]) -> dict[str, str]:
+    """The values a new form starts with: each field's default, where it has one."""
+    return {f.name: field_value(f.default) for f in fields if f.default is not None}
+
+
 def categories() -> list[str]:
     """The configured lesson categories."""
     return current_app.config["CATEGORIES"]

@@ -4,8 +4,8 @@ The preview is the CLI's dry run: the mapped first rows, what would be
 created, and every row that would be rejected with the reason (in the form's
 words, linked to the control that fixes it). Words of choice columns that are
 not allowed values are offered for mapping to allowed ones, kept as the
-mapping's `values`. Nothing is written until the user starts the import, which runs in the background with
-a polled progress bar and can be resumed if its process stops.
+mapping's `values`. Nothing is written until the user starts the import, which runs in the
+background with a polled progress bar and can be resumed if its process stops.
 """
 
 import secrets
@@ -13,22 +13,34 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, request, url_for
-from sqlalchemy import select
 
 from lessons.errors import ValidationError
 from lessons.fields import LESSON_FIELDS
 from lessons.imports.importer import MAX_WORDS, check_import
-from lessons.imports.mappings import (ColumnMap, allowed_values, guess, parse_mapping,
-                                     ready_mappings, TARGETS)
+from lessons.imports.mappings import (
+    TARGETS,
+    ColumnMap,
+    allowed_values,
+    guess,
+    parse_mapping,
+    ready_mappings,
+)
 from lessons.imports.reasons import Reason, reasons
 from lessons.imports.tables import Table, guess_format, open_table
 from lessons.models import ImportRun
 from lessons.services.common import find_row
+from lessons.services.runs import (
+    change_import_mapping,
+    create_import,
+    expire_if_stale,
+    recent_imports,
+)
+from web import real_app
 from web.database import db
+from web.engine import engine
 from web.htmx import is_htmx, redirect_after_post, render
 from web.identity import current_actor
-from web.jobs import expire_if_stale, import_file, start_import
-from web.search import engine
+from web.jobs import import_file, start_import
 from web.security import accepts_upload
 from web.views.forms import categories
 
@@ -75,10 +87,9 @@ def upload() -> Response:
             raise
     except ValidationError as error:
         return upload_page(error.fields or {"file": error.message}, status=422)
-    run = ImportRun(status="preview", file_name=upload.filename[:500], stored_name=stored.name,
-                    file_format=file_format, encoding=table.encoding, sheet=sheet,
-                    mapping=mapping.as_dict(), actor=current_actor())
-    db.session.add(run)
+    run = create_import(db.session, file_name=upload.filename[:500], stored_name=stored.name,
+                        file_format=file_format, encoding=table.encoding, sheet=sheet,
+                        mapping=mapping.as_dict(), actor=current_actor().name)
     db.session.commit()
     return redirect_after_post(url_for("imports.show", run_id=run.id))
 
@@ -94,9 +105,8 @@ def chosen_mapping(name: str, table: Table) -> ColumnMap:
 
 
 def upload_page(errors: dict[str, str], status: int = 200) -> Response:
-    runs = db.session.scalars(select(ImportRun).order_by(ImportRun.id.desc()).limit(10)).all()
-    return render("imports/new.html", status=status, errors=errors, runs=runs,
-                  mappings=ready_mappings(), encodings=ENCODINGS,
+    return render("imports/new.html", status=status, errors=errors,
+                  runs=recent_imports(db.session), mappings=ready_mappings(), encodings=ENCODINGS,
                   limit_mb=current_app.config["IMPORT_MAX_LENGTH"] // 2**20)
 
 
@@ -169,7 +179,7 @@ def change_mapping(run_id: int) -> Response:
         return render("imports/show.html", status=422, run=run, mapping_errors=error.fields,
                       **preview(run))
     mapping.name = "chosen"
-    run.mapping = mapping.as_dict()
+    change_import_mapping(db.session, run, mapping)
     db.session.commit()
     return redirect_after_post(url_for("imports.show", run_id=run.id))
 
@@ -179,8 +189,9 @@ def chosen_values(current: dict[str, dict[str, str]]) -> dict[str, dict[str, str
     the `to-<field>` beside it, or is dropped ("" rejects its rows); other words stay."""
     values = {target: dict(words) for target, words in current.items()}
     for target, choices in allowed_values(categories()).items():
+        # Pairs up to the shorter list: a form that sends fewer of one is not an error.
         for word, to in zip(request.form.getlist(f"word-{target}"),
-                            request.form.getlist(f"to-{target}")):
+                            request.form.getlist(f"to-{target}"), strict=False):
             if to and to not in choices:
                 raise ValidationError({f"values.{target}": "Not an allowed value."})
             key = word.strip().casefold()
@@ -196,7 +207,7 @@ def chosen_values(current: dict[str, dict[str, str]]) -> dict[str, dict[str, str
 def start(run_id: int) -> Response:
     """Start the import (or resume a stopped one) in the background."""
     run = get_run(run_id)
-    start_import(current_app._get_current_object(), db.session, engine(), run)
+    start_import(real_app(), db.session, engine(), run, current_actor())
     return redirect_after_post(url_for("imports.show", run_id=run.id))
 
 

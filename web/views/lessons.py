@@ -1,6 +1,7 @@
 """Lesson pages: the list with filters, capture, view, edit, history, delete and restore."""
 
 from datetime import date
+from typing import Any
 
 from flask import Blueprint, Response, current_app, flash, request, session, url_for
 
@@ -11,12 +12,12 @@ from lessons.history import lesson_history
 from lessons.queries import LESSON_FILTERS, LESSON_SORTS, parse_query
 from lessons.services.briefings import decision_counts, lesson_decisions
 from lessons.services.lessons import category_choices
-from lessons.services.reviews import last_return, review_step
+from lessons.services.reviews import last_return
+from web.auth import VISITOR, changeable_lesson, current_user, is_reviewer
 from web.database import db
 from web.htmx import redirect_after_post, render
-from web.auth import VISITOR, changeable_lesson, current_user, is_reviewer
 from web.identity import current_actor, current_user_id, remember_actor
-from web.views.forms import categories, field_value, form_values
+from web.views.forms import categories, field_value, form_defaults, form_values
 from web.views.reviews import review_steps
 
 bp = Blueprint("lessons", __name__, url_prefix="/lessons")
@@ -75,11 +76,10 @@ def new() -> Response:
               "submit it." if draft else f"Lesson “{lesson.title}” saved and sent for review.")
         return redirect_after_post(url_for(".show", lesson_id=lesson.id))
     values = {
+        **form_defaults(LESSON_FIELDS),
         "project_id": request.args.get("project_id", ""),
         "author": form_author(),
         "occurred_on": date.today().isoformat(),
-        "kind": "went_wrong",
-        "severity": "medium",
     }
     return form_page("lessons/new.html", values, {}, status=200)
 
@@ -104,13 +104,12 @@ def edit(lesson_id: int) -> Response:
         approved = lesson.status == "approved"
         submit = request.form.get("status") == "submitted" and "submit" in review_steps(lesson)
         try:
+            # A returned lesson's submit needs the reply saying what changed.
             services.update_lesson(
                 db.session, lesson_id, values, actor=current_actor(), partial=False,
                 categories=categories(), by_reviewer=is_reviewer(),
+                submit={"comment": request.form.get("comment")} if submit else None,
             )
-            if submit:  # a returned lesson's needs the reply saying what changed
-                review_step(db.session, lesson_id, "submit", actor=current_actor(),
-                            data={"comment": request.form.get("comment")})
             db.session.commit()
         except ValidationError as error:
             return form_page("lessons/edit.html", values, error.fields, lesson=lesson,
@@ -137,7 +136,7 @@ def history(lesson_id: int) -> Response:
 @bp.post("/<int:lesson_id>/delete")
 def delete(lesson_id: int) -> Response:
     """Soft delete; the lesson page then offers a restore."""
-    services.delete_lesson(db.session, changeable_lesson(lesson_id).id)
+    services.delete_lesson(db.session, changeable_lesson(lesson_id).id, actor=current_actor())
     db.session.commit()
     flash("Lesson deleted. You can restore it from this page.")
     return redirect_after_post(url_for(".show", lesson_id=lesson_id))
@@ -146,13 +145,14 @@ def delete(lesson_id: int) -> Response:
 @bp.post("/<int:lesson_id>/restore")
 def restore(lesson_id: int) -> Response:
     """Bring a deleted lesson back."""
-    services.restore_lesson(db.session, changeable_lesson(lesson_id).id)
+    services.restore_lesson(db.session, changeable_lesson(lesson_id).id, actor=current_actor())
     db.session.commit()
     flash("Lesson restored.")
     return redirect_after_post(url_for(".show", lesson_id=lesson_id))
 
 
-def form_page(template: str, values: dict, errors: dict, status: int = 422, **context) -> Response:
+def form_page(template: str, values: dict[str, Any], errors: dict[str, str], status: int = 422,
+              **context: Any) -> Response:
     """The lesson form with what was typed and a message beside each bad field."""
     db.session.rollback()
     return render(

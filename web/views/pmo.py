@@ -6,11 +6,12 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
-from lessons.exports import csv_text, markdown_text
+from insights.report import WEAK_MATCH, pmo_report
+from insights.trends import Scope, Windows, today
+from lessons.exports.cells import csv_text
+from lessons.exports.markdown import markdown_text
 from lessons.services.projects import business_units
 from lessons.wording import longest_wait, money, plural
-from search.report import WEAK_MATCH, pmo_report
-from search.trends import Scope, Windows, today
 from web.charts import Bar, bars, columns, sparkline
 from web.database import db
 from web.htmx import render

@@ -1,5 +1,7 @@
 """Project pages: list, create, view (with its lessons), edit, delete and restore."""
 
+from typing import Any
+
 from flask import Blueprint, Response, flash, request, url_for
 
 from lessons import services
@@ -9,13 +11,13 @@ from lessons.policy import reads_charter
 from lessons.queries import LESSON_FILTERS, PROJECT_FILTERS, PROJECT_SORTS, parse_query
 from lessons.services.actions import project_actions
 from lessons.services.projects import add_member, remove_member, team
-from web.database import db
 from web.auth import VISITOR, check_project_manager, current_user
-from web.identity import current_user_id
-from web.search import project_briefing
+from web.database import db
+from web.engine import project_briefing
 from web.htmx import redirect_after_post, render
+from web.identity import current_actor, current_user_id
 from web.views.briefings import before_change, recompute, shown_briefing
-from web.views.forms import field_value, form_values
+from web.views.forms import field_value, form_defaults, form_values
 
 bp = Blueprint("projects", __name__, url_prefix="/projects")
 
@@ -55,7 +57,7 @@ def new() -> Response:
         project_briefing(project)
         flash(f"Project “{project.name}” created.")
         return redirect_after_post(url_for(".show", project_id=project.id))
-    return form_page("projects/new.html", {"status": "active", "phase": "initiation"}, {}, 200)
+    return form_page("projects/new.html", form_defaults(PROJECT_FIELDS), {}, 200)
 
 
 @bp.get("/<int:project_id>")
@@ -77,7 +79,8 @@ def add_to_team(project_id: int) -> Response:
     """Put an account on the team: it then sees the project's team-only lessons."""
     check_project_manager(project_id)
     try:
-        user = add_member(db.session, project_id, request.form.get("email", ""))
+        user = add_member(db.session, project_id, request.form.get("email", ""),
+                          actor=current_actor())
     except ValidationError as error:
         db.session.rollback()
         flash(error.fields.get("email", error.message))
@@ -90,7 +93,7 @@ def add_to_team(project_id: int) -> Response:
 @bp.post("/<int:project_id>/team/<int:user_id>/remove")
 def remove_from_team(project_id: int, user_id: int) -> Response:
     check_project_manager(project_id)
-    remove_member(db.session, project_id, user_id)
+    remove_member(db.session, project_id, user_id, actor=current_actor())
     db.session.commit()
     flash("Taken off the team.")
     return redirect_after_post(url_for(".show", project_id=project_id))
@@ -105,7 +108,8 @@ def edit(project_id: int) -> Response:
         values = form_values(PROJECT_FIELDS)
         before = before_change(project)
         try:
-            services.update_project(db.session, project_id, values, partial=False)
+            services.update_project(db.session, project_id, values, partial=False,
+                                    actor=current_actor())
             db.session.commit()
         except ValidationError as error:
             return form_page("projects/edit.html", values, error.fields, project=project)
@@ -120,7 +124,7 @@ def edit(project_id: int) -> Response:
 @bp.post("/<int:project_id>/delete")
 def delete(project_id: int) -> Response:
     """Soft delete; its lessons stay."""
-    services.delete_project(db.session, project_id)
+    services.delete_project(db.session, project_id, actor=current_actor())
     db.session.commit()
     flash("Project deleted. Its lessons stay; you can restore it from this page.")
     return redirect_after_post(url_for(".show", project_id=project_id))
@@ -129,13 +133,14 @@ def delete(project_id: int) -> Response:
 @bp.post("/<int:project_id>/restore")
 def restore(project_id: int) -> Response:
     """Bring a deleted project back."""
-    services.restore_project(db.session, project_id)
+    services.restore_project(db.session, project_id, actor=current_actor())
     db.session.commit()
     flash("Project restored.")
     return redirect_after_post(url_for(".show", project_id=project_id))
 
 
-def form_page(template: str, values: dict, errors: dict, status: int = 422, **context) -> Response:
+def form_page(template: str, values: dict[str, Any], errors: dict[str, str], status: int = 422,
+              **context: Any) -> Response:
     """The project form with what was typed and a message beside each bad field."""
     db.session.rollback()
     return render(

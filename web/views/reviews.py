@@ -6,16 +6,25 @@ ones), and for the PMO every lesson awaiting review, to approve or return
 with a comment. The same steps are buttons on the lesson's own page.
 """
 
+from typing import Any
+
 from flask import Blueprint, Response, current_app, flash, request, url_for
 from sqlalchemy.exc import SQLAlchemyError
 
 from lessons.models import Lesson
 from lessons.services.reviews import (
-    MAX_COMMENT, STEPS, is_own, last_return, own_in_review, review_queue, review_step,
-    submitted_by, waiting,
+    MAX_COMMENT,
+    STEPS,
+    is_own,
+    last_return,
+    own_in_review,
+    review_queue,
+    review_step,
+    submitted_by,
+    waiting,
 )
 from lessons.wording import days_waiting
-from web.auth import can_change, changeable_lesson, current_user, is_reviewer
+from web.auth import can_change, changeable_lesson, current_user, is_reviewer, signed_in_account
 from web.database import db
 from web.htmx import local_url, redirect_after_post, render
 from web.identity import current_actor
@@ -28,7 +37,7 @@ QUEUE_LIMIT = 200  # the longest waiting first: more is a backlog to work down, 
 @bp.get("/review")
 def index() -> Response:
     """What waits for the signed-in account: its own lessons in review, and the PMO's queue."""
-    return render("reviews/index.html", mine=own_in_review(db.session, current_user().id),
+    return render("reviews/index.html", mine=own_in_review(db.session, signed_in_account().id),
                   queue=review_queue(db.session, QUEUE_LIMIT) if is_reviewer() else [],
                   waiting=waiting_count(), limit=QUEUE_LIMIT)
 
@@ -59,7 +68,7 @@ def send_back(lesson_id: int) -> Response:
 
 
 @bp.app_context_processor
-def review_helpers() -> dict:
+def review_helpers() -> dict[str, Any]:
     """For every template: the steps a viewer may take on a lesson, and the nav's count."""
     return {"review_steps": review_steps, "waiting_count": waiting_count,
             "MAX_COMMENT": MAX_COMMENT, "submitted_by": submitted_by, "days_waiting": days_waiting,
@@ -73,7 +82,7 @@ def review_steps(lesson: Lesson) -> set[str]:
         return set()
     allowed = {"submit"} if can_change(lesson) else set()
     if is_reviewer():
-        allowed |= {"return"} if is_own(db.session, lesson, current_actor()) \
+        allowed |= {"return"} if is_own(db.session, lesson, current_actor().name) \
             else {"approve", "return"}
     return {step for step in allowed if lesson.status in STEPS[step][0]}
 

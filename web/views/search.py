@@ -1,6 +1,7 @@
 """Search pages: live search with facets, similar-while-typing, and "this is the same lesson"."""
 
 from collections.abc import Mapping
+from typing import Any
 
 from flask import Blueprint, Response, abort, flash, request, url_for
 
@@ -12,9 +13,9 @@ from search.engine import IndexNotReady
 from search.retrieve import Hit, Results, search, similar_lessons
 from web.auth import can_change
 from web.database import db
+from web.engine import engine, log_search
 from web.htmx import is_htmx, redirect_after_post, render
 from web.identity import current_actor
-from web.search import engine, log_search
 from web.views.forms import categories
 
 bp = Blueprint("search", __name__)
@@ -58,7 +59,7 @@ def index() -> Response:
     return response
 
 
-def search_page(text: str, filters: dict) -> tuple[Results, Page[Hit]]:
+def search_page(text: str, filters: dict[str, Any]) -> tuple[Results, Page[Hit]]:
     """One page of results, paged like the lesson list (`page`, `per_page`); past the end,
     the last page. The ranking is asked for every hit up to the page's end and sliced."""
     number, per_page = filters["page"], filters["per_page"]
@@ -127,10 +128,10 @@ def remove_occurrence(occurrence_id: int) -> Response:
     """Undo an occurrence: whoever recorded it, or whoever may change its lesson."""
     occurrence = services.get_occurrence(db.session, occurrence_id)
     lesson = occurrence.lesson
-    if occurrence.actor != current_actor() and not can_change(lesson):
+    if occurrence.actor != current_actor().name and not can_change(lesson):
         abort(403, "Only whoever recorded an occurrence, the lesson's author or the PMO can "
                    "remove it.")
-    services.remove_occurrence(db.session, occurrence_id)
+    services.remove_occurrence(db.session, occurrence_id, actor=current_actor())
     db.session.commit()
     if is_htmx():
         return render("search/_occurrence_removed.html", lesson=lesson)

@@ -1,17 +1,21 @@
-"""Recurring themes for the PMO: the themes, their trend per window, repeated mistakes, recompute."""
+"""Recurring themes for the PMO: the themes, their trend per window, repeated mistakes,
+recompute."""
 
-from flask import Blueprint, Response, abort, current_app, request, url_for
+from flask import Blueprint, Response, abort, request, url_for
 
+from insights.trends import REPEAT_PROJECTS, Windows, repeated_mistakes, theme_views, today
 from lessons.errors import ValidationError
 from lessons.models import Theme, ThemeRun
 from lessons.services.common import find_row
+from lessons.services.runs import expire_if_stale, latest_run
 from lessons.services.themes import rename_theme
-from search.trends import REPEAT_PROJECTS, Windows, repeated_mistakes, theme_views, today
+from search.theme_runs import parse_theme_count
+from web import real_app
 from web.database import db
+from web.engine import engine
 from web.htmx import is_htmx, redirect_after_post, render
 from web.identity import current_actor
-from web.jobs import expire_if_stale, latest_run, parse_theme_count, start_recompute
-from web.search import engine
+from web.jobs import start_recompute
 
 bp = Blueprint("themes", __name__)
 
@@ -60,8 +64,8 @@ def rename(theme_id: int) -> Response:
 def recompute() -> Response:
     """Start a recompute in the background; the page polls its progress."""
     count = parse_theme_count(request.form.get("themes"))
-    run = start_recompute(current_app._get_current_object(), db.session, engine(), count,
-                          current_actor())
+    run = start_recompute(real_app(), db.session, engine(), count,
+                          current_actor().name)
     if is_htmx():
         return render("themes/_run.html", run=run)
     return redirect_after_post(url_for("themes.index"))

@@ -1,9 +1,4 @@
-"""The archive's rows: projects, lessons and kickoff decisions as plain entries, and restoring them.
-
-An entry is one row as JSON holds it (times and dates as ISO text, money as
-an exact decimal string), a lesson's tags, revisions, actions, occurrences
-and reviews nested in it. Rows are read a chunk at a time as plain rows,
-never as ORM objects, so an export of any size runs in bounded memory.
+"""Restoring an archive: its projects, lessons and kickoff decisions added to this instance.
 
 Restoring is a service like the others: it keeps the ids and timestamps (so
 an archive loaded into an empty instance exports the same again), logs every
@@ -19,37 +14,24 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, Numeric, Row, Table, func, insert, select, text
+from sqlalchemy import Date, DefaultClause, Numeric, Row, Table, func, insert, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from lessons.errors import ValidationError
-from lessons.models import (
-    Action,
-    KickoffDecision,
-    Lesson,
-    LessonTag,
-    Occurrence,
-    Project,
-    ProjectTag,
-    Review,
-    Revision,
-    UTCDateTime,
+from lessons.exports.entries import (
+    CHILDREN,
+    CHUNK,
+    DECISIONS,
+    LESSONS,
+    PROJECTS,
+    entry,
+    lesson_entries,
+    project_entries,
 )
+from lessons.models import KickoffDecision, Lesson, LessonTag, Project, ProjectTag, UTCDateTime
 from lessons.services.common import record_change
 
-CHUNK = 500  # rows read, or lessons restored and committed, at a time
-PROJECTS: Table = Project.__table__  # type: ignore[assignment]
-LESSONS: Table = Lesson.__table__  # type: ignore[assignment]
-DECISIONS: Table = KickoffDecision.__table__  # type: ignore[assignment]
-# A lesson's children, nested in its entry under these keys (without their lesson_id).
-CHILDREN: dict[str, Table] = {
-    "revisions": Revision.__table__,  # type: ignore[dict-item]
-    "actions": Action.__table__,  # type: ignore[dict-item]
-    "occurrences": Occurrence.__table__,  # type: ignore[dict-item]
-    "reviews": Review.__table__,  # type: ignore[dict-item]
-}
-OPTIONAL_CHILDREN = {"reviews"}  # archives made before review existed have none
 KINDS = ("project", "lesson", "decision")
 # What a value that does not parse back raises.
 INVALID = (KeyError, ValueError, TypeError, ArithmeticError)
@@ -57,7 +39,8 @@ INVALID = (KeyError, ValueError, TypeError, ArithmeticError)
 
 @dataclass
 class ArchiveReport:
-    """What a load did: rows created and skipped (already here) by kind, and rows refused, with why."""
+    """What a load did: rows created and skipped (already here) by kind, and rows refused, with
+    why."""
 
     created: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)
@@ -72,109 +55,6 @@ class ArchiveReport:
                 f"rejected {len(self.rejected)}.")
 
 
-# Reading
-
-
-def chunks(session: Session, table: Table,
-           conditions: Sequence[ColumnElement[bool]] = ()) -> Iterator[list[Row[Any]]]:
-    """Rows of `table` matching `conditions`, CHUNK at a time in id order."""
-    last = 0
-    while rows := session.execute(select(table).where(table.c.id > last, *conditions)
-                                  .order_by(table.c.id).limit(CHUNK)).all():
-        yield rows
-        last = rows[-1].id
-
-
-def lesson_chunks(session: Session,
-                  conditions: Sequence[ColumnElement[bool]] = ()) -> Iterator[list[Row[Any]]]:
-    """Lesson rows matching `conditions`, CHUNK at a time in id order.
-
-    Every export (the JSON archive and the CSV) reads its lessons here and
-    nowhere else; the CSV passes the viewer's `lessons.policy.visible`, the
-    archive (admins only) holds everything.
-    """
-    return chunks(session, LESSONS, conditions)
-
-
-def project_entries(session: Session, rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
-    """Project rows as entries, with their tags."""
-    tags = owned(session, ProjectTag.__table__, "project_id", [row.id for row in rows])
-    return [{**entry(row), "tags": [tag.tag for tag in tags[row.id]]} for row in rows]
-
-
-def lesson_entries(session: Session, rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
-    """Lesson rows as entries, with their tags, revisions, actions, occurrences and reviews."""
-    ids = [row.id for row in rows]
-    tags = lesson_tags(session, ids)
-    children = {key: owned(session, table, "lesson_id", ids) for key, table in CHILDREN.items()}
-    return [{**entry(row), "tags": tags[row.id],
-             **{key: [entry(child, "lesson_id") for child in of[row.id]]
-                for key, of in children.items()}}
-            for row in rows]
-
-
-def lesson_tags(session: Session, ids: Sequence[int]) -> dict[int, list[str]]:
-    """The tags of these lessons, sorted, by lesson id."""
-    rows = owned(session, LessonTag.__table__, "lesson_id", ids)
-    return defaultdict(list, {key: [row.tag for row in found] for key, found in rows.items()})
-
-
-def owned(session: Session, table: Any, owner: str, ids: Sequence[int]) -> dict[int, list[Row[Any]]]:
-    """The rows of `table` whose `owner` column is one of `ids`, by owner, in key order."""
-    found: dict[int, list[Row[Any]]] = defaultdict(list)
-    query = select(table).where(table.c[owner].in_(ids)).order_by(*table.primary_key.columns)
-    for row in session.execute(query):
-        found[row._mapping[owner]].append(row)
-    return found
-
-
-def entry(row: Row[Any], *leave_out: str) -> dict[str, Any]:
-    """A row as JSON holds it."""
-    return {key: plain(value) for key, value in row._mapping.items() if key not in leave_out}
-
-
-def plain(value: Any) -> Any:
-    """Dates and times as ISO text; money as a decimal string, which a float would round."""
-    if isinstance(value, date):  # datetimes too
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    return value
-
-
-def missing_keys(section: str, item: Any) -> list[str]:
-    """The keys an entry of `section` lacks (its children's too), for checking an archive.
-
-    Columns that may be empty can be absent, and so can the children added
-    later (OPTIONAL_CHILDREN): an archive made before they existed still
-    loads, with the column empty or no such children.
-    """
-    if not isinstance(item, dict):
-        return ["(not an object)"]
-    table = {"projects": PROJECTS, "lessons": LESSONS, "decisions": DECISIONS}[section]
-    missing = [key for key in required(table) | extra_keys(section) if key not in item]
-    for key, child_table in CHILDREN.items() if section == "lessons" else ():
-        for child in item.get(key) or []:
-            missing += [f"{key}.{k}" for k in required(child_table) - {"lesson_id"}
-                        if not isinstance(child, dict) or k not in child]
-    return sorted(set(missing))
-
-
-def required(table: Table) -> set[str]:
-    """The columns an entry must have: those that may not be empty and have no default."""
-    return {column.name for column in table.columns
-            if not column.nullable and column.server_default is None}
-
-
-def extra_keys(section: str) -> set[str]:
-    """The keys an entry has besides its columns."""
-    return {"projects": {"tags"}, "lessons": {"tags", *(set(CHILDREN) - OPTIONAL_CHILDREN)},
-            "decisions": set()}[section]
-
-
-# Restoring
-
-
 def load_archive(
     session: Session,
     document: dict[str, Any],
@@ -182,8 +62,8 @@ def load_archive(
     actor: str,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> ArchiveReport:
-    """Restore the rows of an archive (as `lessons.archive.read_archive` returns it), keeping
-    their ids and timestamps; commits every CHUNK lessons, each batch all or nothing.
+    """Restore the rows of an archive (as `lessons.exports.archive.read_archive` returns it),
+    keeping their ids and timestamps; commits every CHUNK lessons, each batch all or nothing.
 
     `actor` names who loads it, as for other imports; the rows keep their own
     authors and actors, so it is written nowhere.
@@ -194,7 +74,7 @@ def load_archive(
     for start in range(0, len(lessons), CHUNK):
         part = lessons[start:start + CHUNK]
         batch(session, f"Lessons {start + 1}–{start + len(part)} of the archive",
-              lambda: load_lessons(session, part, report))
+              lambda: load_lessons(session, part, report))  # noqa: B023  (batch() calls it at once)
         if on_progress:
             on_progress(start + len(part), len(lessons))
     batch(session, "Decisions", lambda: load_decisions(session, document["decisions"], report))
@@ -211,15 +91,17 @@ def batch(session: Session, what: str, load: Callable[[], None]) -> None:
         session.rollback()
         reason = str(getattr(error, "orig", None) or error).splitlines()[0]
         raise ValidationError({"archive": reason},
-                              f"{what} could not be stored, so none of them was: {reason}") from error
+                              f"{what} could not be stored, so none of them was: {reason}"
+                              ) from error
 
 
 def load_projects(session: Session, items: list[dict[str, Any]], report: ArchiveReport) -> None:
     """Insert the projects not here yet (by id); a name taken by another project here is refused."""
     for part in parts(items):
         here = {e["id"]: e for e in project_entries(session, by_id(session, PROJECTS, part))}
-        names = dict(session.execute(select(func.lower(Project.name), Project.id).where(
-            func.lower(Project.name).in_([item["name"].lower() for item in part]))).all())
+        lowered = func.lower(Project.name)
+        names: dict[str, int] = dict(session.execute(select(lowered, Project.id).where(
+            lowered.in_([item["name"].lower() for item in part]))).all())
         rows, tags = [], []
         for item in (complete(PROJECTS, item) for item in part):
             if not is_new(report, "project", item, here):
@@ -228,7 +110,8 @@ def load_projects(session: Session, items: list[dict[str, Any]], report: Archive
             if holder != item["id"]:
                 reject(report, "project", item, f"project {holder} here is named {item['name']!r}")
                 continue
-            if (row := parsed(report, "project", item, lambda: values(PROJECTS, item))) is None:
+            if (row := parsed(report, "project", item,
+                              lambda: values(PROJECTS, item))) is None:  # noqa: B023  (called at once)
                 continue
             rows.append(row)
             tags += [{"project_id": item["id"], "tag": tag} for tag in item["tags"]]
@@ -256,7 +139,7 @@ def load_lessons(session: Session, items: list[dict[str, Any]], report: ArchiveR
             reject(report, "lesson", item, reason)
             continue
         if (lesson_rows := parsed(report, "lesson", item,
-                                  lambda: lesson_insert_rows(item))) is None:
+                                  lambda: lesson_insert_rows(item))) is None:  # noqa: B023  (called at once)
             continue
         for table, row in lesson_rows:
             rows[table].append(row)
@@ -268,7 +151,7 @@ def load_lessons(session: Session, items: list[dict[str, Any]], report: ArchiveR
 
 
 def lesson_problem(item: dict[str, Any], refused: set[str], projects: set[int],
-                   taken: dict[str, set[int]], holders: dict[str, int]) -> str | None:
+                   taken: dict[str, set[int]], holders: dict[str | None, int]) -> str | None:
     """Why a lesson new here cannot be added as it is, if it cannot."""
     for project_id in project_ids(item):
         if reason := reference("project", project_id, refused, projects):
@@ -295,9 +178,9 @@ def load_decisions(session: Session, items: list[dict[str, Any]], report: Archiv
     """Insert the kickoff decisions not here yet (by id) whose project and lesson are here."""
     for part in parts(items):
         here = {row.id: entry(row) for row in by_id(session, DECISIONS, part)}
-        pairs = set(session.execute(
+        pairs = {(project_id, lesson_id) for project_id, lesson_id in session.execute(
             select(KickoffDecision.project_id, KickoffDecision.lesson_id)
-            .where(KickoffDecision.lesson_id.in_([item["lesson_id"] for item in part]))).all())
+            .where(KickoffDecision.lesson_id.in_([item["lesson_id"] for item in part])))}
         projects = present(session, PROJECTS, [item["project_id"] for item in part])
         lessons = present(session, LESSONS, [item["lesson_id"] for item in part])
         refused = {label for label, _ in report.rejected}
@@ -308,11 +191,13 @@ def load_decisions(session: Session, items: list[dict[str, Any]], report: Archiv
             pair = (item["project_id"], item["lesson_id"])
             reason = (reference("project", pair[0], refused, projects)
                       or reference("lesson", pair[1], refused, lessons)
-                      or (pair in pairs and f"project {pair[0]} has a decision on lesson {pair[1]} here"))
+                      or (pair in pairs
+                          and f"project {pair[0]} has a decision on lesson {pair[1]} here"))
             if reason:
                 reject(report, "decision", item, reason)
                 continue
-            if (row := parsed(report, "decision", item, lambda: values(DECISIONS, item))) is None:
+            if (row := parsed(report, "decision", item,
+                              lambda: values(DECISIONS, item))) is None:  # noqa: B023  (called at once)
                 continue
             rows.append(row)
             pairs.add(pair)
@@ -374,7 +259,7 @@ def complete(table: Table, item: dict[str, Any]) -> dict[str, Any]:
     """`item` with the columns it may lack (see `missing_keys`) set to None or their default."""
     return {**{c.name: None for c in table.columns if c.nullable},
             **{c.name: c.server_default.arg for c in table.columns
-               if c.server_default is not None}, **item}
+               if isinstance(c.server_default, DefaultClause)}, **item}
 
 
 def complete_lesson(item: dict[str, Any]) -> dict[str, Any]:
@@ -402,7 +287,8 @@ def parse(kind: Any, value: Any) -> Any:
     return value
 
 
-def by_id(session: Session, table: Table, items: Iterable[dict[str, Any]]) -> list[Row[Any]]:
+def by_id(session: Session, table: Table,
+          items: Iterable[dict[str, Any]]) -> Sequence[Row[Any]]:
     """The rows here with the ids of `items`."""
     return session.execute(select(table).where(table.c.id.in_([i["id"] for i in items]))).all()
 
@@ -412,7 +298,8 @@ def present(session: Session, table: Table, ids: Iterable[int]) -> set[int]:
     ids = list(set(ids))
     found: set[int] = set()
     for start in range(0, len(ids), CHUNK):
-        found.update(session.scalars(select(table.c.id).where(table.c.id.in_(ids[start:start + CHUNK]))))
+        chunk = ids[start:start + CHUNK]
+        found.update(session.scalars(select(table.c.id).where(table.c.id.in_(chunk))))
     return found
 
 

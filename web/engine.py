@@ -5,7 +5,6 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, current_app, request
-
 from sqlalchemy import select
 
 from lessons.models import Briefing, Project
@@ -25,7 +24,8 @@ def init_app(app: Flask) -> None:
     folder = Path(app.instance_path) / "index"
     search_engine = SearchEngine(sessions, folder, app.config["EMBEDDING_MODEL"],
                                  wait_while_building=False,
-                                 approved_only=app.config["APPROVED_ONLY"])
+                                 approved_only=app.config["APPROVED_ONLY"],
+                                 vector_index=app.config["VECTOR_INDEX"])
     search_engine.on_vectors_changed(theme_store.place_changed)  # a new lesson joins a theme
     app.extensions["lessons.search"] = search_engine
     app.after_request(index_after_write)
@@ -66,7 +66,7 @@ def log_search(text: str, results: Results, filters: Mapping[str, Any]) -> None:
         return
     try:
         best = max((hit.similarity for hit in results.hits), default=0.0)
-        record_search(db.session, "search", text, best, current_actor())
+        record_search(db.session, "search", text, best, current_actor().name)
         db.session.commit()
     except Exception:  # the search itself has been answered; losing one log line is fine
         db.session.rollback()

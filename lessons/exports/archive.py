@@ -22,35 +22,29 @@ from sqlalchemy.orm import Session
 
 from lessons.db import head_revision
 from lessons.errors import ValidationError
-from lessons.exports import CsvWriter
-from lessons.fields import LESSON_FIELDS
-from lessons.imports.tables import load_json
-from lessons.models import Project, iso, utcnow
-from lessons.services.archive import (
+from lessons.exports.cells import CsvWriter
+from lessons.exports.entries import (
     DECISIONS,
     PROJECTS,
-    ArchiveReport,
     chunks,
     entry,
     lesson_chunks,
     lesson_entries,
     lesson_tags,
-    load_archive,
     missing_keys,
     project_entries,
 )
+from lessons.fields import LESSON_FIELDS
+from lessons.imports.tables import load_json
+from lessons.models import Project, iso, utcnow
 from lessons.policy import Viewer, visible
 from lessons.services.lessons import lesson_conditions
-
-__all__ = ["ArchiveReport", "archive_in", "load_archive", "read_archive", "write_archive", "write_lessons_csv",
-           "archive_pieces", "csv_pieces"]
 
 FORMAT = "lessons-archive"
 VERSION = 1  # of the document's layout; the schema revision says which columns it has
 SECTIONS = ("projects", "lessons", "decisions")
 CSV_COLUMNS = ("id", *("project" if f.name == "project_id" else f.name for f in LESSON_FIELDS),
                "status", "created_at", "updated_at")
-
 Pieces = Generator[str, None, int]  # text to write, then how many lessons it held
 
 
@@ -142,12 +136,14 @@ def archive_in(document: Any) -> dict[str, Any] | None:
 
 
 def check_archive(document: dict[str, Any]) -> None:
-    """Refuse an archive this code cannot load whole: another layout, a newer schema, missing keys."""
+    """Refuse an archive this code cannot load whole: another layout, a newer schema, missing
+    keys."""
     def refuse(key: str, problem: str, message: str) -> None:
         raise ValidationError({key: problem}, message)
 
     if document.get("version") != VERSION:
-        refuse("version", f"Version {document.get('version')!r}; this Lessons reads version {VERSION}.",
+        refuse("version",
+               f"Version {document.get('version')!r}; this Lessons reads version {VERSION}.",
                "This archive's layout is not one this version of Lessons reads.")
     schema = document.get("schema")
     if not isinstance(schema, str) or schema > head_revision():

@@ -8,23 +8,34 @@ and a deleted one never does.
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from lessons.errors import ValidationError
 from lessons.models import Action, Lesson, LessonTheme, Occurrence, Project, Theme
 from search.theme_store import lesson_vectors
 
+
 def today() -> date:
     """Today in UTC: lesson, action and decision times are stored in UTC, so windows are too."""
     return datetime.now(UTC).date()
+
+
+def midnight(day: date) -> datetime:
+    """The start of `day` in UTC, as stored times are."""
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def utc_day(moment: datetime) -> date:
+    """The UTC day of a stored time, whatever time zone the database connection speaks."""
+    return moment.astimezone(UTC).date()
 
 
 WINDOW_DAYS = 90
@@ -67,26 +78,28 @@ class ThemeView:
 
     def met(self, lessons: list[LessonFacts]) -> list[tuple[int | None, date]]:
         """(project id, day) of each of `lessons` and of each of their occurrences."""
-        return [(l.project_id, l.day) for l in lessons] + [
-            occurrence for l in lessons for occurrence in self.occurrences.get(l.id, [])]
+        return [(lesson.project_id, lesson.day) for lesson in lessons] + [
+            occurrence for lesson in lessons for occurrence in self.occurrences.get(lesson.id, [])]
 
     @property
     def back_after_actions(self) -> int:
         """Its lessons whose action was done before the theme was last met."""
         last = max(day for _, day in self.met(self.lessons))
-        return sum(1 for l in self.lessons if l.id in self.done and last > self.done[l.id])
+        return sum(1 for lesson in self.lessons
+                   if lesson.id in self.done and last > self.done[lesson.id])
 
     @property
     def severe_share(self) -> float:
-        return sum(1 for l in self.lessons if l.severity in SEVERE) / max(len(self.lessons), 1)
+        severe = sum(1 for lesson in self.lessons if lesson.severity in SEVERE)
+        return severe / max(len(self.lessons), 1)
 
     @property
     def cost(self) -> Decimal:
-        return sum((l.impact_cost or Decimal(0) for l in self.lessons), Decimal(0))
+        return sum((lesson.impact_cost or Decimal(0) for lesson in self.lessons), Decimal(0))
 
     @property
     def days(self) -> int:
-        return sum(l.impact_days or 0 for l in self.lessons)
+        return sum(lesson.impact_days or 0 for lesson in self.lessons)
 
     @property
     def change(self) -> int:
@@ -208,13 +221,31 @@ class Scope:
         return ((self.date_from is None or lesson.day >= self.date_from)
                 and (self.date_to is None or lesson.day <= self.date_to))
 
-    def conditions(self) -> list:
+    def conditions(self) -> list[ColumnElement[bool]]:
         """WHERE conditions on Lesson for the business unit and category (dates: `covers`)."""
         found = []
         if self.business_unit:
             found.append(Lesson.project.has(Project.business_unit == self.business_unit))
         if self.category:
             found.append(Lesson.category == self.category)
+        return found
+
+    def lesson_ids(self) -> Select[int]:
+        """The ids of the live lessons in scope, as a subquery: `covers` in SQL too."""
+        return select(Lesson.id).where(Lesson.deleted_at.is_(None), *self.conditions(),
+                                       *self.date_conditions())
+
+    def date_conditions(self) -> list[ColumnElement[bool]]:
+        """WHERE conditions on Lesson for the date range: the day it happened, or the UTC day
+        it was logged when that is unknown."""
+        found = []
+        if self.date_from:
+            found.append(or_(Lesson.occurred_on >= self.date_from, and_(
+                Lesson.occurred_on.is_(None), Lesson.created_at >= midnight(self.date_from))))
+        if self.date_to:
+            after = midnight(self.date_to + timedelta(days=1))
+            found.append(or_(Lesson.occurred_on <= self.date_to, and_(
+                Lesson.occurred_on.is_(None), Lesson.created_at < after)))
         return found
 
 
@@ -230,14 +261,16 @@ def theme_views(session: Session, windows: Windows, scope: Scope = Scope()) -> l
     done = done_actions(session)
     views = []
     for theme in session.scalars(select(Theme).where(Theme.retired_at.is_(None))):
-        lessons = sorted(members.get(theme.id, []), key=lambda l: l.id)
+        lessons = sorted(members.get(theme.id, []), key=lambda lesson: lesson.id)
         if not lessons:
             continue
         view = ThemeView(theme, lessons, projects={},
-                         occurrences={l.id: occurred[l.id] for l in lessons if l.id in occurred},
-                         done={l.id: done[l.id] for l in lessons if l.id in done})
+                         occurrences={lesson.id: occurred[lesson.id]
+                                      for lesson in lessons if lesson.id in occurred},
+                         done={lesson.id: done[lesson.id]
+                               for lesson in lessons if lesson.id in done})
         view.projects = {i: names[i] for i, _ in view.met(lessons) if i in names}
-        view.counts = per_window([l.day for l in lessons], windows)
+        view.counts = per_window([lesson.day for lesson in lessons], windows)
         view.latest = windows.starts[-1]
         views.append(view)
     return sorted(views, key=lambda v: (-len(v.lessons), v.theme.id))
@@ -256,7 +289,7 @@ def live_lessons(session: Session, scope: Scope = Scope()) -> dict[int, LessonFa
         Lesson.id, Lesson.external_id, Lesson.title, Lesson.project_id, Lesson.severity,
         Lesson.impact_cost, Lesson.impact_days, Lesson.occurred_on, Lesson.created_at,
     ).where(Lesson.deleted_at.is_(None), *scope.conditions()))
-    facts = (LessonFacts(*row[:7], row.occurred_on or row.created_at.date()) for row in rows)
+    facts = (LessonFacts(*row[:7], row.occurred_on or utc_day(row.created_at)) for row in rows)
     return {lesson.id: lesson for lesson in facts if scope.covers(lesson)}
 
 
@@ -266,7 +299,7 @@ def occurrences_by_lesson(session: Session) -> dict[int, list[tuple[int | None, 
     for lesson_id, project_id, occurred_on, created_at in session.execute(select(
             Occurrence.lesson_id, Occurrence.project_id, Occurrence.occurred_on,
             Occurrence.created_at)):
-        found[lesson_id].append((project_id, occurred_on or created_at.date()))
+        found[lesson_id].append((project_id, occurred_on or utc_day(created_at)))
     return found
 
 
@@ -305,8 +338,9 @@ def repeated_mistakes(session: Session, views: list[ThemeView]) -> list[Repeat]:
     row_of = {int(lesson_id): row for row, lesson_id in enumerate(lesson_ids)}
     repeats = []
     for view in (view for view in views if not view.theme.works):  # mistakes only
-        members = [l for l in view.lessons if l.id in row_of]
-        for group in near_identical_groups(members, vectors[[row_of[l.id] for l in members]]):
+        members = [lesson for lesson in view.lessons if lesson.id in row_of]
+        rows = [row_of[lesson.id] for lesson in members]
+        for group in near_identical_groups(members, vectors[rows]):
             if len(group) == 1 and group[0].id not in view.occurrences:
                 continue  # one lesson, never met again: nothing repeated
             met = view.met(group)
@@ -321,7 +355,8 @@ def repeated_mistakes(session: Session, views: list[ThemeView]) -> list[Repeat]:
     return sorted(repeats, key=lambda r: (-len(r.projects), -len(r.lessons), r.lessons[0].id))
 
 
-def near_identical_groups(lessons: list[LessonFacts], vectors: np.ndarray) -> list[list[LessonFacts]]:
+def near_identical_groups(lessons: list[LessonFacts],
+                          vectors: np.ndarray) -> list[list[LessonFacts]]:
     """Lessons linked by similarity >= NEAR_IDENTICAL (transitively); a lone lesson is a group.
 
     Compared within one theme only, BLOCK rows at a time, keeping each lesson's
@@ -345,9 +380,9 @@ def near_identical_groups(lessons: list[LessonFacts], vectors: np.ndarray) -> li
     graph = sparse.csr_matrix((np.ones(len(rows_)), (rows_, columns_)), shape=(count, count))
     _, component = connected_components(graph, directed=False)
     groups: dict[int, list[LessonFacts]] = defaultdict(list)
-    for lesson, group in zip(lessons, component):
+    for lesson, group in zip(lessons, component, strict=True):
         groups[int(group)].append(lesson)
-    return [sorted(group, key=lambda l: l.day) for group in groups.values()]
+    return [sorted(group, key=lambda lesson: lesson.day) for group in groups.values()]
 
 
 def done_actions(session: Session) -> dict[int, date]:
@@ -357,7 +392,8 @@ def done_actions(session: Session) -> dict[int, date]:
             select(Action.lesson_id, Action.closed_at)
             .where(Action.status == "done", Action.deleted_at.is_(None),
                    Action.closed_at.is_not(None))):
-        day = closed_at.date()
+        assert closed_at is not None  # the query asks for closed actions only
+        day = utc_day(closed_at)
         closed[lesson_id] = min(day, closed.get(lesson_id, day))
     return closed
 

@@ -1,17 +1,12 @@
-"""Writing lessons out: CSV cells that spreadsheets will not run as formulas, and user text
-in Markdown that wikis and mail clients will not run as HTML or as a script link.
+"""User text in Markdown that wikis and mail clients will not run as HTML or as a script link.
 
-Every CSV export writes through `csv_text` or `CsvWriter`, and every Markdown export puts
-user text through `markdown_text`, so each rule is kept in one place. A lesson in a Markdown
-document is written by `lesson_markdown`, so it reads the same in every export.
+Every Markdown export puts user text through `markdown_text`, and writes a
+lesson by `lesson_markdown`, so a lesson reads the same in every export.
 """
 
-import csv
-import io
 import re
-from collections.abc import Iterable, Sequence
-from decimal import Decimal
-from typing import Any, TextIO
+from collections.abc import Sequence
+from typing import Any
 
 import nh3
 
@@ -19,45 +14,9 @@ from lessons.fields import KINDS, PHASES, SEVERITIES
 from lessons.models import Lesson
 from lessons.wording import money, plural
 
-# Where a spreadsheet may read the start of a cell inside one of ours: its start (= + - @
-# even after spaces or line breaks, which spreadsheets trim; a leading tab or CR alone),
-# and after each ";" or line break. Excel in the many locales whose list separator is ";"
-# splits our comma-separated lines there, and the quotes around each cell do not line up
-# with those splits, so quoting alone cannot keep `x;=cmd|' /C calc'!A0` in one cell.
-FORMULA_START = re.compile(r"^(?=[\t\r])|(?:^|(?<=[;\r\n]))(?=[\s\"]*[=+\-@])")
-
 # Where user text could open a link: `](target)` (inline links and images) and
 # `]: target` (a reference definition). Only http(s) targets are left as they are.
 UNSAFE_LINK = re.compile(r"\]([(:])(?!\s*https?://)", re.IGNORECASE)
-
-
-def csv_cell(value: Any) -> str:
-    """`value` as CSV text, with a quote before anything a spreadsheet could take for the
-    start of a formula (numbers stay numbers: -3 is not a formula)."""
-    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
-        return str(value)
-    return FORMULA_START.sub("'", "" if value is None else str(value))
-
-
-class CsvWriter:
-    """Rows written to `out` with every cell neutralised (`csv_cell`) and quoted, so a
-    separator or line break inside a cell never ends it in a program that honours quotes."""
-
-    def __init__(self, out: TextIO):
-        self._writer = csv.writer(out, quoting=csv.QUOTE_ALL)
-
-    def writerow(self, cells: Iterable[Any]) -> None:
-        self._writer.writerow([csv_cell(cell) for cell in cells])
-
-
-def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """A whole CSV document, every cell neutralised and quoted."""
-    out = io.StringIO()
-    writer = CsvWriter(out)
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow(row)
-    return out.getvalue()
 
 
 def markdown_text(value: Any, inline: bool = True) -> str:

@@ -8,19 +8,28 @@ unanswered question belongs to no business unit.
 """
 
 from collections import Counter
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from insights.trends import (
+    SEVERE,
+    LessonFacts,
+    Scope,
+    ThemeView,
+    Windows,
+    live_lessons,
+    midnight,
+    repeated_mistakes,
+    rising_and_falling,
+    theme_views,
+    utc_day,
+)
 from lessons.models import Action, Briefing, KickoffDecision, Project, SearchLog
 from lessons.services.reviews import waiting
-from search.trends import (
-    SEVERE, LessonFacts, Scope, ThemeView, Windows, live_lessons, repeated_mistakes,
-    rising_and_falling, theme_views,
-)
 
 WEAK_MATCH = 0.45  # all-MiniLM-L6-v2: a best passage below this barely touches the question
 TOP = 5  # themes, repeats and reused lessons on the one-page report
@@ -33,11 +42,13 @@ def pmo_report(session: Session, scope: Scope, windows: Windows) -> dict[str, An
     lessons = live_lessons(session, scope)
     views = theme_views(session, windows, scope)
     rising, falling = rising_and_falling(views)
-    # Filtered here, not by an IN list: a scope can hold more lessons than a query has
+    # A subquery, not an IN list of ids: a scope can hold more lessons than a query has
     # parameters (32,766 on SQLite, 65,535 on PostgreSQL).
-    actions = [a for a in session.scalars(select(Action).where(Action.deleted_at.is_(None)))
-               if a.lesson_id in lessons]
-    decisions = [d for d in session.scalars(select(KickoffDecision)) if d.lesson_id in lessons]
+    in_scope = scope.lesson_ids()
+    actions = list(session.scalars(select(Action).where(
+        Action.deleted_at.is_(None), Action.lesson_id.in_(in_scope)).order_by(Action.id)))
+    decisions = list(session.scalars(select(KickoffDecision).where(
+        KickoffDecision.lesson_id.in_(in_scope)).order_by(KickoffDecision.id)))
     current = (windows.starts[-1], windows.today)
     previous = (windows.starts[-1] - timedelta(days=windows.days),
                 windows.starts[-1] - timedelta(days=1))
@@ -59,21 +70,22 @@ def pmo_report(session: Session, scope: Scope, windows: Windows) -> dict[str, An
     }
 
 
-def period(lessons: dict[int, LessonFacts], actions, decisions, start: date,
-           end: date) -> dict[str, Any]:
+def period(lessons: dict[int, LessonFacts], actions: list[Action],
+           decisions: list[KickoffDecision], start: date, end: date) -> dict[str, Any]:
     """What one window brought: lessons and their cost, actions closed, lessons reused."""
-    inside = [l for l in lessons.values() if start <= l.day <= end]
+    inside = [lesson for lesson in lessons.values() if start <= lesson.day <= end]
     return {
         "start": start.isoformat(), "end": end.isoformat(),
         "lessons": len(inside),
-        "severe": sum(1 for l in inside if l.severity in SEVERE),
-        "impact_cost": str(sum((l.impact_cost or Decimal(0) for l in inside), Decimal(0))),
-        "impact_days": sum(l.impact_days or 0 for l in inside),
-        "actions_opened": sum(1 for a in actions if start <= a.created_at.date() <= end),
+        "severe": sum(1 for lesson in inside if lesson.severity in SEVERE),
+        "impact_cost": str(sum((lesson.impact_cost or Decimal(0) for lesson in inside),
+                                Decimal(0))),
+        "impact_days": sum(lesson.impact_days or 0 for lesson in inside),
+        "actions_opened": sum(1 for a in actions if start <= utc_day(a.created_at) <= end),
         "actions_closed": sum(1 for a in actions if a.status == "done" and a.closed_at
-                              and start <= a.closed_at.date() <= end),
+                              and start <= utc_day(a.closed_at) <= end),
         "applied_at_kickoff": sum(1 for d in decisions if d.decision == "applied"
-                                  and start <= d.decided_at.date() <= end),
+                                  and start <= utc_day(d.decided_at) <= end),
     }
 
 
@@ -85,7 +97,7 @@ def theme_summary(view: ThemeView) -> dict[str, Any]:
     return summary
 
 
-def action_summary(actions, today: date) -> dict[str, Any]:
+def action_summary(actions: list[Action], today: date) -> dict[str, Any]:
     """Open, overdue and done actions, and who holds the open ones: one row per owner account
     (two people may share a name), per old free-text owner, and one for the unowned."""
     open_actions = [a for a in actions if a.status == "open"]
@@ -123,11 +135,12 @@ def review_summary(session: Session, scope: Scope, today: date) -> dict[str, Any
     found = waiting(session, *scope.conditions())
     return {"awaiting": found["submitted"], "returned": found["returned"],
             "drafts": found["draft"], "approved": found["approved"],
-            "oldest_waiting_days": (today - found["oldest"].date()).days if found["oldest"]
+            "oldest_waiting_days": (today - utc_day(found["oldest"])).days if found["oldest"]
             else None}
 
 
-def reuse(session: Session, decisions, lessons: dict[int, LessonFacts]) -> dict[str, Any]:
+def reuse(session: Session, decisions: list[KickoffDecision],
+          lessons: dict[int, LessonFacts]) -> dict[str, Any]:
     """Kickoff briefings and what their teams did with the lessons: the proof of reuse."""
     counts = Counter(d.decision for d in decisions)
     applied = Counter(d.lesson_id for d in decisions if d.decision == "applied")
@@ -144,10 +157,11 @@ def reuse(session: Session, decisions, lessons: dict[int, LessonFacts]) -> dict[
 
 def capture(session: Session, lessons: dict[int, LessonFacts], today: date) -> dict[str, Any]:
     """Lessons captured per project and per month: who feeds the knowledge base."""
-    names = dict(session.execute(select(Project.id, Project.name)).all())
-    per_project = Counter(l.project_id for l in lessons.values())
+    # Lessons without a project count under None, which has no name.
+    names: dict[int | None, str] = dict(session.execute(select(Project.id, Project.name)).all())
+    per_project = Counter(lesson.project_id for lesson in lessons.values())
     months = [month_start(today, back) for back in range(MONTHS - 1, -1, -1)]
-    per_month = Counter(l.day.strftime("%Y-%m") for l in lessons.values())
+    per_month = Counter(lesson.day.strftime("%Y-%m") for lesson in lessons.values())
     return {
         "by_project": [{"project_id": project_id, "name": names.get(project_id, "(no project)"),
                         "lessons": count} for project_id, count in per_project.most_common(10)],
@@ -159,11 +173,6 @@ def month_start(today: date, back: int) -> str:
     """The month `back` months before today's, as YYYY-MM."""
     index = today.year * 12 + today.month - 1 - back
     return f"{index // 12:04d}-{index % 12 + 1:02d}"
-
-
-def midnight(day: date) -> datetime:
-    """The start of `day` in UTC, as stored times are."""
-    return datetime.combine(day, time.min, tzinfo=UTC)
 
 
 def gaps(session: Session, scope: Scope) -> list[dict[str, Any]]:
