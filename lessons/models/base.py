@@ -17,9 +17,10 @@ def utcnow() -> datetime:
 
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """A timestamp stored in UTC and always read back timezone-aware.
+    """A timestamp stored in UTC and always read back timezone-aware, in UTC.
 
-    SQLite keeps no zone, PostgreSQL does; this makes both answer alike.
+    SQLite keeps no zone; PostgreSQL answers in its connection's time zone, which need not
+    be UTC; this makes both answer alike, so a stored time's `.date()` is its UTC day.
     """
 
     impl = DateTime(timezone=True)
@@ -33,9 +34,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
