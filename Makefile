@@ -28,7 +28,7 @@ test: install
 
 # ruff (style, imports, likely bugs) and mypy (types) over the code, as .ci/run does first.
 lint: install
-	$(BIN)/ruff check lessons search insights web tests bench migrations
+	$(BIN)/ruff check lessons search insights push web tests bench migrations
 	$(BIN)/mypy
 
 clean:

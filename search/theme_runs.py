@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lessons.errors import ValidationError
 from lessons.models import ThemeRun, utcnow
+from lessons.services import audit
 from lessons.services.runs import record_run
 from search.engine import SearchEngine
 from search.theme_store import Progress, recompute
@@ -46,6 +47,11 @@ def run_recompute(sessions: sessionmaker[Session], engine: SearchEngine, run_id:
     try:
         found = recompute(engine, themes, progress)
         record(status="done", themes=found, finished_at=utcnow())
+        with sessions() as session:  # webhooks hear of it (push.dispatch)
+            run = session.get_one(ThemeRun, run_id)
+            audit.record(session, run.actor, "themes_recompute", f"theme run {run_id}",
+                         themes=found)
+            session.commit()
     except Exception as error:  # the run says why; the app goes on
         log.exception("Theme recompute %s failed", run_id)
         record(status="failed", message=getattr(error, "message", None) or str(error),

@@ -1,4 +1,4 @@
-"""The layers hold: web → insights → search → lessons, nothing upward, and no import cycle.
+"""The layers hold: web → push → insights → search → lessons, nothing upward, no import cycle.
 
 Every import counts, inside functions and under `if TYPE_CHECKING:` too: a cycle a type
 checker needs is still two modules that cannot be understood apart. The one exception is
@@ -11,7 +11,7 @@ from itertools import pairwise
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-LAYERS = ("lessons", "search", "insights", "web")  # each may import only those before it
+LAYERS = ("lessons", "search", "insights", "push", "web")  # each imports only those before it
 ONE_MODULE = "lessons.models"
 
 

@@ -18,7 +18,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     load_settings(app, config)
     db.init_app(app)
 
-    from web import auth, cli, engine, errors, security
+    from web import auth, cli, engine, errors, queue, security
     from web.api.blueprint import api  # its package, web.api, adds every route to it
     from web.views import (
         account,
@@ -28,7 +28,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         exports,
         home,
         imports,
+        integrations,
         lessons,
+        mail,
+        notifications,
         pmo,
         projects,
         reviews,
@@ -41,9 +44,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     auth.init_app(app)  # first: who is asking, before any body is read
     security.init_app(app)
     engine.init_app(app)
+    queue.init_app(app)
     for blueprint in (home.bp, search_views.bp, projects.bp, briefings.bp, lessons.bp, actions.bp,
                       reviews.bp, themes.bp, pmo.bp, exports.bp, imports.bp, account.bp, admin.bp,
-                      api):
+                      notifications.bp, integrations.bp, mail.bp, api):
         app.register_blueprint(blueprint)
     app.jinja_env.globals.update(template_globals())
     # Every amount on every page in the instance's currency ("EUR 18,500").

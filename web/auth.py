@@ -30,10 +30,13 @@ from web.database import db
 from web.htmx import redirect_after_post
 from web.security import READING
 
-PUBLIC = {"static", "account.sign_in", "api.openapi"}
+# The unsubscribe link and the Slack command carry their own signatures (web.security).
+PUBLIC = {"static", "account.sign_in", "api.openapi", "mail.unsubscribe",
+          "integrations.slack_command"}
 ROLE_RANK = {"contributor": 1, "pmo": 2, "admin": 3}
 ENDPOINT_ROLES = {
     "admin.": "admin",
+    "integrations.": "admin",  # Slack and Teams hooks, webhooks, deliveries
     "exports.archive": "admin",  # everything, whoever may see it
     "pmo.": "pmo",
     "api.report": "pmo",

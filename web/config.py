@@ -40,8 +40,26 @@ DEFAULTS: dict[str, Any] = {
     "VECTOR_INDEX": "faiss",
     # ISO 4217 code of the currency every cost is entered in (one per instance, never converted).
     "CURRENCY": "EUR",
-    # The address people open the app at, for links in Markdown exports (empty: the request's).
+    # The address people open the app at, for links in Markdown exports (empty: the request's)
+    # and in emails, Slack, Teams and webhooks (empty: http://127.0.0.1:5000).
     "BASE_URL": "",
+    # The task queue: empty for SQLite in the instance folder, or redis://host:port/db.
+    "QUEUE_URL": "",
+    # Email: smtp://user:password@host:587?starttls=true (smtps:// for TLS from the start);
+    # empty turns email off.
+    "SMTP_URL": "",
+    # The From of every email.
+    "MAIL_FROM": "Lessons <lessons@localhost>",
+    # Days a lesson may wait for review before the PMO is told.
+    "REVIEW_SLA_DAYS": 5,
+    # Seconds before a failed delivery is tried again; doubled after each failure, for a day.
+    "RETRY_SECONDS": 30,
+    # Seconds a delivery may take (SMTP, Slack, Teams, webhook) before it counts as failed.
+    "SEND_TIMEOUT": 30,
+    # Let webhooks and chat hooks reach loopback and private addresses (tests, closed networks).
+    "WEBHOOK_ALLOW_PRIVATE": False,
+    # Slack's signing secret for the /lesson slash command; empty turns the command off.
+    "SLACK_SIGNING_SECRET": "",
 }
 
 

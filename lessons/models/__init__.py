@@ -13,6 +13,18 @@ from lessons.models.audit import AuditEvent
 from lessons.models.base import Base, Timestamps, UTCDateTime, iso, utcnow
 from lessons.models.briefings import Briefing, BriefingItem, KickoffDecision
 from lessons.models.lessons import Lesson, LessonTag, Occurrence, Review, Revision
+from lessons.models.notifications import (
+    ChatHook,
+    Delivery,
+    Notification,
+    Preference,
+    PushCursor,
+    SlackAccount,
+    SlackRequest,
+    Subscription,
+    TaskRun,
+    Webhook,
+)
 from lessons.models.projects import Project, ProjectMember, ProjectTag
 from lessons.models.runs import ImportRun, ThemeRun
 from lessons.models.search import Change, DatabaseIdentity, PassageVector, SearchLog
@@ -26,20 +38,29 @@ __all__ = [
     "Briefing",
     "BriefingItem",
     "Change",
+    "ChatHook",
     "DatabaseIdentity",
+    "Delivery",
     "ImportRun",
     "KickoffDecision",
     "Lesson",
     "LessonTag",
     "LessonTheme",
+    "Notification",
     "Occurrence",
     "PassageVector",
+    "Preference",
     "Project",
     "ProjectMember",
     "ProjectTag",
+    "PushCursor",
     "Review",
     "Revision",
     "SearchLog",
+    "SlackAccount",
+    "SlackRequest",
+    "Subscription",
+    "TaskRun",
     "Theme",
     "ThemeRun",
     "ThemeVector",
@@ -47,6 +68,7 @@ __all__ = [
     "UTCDateTime",
     "User",
     "UserSession",
+    "Webhook",
     "iso",
     "keyword_label",
     "utcnow",

@@ -34,6 +34,7 @@ STEPS = {
     "return": ({"submitted"}, "returned"),
 }
 NEW_STATUSES = ("draft", "submitted", "approved")  # where a new lesson's review may start
+STEP_OF = {status: step for step, (_, status) in STEPS.items()}  # "approved" -> "approve"
 MAX_COMMENT = 5_000
 STEP_FIELDS = (Field("comment", "Comment", "text", max_length=MAX_COMMENT,
                      help="Required to return a lesson (what should change) and to submit a "
@@ -67,9 +68,9 @@ def open_review(session: Session, lesson: Lesson, status: str, actor: Actor | st
     lesson.status, lesson.status_since = status, utcnow()
     if status != "draft":
         session.add(Review(lesson=lesson, event=status, actor=actor.name))
-    if status == "submitted":  # a submit like the button's, so in the audit log like it
+    if status != "draft":  # a submit or an approval like the buttons', audited like them
         session.flush()
-        audit.record(session, actor, "lesson_submit", f"lesson {lesson.id}")
+        audit.record(session, actor, f"lesson_{STEP_OF[status]}", f"lesson {lesson.id}")
 
 
 def review_step(session: Session, lesson_id: int, step: str, *, actor: Actor | str,

@@ -1,5 +1,5 @@
 """The `lessons` command line: serve, migrate, load the demo, import and export, back up,
-search, recompute themes, remind action owners, report status.
+search, recompute themes, remind action owners, run the queue's worker, report status.
 
 One module per group of commands; this one registers them on the app and is
 the `lessons` console script's entry point.
@@ -18,6 +18,7 @@ from web.cli.index import reindex_command, search_command
 from web.cli.serve import run_command, status_command
 from web.cli.themes import themes_command
 from web.cli.users import tokens_group, users_group
+from web.cli.worker import worker_command
 
 
 def init_app(app: Flask) -> None:
@@ -25,7 +26,7 @@ def init_app(app: Flask) -> None:
     for command in (run_command, db_group, demo_group, status_command, reindex_command,
                     search_command, import_command, themes_command, backup_command,
                     users_group, tokens_group, actions_group,
-                    restore_command, export_command):
+                    restore_command, export_command, worker_command):
         app.cli.add_command(command)
 
 

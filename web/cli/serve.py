@@ -9,13 +9,16 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from lessons import db as database
+from lessons.services.notifications import delivery_counts
 from lessons.services.status import counts
 from lessons.services.users import create_user, list_users
 from search.embedder import compute_on_request_threads
 from web import real_app
 from web.cli.common import OPERATOR
+from web.cli.worker import describe
 from web.database import db
 from web.engine import engine
+from web.queue import last_runs, queue_of
 
 FIRST_ADMIN = "admin@localhost"
 
@@ -73,3 +76,13 @@ def status_command() -> None:
             click.echo(f"{name}: {number}")
     click.echo(f"embedding model: {app.config['EMBEDDING_MODEL']}")
     click.echo(f"index: {engine().status()}")
+    queue = queue_of(real_app())
+    click.echo(f"queue: {describe(queue)}, {queue.pending_count()} waiting, "
+               f"{queue.scheduled_count()} scheduled")
+    if current == head:
+        for name, number in sorted(delivery_counts(db.session).items()):
+            click.echo(f"deliveries {name}: {number}")
+        for run in last_runs(db.session):
+            ended = "failed" if run.error else "ok"
+            click.echo(f"periodic {run.name}: last ran {run.started_at:%Y-%m-%d %H:%M:%S} UTC, "
+                       f"{ended}")

@@ -1,0 +1,200 @@
+"""What each account is told in the app, and every message sent outside, each exactly once.
+
+`notify` writes a notification under a key that says what it is about
+("lesson 12 approved, for account 3"): writing the same key again is a no-op,
+so a job that runs twice tells nobody twice. It refuses to tell anyone about a
+lesson they may not see (DESIGN, invariant 10), and the inbox checks again when
+read, so a lesson made team-only later drops out of outsiders' lists too.
+
+A `Delivery` is one message out (an email, a Slack or Teams post, a webhook
+call), rendered once and written under its own unique key before anything is
+sent. A sender claims it for a lease, sends, and marks it sent; a failure
+waits twice as long each time (`backoff`) until `GIVE_UP_AFTER`, then the
+delivery is failed and shown to admins, who can send it again.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import ColumnElement, CursorResult, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from lessons.errors import Conflict, NotFound
+from lessons.models import Delivery, Lesson, Notification, User, utcnow
+from lessons.policy import sees, visible
+from lessons.queries import Page
+from lessons.services.common import paginate
+from lessons.services.subscriptions import cadence
+
+GIVE_UP_AFTER = timedelta(hours=24)
+MAX_ERROR = 2_000
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What to tell: one line, a few more, where to open it, and what it is about."""
+
+    kind: str
+    subject: str
+    body: str
+    link: str | None = None
+    lesson_id: int | None = None
+    project_id: int | None = None
+
+
+def notify(session: Session, user: User, key: str, notice: Notice) -> Notification | None:
+    """Tell `user` once under `key`; None if told already, if the account is disabled, if it
+    turned both channels off, or if the lesson is one they may not see."""
+    if user.disabled_at is not None or not _may_see(session, user, notice.lesson_id):
+        return None
+    in_app = cadence(session, user.id, "in_app") != "off"
+    if not in_app and cadence(session, user.id, "email") == "off":
+        return None
+    row = Notification(key=key[:300], user_id=user.id, kind=notice.kind,
+                       subject=_line(notice.subject, 300), body=notice.body, link=notice.link,
+                       lesson_id=notice.lesson_id, project_id=notice.project_id,
+                       shown_in_app=in_app)
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:  # told already, by this run before it died or by another worker
+        return None
+    return row
+
+
+def _may_see(session: Session, user: User, lesson_id: int | None) -> bool:
+    if lesson_id is None:
+        return True
+    lesson = session.get(Lesson, lesson_id)
+    return lesson is not None and lesson.deleted_at is None and sees(
+        session, user, visibility=lesson.visibility, project_id=lesson.project_id,
+        draft=lesson.status == "draft", owner_id=lesson.owner_id)
+
+
+def _seen(user: User) -> ColumnElement[bool]:
+    """Notifications about no lesson, or about one `user` may still see."""
+    lessons = select(Lesson.id).where(visible(user), Lesson.deleted_at.is_(None))
+    return or_(Notification.lesson_id.is_(None), Notification.lesson_id.in_(lessons))
+
+
+def inbox(session: Session, user: User, page: int, per_page: int = 25) -> Page[Notification]:
+    """The account's notifications, the newest first."""
+    stmt = (select(Notification).where(Notification.user_id == user.id,
+                                       Notification.shown_in_app, _seen(user))
+            .order_by(Notification.created_at.desc(), Notification.id.desc()))
+    return paginate(session, stmt, page, per_page)
+
+
+def unread_count(session: Session, user: User) -> int:
+    return session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.user_id == user.id, Notification.shown_in_app,
+        Notification.read_at.is_(None), _seen(user))) or 0
+
+
+def mark_read(session: Session, user: User, notification_id: int | None = None) -> int:
+    """Mark one of the account's notifications read, or all of them; how many changed."""
+    where = [Notification.user_id == user.id, Notification.read_at.is_(None)]
+    if notification_id is not None:
+        where.append(Notification.id == notification_id)
+    done = cast(CursorResult[Any], session.execute(
+        update(Notification).where(*where).values(read_at=utcnow())))
+    return done.rowcount
+
+
+# Deliveries
+
+
+def add_delivery(session: Session, key: str, channel: str, target: str, subject: str,
+                 payload: dict[str, Any], *, user_id: int | None = None,
+                 hook_id: int | None = None) -> Delivery | None:
+    """Write a message to send under `key`, once; None if it was written already."""
+    row = Delivery(key=key[:300], channel=channel, target=target, subject=_line(subject, 300),
+                   payload=payload, user_id=user_id, hook_id=hook_id)
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return None
+    return row
+
+
+def due_deliveries(session: Session, now: datetime, limit: int = 100) -> list[int]:
+    """Deliveries to try now: pending and due, or claimed by a sender whose lease lapsed."""
+    return list(session.scalars(select(Delivery.id).where(or_(
+        (Delivery.status == "pending") & (Delivery.next_attempt_at <= now),
+        (Delivery.status == "sending") & (Delivery.lease_until < now)))
+        .order_by(Delivery.next_attempt_at, Delivery.id).limit(limit)))
+
+
+def claim(session: Session, delivery_id: int, now: datetime, lease: timedelta) -> Delivery | None:
+    """Take the delivery for one send, committed, so no other sender takes it meanwhile; None
+    if it is not due, or another sender holds it."""
+    claimed = cast(CursorResult[Any], session.execute(
+        update(Delivery).where(Delivery.id == delivery_id, or_(
+            (Delivery.status == "pending") & (Delivery.next_attempt_at <= now),
+            (Delivery.status == "sending") & (Delivery.lease_until < now)))
+        .values(status="sending", lease_until=now + lease, attempts=Delivery.attempts + 1)))
+    session.commit()
+    if claimed.rowcount != 1:
+        return None
+    return session.get(Delivery, delivery_id)
+
+
+def mark_sent(session: Session, delivery: Delivery) -> None:
+    delivery.status, delivery.sent_at, delivery.lease_until = "sent", utcnow(), None
+    delivery.last_error = None
+    session.commit()
+
+
+def backoff(attempts: int, base: float) -> timedelta:
+    """How long to wait after the `attempts`-th failure: `base` seconds, doubled each time,
+    at most an hour."""
+    return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), 3600))
+
+
+def mark_failed(session: Session, delivery: Delivery, error: str, base: float) -> bool:
+    """Record a failed try: due again after the backoff, or failed for good past
+    `GIVE_UP_AFTER` (shown to admins). Whether it gave up."""
+    now = utcnow()
+    delivery.last_error, delivery.lease_until = error[:MAX_ERROR], None
+    gave_up = now - delivery.created_at >= GIVE_UP_AFTER
+    delivery.status = "failed" if gave_up else "pending"
+    delivery.next_attempt_at = now + backoff(delivery.attempts, base)
+    session.commit()
+    return gave_up
+
+
+def retry(session: Session, delivery_id: int) -> Delivery:
+    """An admin sends a failed delivery again, now; `Conflict` unless it failed."""
+    delivery = session.get(Delivery, delivery_id)
+    if delivery is None:
+        raise NotFound("delivery", delivery_id)
+    if delivery.status != "failed":
+        raise Conflict("Only a failed delivery can be sent again.")
+    delivery.status, delivery.next_attempt_at = "pending", utcnow()
+    delivery.created_at = utcnow()  # a new day of tries before it gives up again
+    session.flush()
+    return delivery
+
+
+def deliveries(session: Session, statuses: Sequence[str], page: int,
+               per_page: int = 50) -> Page[Delivery]:
+    """Deliveries in `statuses`, the newest first: what admins watch."""
+    stmt = (select(Delivery).where(Delivery.status.in_(statuses))
+            .order_by(Delivery.created_at.desc(), Delivery.id.desc()))
+    return paginate(session, stmt, page, per_page)
+
+
+def delivery_counts(session: Session) -> dict[str, int]:
+    """How many deliveries are in each status."""
+    rows = session.execute(select(Delivery.status, func.count()).group_by(Delivery.status))
+    return {status: count for status, count in rows}
+
+
+def _line(text: str, most: int) -> str:
+    """`text` on one line, cut to `most` characters with an ellipsis."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= most else flat[:most - 1] + "…"

@@ -1,0 +1,71 @@
+"""Sending deliveries: claim one, hand it to its channel, record how it went.
+
+A delivery is claimed for a lease in its own committed transaction, so two
+workers never send the same one, and a worker killed mid-send leaves a claim
+that lapses and is tried again. A channel's sender raises on failure; the
+delivery then waits (exponential backoff) and is tried again until it gives up
+after a day, when it shows on the admin page with its error and a Retry button.
+"""
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from lessons.models import Delivery, Webhook, utcnow
+from lessons.services.notifications import claim, due_deliveries, mark_failed, mark_sent
+from push import chat, email, webhooks
+from push.config import PushSettings
+
+log = logging.getLogger(__name__)
+
+Sender = Callable[[Delivery, PushSettings], None]
+SENDERS: dict[str, Sender] = {"email": email.send, "slack": chat.post, "teams": chat.post,
+                              "webhook": webhooks.post}
+
+
+def lease(settings: PushSettings) -> timedelta:
+    """How long a claim holds: longer than any one send may take."""
+    return timedelta(seconds=2 * settings.send_timeout + 5)
+
+
+def send_one(sessions: sessionmaker[Session], settings: PushSettings, delivery_id: int) -> bool:
+    """Try one delivery if it is due and free; whether it went out."""
+    with sessions() as session:
+        delivery = claim(session, delivery_id, utcnow(), lease(settings))
+        if delivery is None:
+            return False
+        try:
+            SENDERS[delivery.channel](delivery, settings)
+        except Exception as error:  # the receiver's fault or the network's: tried again
+            log.warning("Delivery %s (%s) failed: %s", delivery.id, delivery.channel, error)
+            if mark_failed(session, delivery, f"{type(error).__name__}: {error}",
+                           settings.retry_seconds) and delivery.hook_id is not None:
+                _webhook_failing(session, delivery)
+            return False
+        mark_sent(session, delivery)
+        return True
+
+
+def send_due(sessions: sessionmaker[Session], settings: PushSettings) -> int:
+    """Send every delivery that is due now, one after the other; how many went out."""
+    sent = 0
+    while True:
+        with sessions() as session:
+            due = due_deliveries(session, utcnow())
+        if not due:
+            return sent
+        tried = [send_one(sessions, settings, delivery_id) for delivery_id in due]
+        sent += sum(tried)
+        if not any(tried):  # all failed or were taken: the next sweep tries again
+            return sent
+
+
+def _webhook_failing(session: Session, delivery: Delivery) -> None:
+    """A webhook whose delivery gave up is marked failing, for admins to see."""
+    if delivery.channel == "webhook":
+        hook = session.get(Webhook, delivery.hook_id)
+        if hook is not None and hook.failing_since is None:
+            hook.failing_since = utcnow()
+            session.commit()

@@ -1,0 +1,29 @@
+"""`lessons worker`: the queue's consumer and its schedule, in the foreground."""
+
+import logging
+
+import click
+from flask.cli import with_appcontext
+
+from web import real_app
+from web.queue import queue_of
+
+
+@click.command("worker")
+@with_appcontext
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 32),
+              help="Tasks run at once (threads).")
+def worker_command(workers: int) -> None:
+    """Run the queue's worker: notifications, deliveries, digests and the periodic schedule
+    (Ctrl+C or SIGTERM stops it after its current tasks)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    queue = queue_of(real_app())
+    click.echo(f"Lessons worker: {workers} thread(s) on the {describe(queue)} queue")
+    queue.create_consumer(workers=workers, periodic=True, worker_type="thread").run()
+
+
+def describe(queue: object) -> str:
+    """The queue's storage, for people: "SQLite (path)" or "Redis"."""
+    storage = getattr(queue, "storage", None)
+    filename = getattr(storage, "filename", None)
+    return f"SQLite ({filename})" if filename else "Redis"

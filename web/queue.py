@@ -1,0 +1,141 @@
+"""The task queue: Huey, stored in SQLite in the instance folder, or in Redis when
+`LESSONS_QUEUE_URL=redis://…`; `lessons worker` consumes it and runs the schedule.
+
+What goes on it is push (`push`): dispatch the audit log into notifications
+and deliveries, send deliveries, and, every few minutes, the periodic work
+(reminders, review backlog, digests). Every task is idempotent, so a retried
+or repeated one tells nobody twice; the database is the truth and the queue
+only says "look now". A commit that audits something push handles enqueues a
+dispatch, so `make run` (which starts a worker beside the server) tells people
+within seconds; a periodic sweep catches anything a lost enqueue missed.
+"""
+
+import logging
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from huey import Huey, RedisHuey, SqliteHuey, crontab
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from lessons.models import AuditEvent, TaskRun, utcnow
+from push import periodic
+from push.config import PushSettings
+from push.dispatch import HANDLERS, dispatch
+from push.send import send_due, send_one
+
+log = logging.getLogger(__name__)
+
+SWEEP = crontab(minute="*")  # dispatch and send whatever a lost enqueue left
+PERIODIC = crontab(minute="*/15")  # reminders, review backlog, digests: idempotent per day
+
+
+def init_app(app: Flask) -> None:
+    """Make the app's queue and its tasks, and enqueue a dispatch after each commit that
+    audited something push tells people about."""
+    queue = make_queue(app)
+    tasks = register_tasks(app, queue)
+    app.extensions["lessons.queue"] = (queue, tasks)
+    sessions = app.extensions["lessons.db"][1]
+    watch_commits(sessions, lambda: tasks["dispatch"]())
+
+
+def make_queue(app: Flask) -> Huey:
+    url = str(app.config["QUEUE_URL"]).strip()
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        return RedisHuey("lessons", url=url)
+    if url:
+        raise ValueError("LESSONS_QUEUE_URL must be empty (a SQLite queue in the instance "
+                         "folder) or a redis:// address.")
+    return SqliteHuey("lessons", filename=str(Path(app.instance_path) / "queue.db"))
+
+
+def push_settings(app: Flask) -> PushSettings:
+    """The app's push settings, for the worker and the pages."""
+    config = app.config
+    return PushSettings(
+        base_url=config["BASE_URL"] or "http://127.0.0.1:5000",
+        secret_key=config["SECRET_KEY"], smtp_url=config["SMTP_URL"],
+        mail_from=config["MAIL_FROM"], review_sla_days=int(config["REVIEW_SLA_DAYS"]),
+        retry_seconds=float(config["RETRY_SECONDS"]),
+        send_timeout=float(config["SEND_TIMEOUT"]),
+        allow_private=_flag(config["WEBHOOK_ALLOW_PRIVATE"]),
+        model=config["EMBEDDING_MODEL"], currency=config["CURRENCY"])
+
+
+def register_tasks(app: Flask, queue: Huey) -> dict[str, Any]:
+    """The tasks, each with the app's sessions and settings."""
+    sessions: sessionmaker[Session] = app.extensions["lessons.db"][1]
+    settings = push_settings(app)
+
+    def dispatch_now() -> None:
+        with sessions() as session:
+            dispatch(session, settings)
+        send_due(sessions, settings)
+
+    def sweep() -> None:
+        recorded(sessions, "sweep", dispatch_now)
+
+    def periodic_work() -> None:
+        recorded(sessions, "periodic", lambda: periodic.run(sessions, settings, utcnow()))
+
+    return {
+        "dispatch": queue.task(name="dispatch")(dispatch_now),
+        "send": queue.task(name="send")(lambda delivery_id: send_one(
+            sessions, settings, delivery_id)),
+        "sweep": queue.periodic_task(SWEEP, name="sweep")(sweep),
+        "periodic": queue.periodic_task(PERIODIC, name="periodic")(periodic_work),
+    }
+
+
+def recorded(sessions: sessionmaker[Session], name: str, work: Callable[[], Any]) -> None:
+    """Run periodic `work`, keeping when it started and ended, and its error, for
+    `lessons status`."""
+    started = utcnow()
+    error = None
+    try:
+        work()
+    except Exception:
+        error = traceback.format_exc(limit=5)
+        log.exception("Periodic task %s failed", name)
+    with sessions() as session:
+        session.merge(TaskRun(name=name, started_at=started, finished_at=utcnow(),
+                              error=error))
+        session.commit()
+
+
+def last_runs(session: Session) -> list[TaskRun]:
+    return list(session.scalars(select(TaskRun).order_by(TaskRun.name)))
+
+
+def watch_commits(sessions: sessionmaker[Session], nudge: Callable[[], Any]) -> None:
+    """Call `nudge` after a commit whose transaction audited something push handles."""
+
+    @event.listens_for(sessions, "after_flush")
+    def noticed(session: Session, _context: Any) -> None:
+        if any(isinstance(row, AuditEvent) and row.action in HANDLERS for row in session.new):
+            session.info["push"] = True
+
+    @event.listens_for(sessions, "after_commit")
+    def committed(session: Session) -> None:
+        if session.info.pop("push", False):
+            try:
+                nudge()
+            except Exception:  # the queue is down: the change stands, the sweep catches up
+                log.exception("Could not enqueue a dispatch")
+
+    @event.listens_for(sessions, "after_rollback")
+    def rolled_back(session: Session) -> None:
+        session.info.pop("push", None)
+
+
+def queue_of(app: Flask) -> Huey:
+    queue: Huey = app.extensions["lessons.queue"][0]
+    return queue
+
+
+def _flag(value: object) -> bool:
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
