@@ -18,9 +18,12 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
+# The queue's worker runs beside the server (notifications, digests, deliveries) and stops
+# with it.
 run: install
 	$(BIN)/lessons db upgrade
 	$(BIN)/lessons demo load
+	$(BIN)/lessons worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/lessons run
 
 test: install

@@ -4,8 +4,9 @@ Every change is audited in the transaction that makes it, so the audit log
 is the outbox: nothing a request commits can be missed, and nothing it rolls
 back is told. The dispatcher reads the rows after its cursor, plus the last
 `LOOK_BACK` again (a PostgreSQL transaction can commit a lower id after a
-higher one), handles each in its own transaction, and relies on unique keys
-so a row handled twice tells nobody twice.
+higher one), skipping those it marked handled, and handles each in its own
+transaction with its mark; unique keys make a row handled twice tell nobody
+twice all the same.
 
 What is told: an approved lesson to its author, and to whoever follows its
 project, theme or category, a search it matches or a live project whose
@@ -17,17 +18,19 @@ Slack and Teams hooks and to webhooks; nothing else leaves the app.
 import logging
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, exists, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lessons.models import (
     Action,
     AuditEvent,
+    HandledEvent,
     Lesson,
     LessonTheme,
-    Project,
     PushCursor,
     Theme,
     User,
@@ -37,41 +40,69 @@ from lessons.services.notifications import Notice, notify
 from lessons.services.subscriptions import followers, project_followers
 from push import chat, email, webhooks
 from push.config import PushSettings
-from search.watch import matching_projects, matching_searches
+from search.watch import Hits, Watchlist
 
 log = logging.getLogger(__name__)
 
 LOOK_BACK = timedelta(minutes=10)
 BATCH = 500
-TARGET_KINDS = ("lesson", "action", "project", "theme")
+
+
+@dataclass
+class Batch:
+    """One dispatcher run: its session and settings, the audit rows it read, and what the
+    lessons approved among them match, computed once for all of them."""
+
+    session: Session
+    settings: PushSettings
+    rows: list[AuditEvent]
+    _hits: dict[int, Hits] | None = None
+
+    def hits(self, lesson_id: int) -> Hits:
+        """The followed searches and live projects the lesson matches."""
+        if self._hits is None:
+            approved = [approved_id for row in self.rows if row.action == "lesson_approve"
+                        and (approved_id := target_id(row, "lesson")) is not None]
+            watchlist = Watchlist.load(self.session, self.settings.model)
+            self._hits = watchlist.matches(self.session, self.settings.model, approved)
+        return self._hits.get(lesson_id) or Hits()
 
 
 def dispatch(session: Session, settings: PushSettings) -> int:
-    """Handle the audit rows not handled yet; how many were read. Commits per row."""
+    """Handle the audit rows not handled yet, each in its own transaction; how many."""
+    # Migration 0012 starts the cursor at the newest row of an existing log: history is
+    # not news. Without a row (a new database), everything is.
     cursor = session.get(PushCursor, 1) or PushCursor(id=1, audit_id=0)
-    if cursor.audit_id == 0:  # the first run starts now: history is not news
-        cursor.audit_id = session.scalar(select(AuditEvent.id).order_by(
-            AuditEvent.id.desc()).limit(1)) or 0
-        session.merge(cursor)
-        session.commit()
-        return 0
-    since = utcnow() - LOOK_BACK
-    rows = list(session.scalars(select(AuditEvent).where(
+    floor = cursor.audit_id
+    batch = Batch(session, settings, list(session.scalars(select(AuditEvent).where(
         AuditEvent.action.in_(HANDLERS),
-        (AuditEvent.id > cursor.audit_id) | (AuditEvent.at >= since))
-        .order_by(AuditEvent.id).limit(BATCH)))
-    for row in rows:
+        (AuditEvent.id > floor) | (AuditEvent.at >= utcnow() - LOOK_BACK),
+        ~exists().where(HandledEvent.audit_id == AuditEvent.id))
+        .order_by(AuditEvent.id).limit(BATCH))))
+    handled = 0
+    for row in batch.rows:
         try:
-            HANDLERS[row.action](session, settings, row)
+            # Claimed first: a second worker on the same row waits here, then fails.
+            session.add(HandledEvent(audit_id=row.id))
+            session.flush()
+            HANDLERS[row.action](batch, row)
             session.commit()
-        except Exception:  # one bad row must not stop the others: logged, skipped
+            handled += 1
+        except IntegrityError:  # another worker handled it
+            session.rollback()
+        except Exception:  # one bad row must not stop the others: tried again for LOOK_BACK
             session.rollback()
             log.exception("Could not dispatch audit row %s (%s)", row.id, row.action)
-    newest = max((row.id for row in rows), default=cursor.audit_id)
-    if newest > cursor.audit_id:
-        session.merge(PushCursor(id=1, audit_id=newest))
-        session.commit()
-    return len(rows)
+    forget_handled(session, max([floor, *(row.id for row in batch.rows)]))
+    return handled
+
+
+def forget_handled(session: Session, newest: int) -> None:
+    """Move the cursor to `newest` and drop the handled marks that no late row can need."""
+    session.merge(PushCursor(id=1, audit_id=newest))
+    session.execute(delete(HandledEvent).where(
+        HandledEvent.audit_id <= newest, HandledEvent.handled_at < utcnow() - 2 * LOOK_BACK))
+    session.commit()
 
 
 def target_id(row: AuditEvent, kind: str) -> int | None:
@@ -100,7 +131,8 @@ def tell(session: Session, settings: PushSettings, user_ids: set[int], key: str,
 # Handlers: one per audited action that tells someone
 
 
-def lesson_approved(session: Session, settings: PushSettings, row: AuditEvent) -> None:
+def lesson_approved(batch: Batch, row: AuditEvent) -> None:
+    session, settings = batch.session, batch.settings
     lesson = _live_lesson(session, row)
     if lesson is None or lesson.status != "approved":
         return
@@ -110,7 +142,8 @@ def lesson_approved(session: Session, settings: PushSettings, row: AuditEvent) -
             "approved", f"Your lesson was approved: {lesson.title}",
             f"{row.actor} approved “{lesson.title}”. It now feeds kickoff briefings and "
             "themes.", path, lesson.id, lesson.project_id))
-    reasons = why_told(session, settings, lesson)
+    hits = batch.hits(lesson.id)
+    reasons = why_told(session, lesson, hits)
     reasons.pop(actor_id(session, row) or 0, None)  # the reviewer knows
     for user_id, why in reasons.items():
         tell(session, settings, {user_id}, f"lesson:{lesson.id}:new", Notice(
@@ -118,12 +151,14 @@ def lesson_approved(session: Session, settings: PushSettings, row: AuditEvent) -
             "\n".join([summary(lesson), "", *why]), path, lesson.id,
             lesson.project_id))
     if lesson.visibility == "organisation":  # only what everyone may read leaves the app
-        chat.queue_lesson(session, settings, lesson, related_projects(session, settings, lesson))
+        projects = [project_id for project_id, _ in hits.projects]
+        own = [lesson.project_id] if lesson.project_id is not None else []
+        chat.queue_lesson(session, settings, lesson, own + projects)
         webhooks.queue_event(session, settings, "lesson.approved", f"audit:{row.id}",
                              {"lesson": webhooks.lesson_ref(settings, lesson)})
 
 
-def why_told(session: Session, settings: PushSettings, lesson: Lesson) -> dict[int, list[str]]:
+def why_told(session: Session, lesson: Lesson, hits: Hits) -> dict[int, list[str]]:
     """Each account to tell about a newly approved lesson, with why, in words."""
     reasons: dict[int, list[str]] = defaultdict(list)
 
@@ -132,11 +167,9 @@ def why_told(session: Session, settings: PushSettings, lesson: Lesson) -> dict[i
             if reason not in reasons[user_id]:
                 reasons[user_id].append(reason)
 
-    if lesson.project_id is not None:
-        project = session.get(Project, lesson.project_id)
-        if project is not None:
-            add(project_followers(session, project.id), f"It was logged on {project.name}, "
-                                                         "which you follow.")
+    if lesson.project is not None:
+        add(project_followers(session, lesson.project.id),
+            f"It was logged on {lesson.project.name}, which you follow.")
     if lesson.category:
         add(followers(session, "category", lesson.category),
             f"It is in {lesson.category}, a category you follow.")
@@ -144,16 +177,12 @@ def why_told(session: Session, settings: PushSettings, lesson: Lesson) -> dict[i
     if placed is not None and (theme := session.get(Theme, placed.theme_id)) is not None:
         add(followers(session, "theme", str(theme.id)),
             f"It joined the theme “{theme.label}”, which you follow.")
-    for match in matching_searches(session, settings.model, [lesson.id]):
-        assert match.subscription is not None
-        add({match.subscription.user_id},
-            f"It matches your followed search “{match.subscription.target}”.")
-    for match in matching_projects(session, settings.model, [lesson.id],
-                                   {lesson.id: lesson.project_id}):
-        assert match.project is not None
-        add(project_followers(session, match.project.id),
-            f"It is new since the kickoff of {match.project.name}, and matches its "
-            "description.")
+    for user_id, words in hits.searches:
+        add({user_id}, f"It matches your followed search “{words}”.")
+    for project_id, name in hits.projects:
+        if project_id != lesson.project_id:
+            add(project_followers(session, project_id),
+                f"It is new since the kickoff of {name}, and matches its description.")
     return reasons
 
 
@@ -166,15 +195,8 @@ def summary(lesson: Lesson) -> str:
     return f"{about}{where}.\n{_short(lesson.what_happened, 300)}"
 
 
-def related_projects(session: Session, settings: PushSettings, lesson: Lesson) -> list[int]:
-    """The projects whose own chat hooks hear of the lesson: its project and the live ones
-    whose kickoff it matches."""
-    matched = [m.project.id for m in matching_projects(
-        session, settings.model, [lesson.id], {lesson.id: lesson.project_id}) if m.project]
-    return ([lesson.project_id] if lesson.project_id else []) + matched
-
-
-def lesson_returned(session: Session, settings: PushSettings, row: AuditEvent) -> None:
+def lesson_returned(batch: Batch, row: AuditEvent) -> None:
+    session, settings = batch.session, batch.settings
     lesson = _live_lesson(session, row)
     if lesson is None or lesson.owner_id is None:
         return
@@ -186,7 +208,8 @@ def lesson_returned(session: Session, settings: PushSettings, row: AuditEvent) -
         f"/lessons/{lesson.id}", lesson.id, lesson.project_id))
 
 
-def action_assigned(session: Session, settings: PushSettings, row: AuditEvent) -> None:
+def action_assigned(batch: Batch, row: AuditEvent) -> None:
+    session, settings = batch.session, batch.settings
     action = _live_action(session, row)
     if action is None:
         return
@@ -201,13 +224,15 @@ def action_assigned(session: Session, settings: PushSettings, row: AuditEvent) -
         _action_hook(session, settings, row, action, "action.created")
 
 
-def action_changed(session: Session, settings: PushSettings, row: AuditEvent) -> None:
+def action_changed(batch: Batch, row: AuditEvent) -> None:
+    session, settings = batch.session, batch.settings
     action = _live_action(session, row)
     if action is not None and action.status != "open":
         _action_hook(session, settings, row, action, "action.closed")
 
 
-def risk_raised(session: Session, settings: PushSettings, row: AuditEvent) -> None:
+def risk_raised(batch: Batch, row: AuditEvent) -> None:
+    session, settings = batch.session, batch.settings
     detail = row.detail or {}
     lesson = session.get(Lesson, detail.get("lesson_id") or 0)
     project_id = target_id(row, "project")
@@ -218,7 +243,8 @@ def risk_raised(session: Session, settings: PushSettings, row: AuditEvent) -> No
         "project": {"id": project_id, "url": settings.link(f"/projects/{project_id}")}})
 
 
-def theme_changed(session: Session, settings: PushSettings, row: AuditEvent) -> None:
+def theme_changed(batch: Batch, row: AuditEvent) -> None:
+    session, settings = batch.session, batch.settings
     theme_id = target_id(row, "theme")
     theme = session.get(Theme, theme_id) if theme_id else None
     data = ({"theme": {"id": theme.id, "name": theme.label,
@@ -227,7 +253,7 @@ def theme_changed(session: Session, settings: PushSettings, row: AuditEvent) -> 
     webhooks.queue_event(session, settings, "theme.changed", f"audit:{row.id}", data)
 
 
-HANDLERS: dict[str, Callable[[Session, PushSettings, AuditEvent], None]] = {
+HANDLERS: dict[str, Callable[[Batch, AuditEvent], None]] = {
     "lesson_approve": lesson_approved,
     "lesson_return": lesson_returned,
     "action_create": action_assigned,

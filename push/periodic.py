@@ -2,6 +2,7 @@
 the SLA, the weekly PMO digest, and email digests. Each is keyed on its day or week, so
 running it every quarter of an hour tells each person once."""
 
+import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -13,18 +14,26 @@ from push import chat, email
 from push.config import PushSettings
 from push.dispatch import tell
 
+log = logging.getLogger(__name__)
+
 DUE_SOON_DAYS = 3
 
 
 def run(sessions: sessionmaker[Session], settings: PushSettings, now: datetime) -> None:
-    """Everything periodic, each in its own transaction."""
-    for work in (action_reminders, review_backlog, weekly_pmo):
+    """Everything periodic, each in its own transaction; one failing does not stop the rest,
+    and the first failure is raised at the end, for the task's record."""
+    failure: Exception | None = None
+    for work in (action_reminders, review_backlog, weekly_pmo, email.queue_digests):
         with sessions() as session:
-            work(session, settings, now)
-            session.commit()
-    with sessions() as session:
-        email.queue_digests(session, settings, now)
-        session.commit()
+            try:
+                work(session, settings, now)
+                session.commit()
+            except Exception as error:
+                session.rollback()
+                log.exception("Periodic %s failed", work.__name__)
+                failure = failure or error
+    if failure is not None:
+        raise failure
 
 
 def action_reminders(session: Session, settings: PushSettings, now: datetime) -> int:

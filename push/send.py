@@ -14,7 +14,13 @@ from datetime import timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from lessons.models import Delivery, Webhook, utcnow
-from lessons.services.notifications import claim, due_deliveries, mark_failed, mark_sent
+from lessons.services.notifications import (
+    claim,
+    due_deliveries,
+    mark_failed,
+    mark_sent,
+    next_due,
+)
 from push import chat, email, webhooks
 from push.config import PushSettings
 
@@ -26,8 +32,9 @@ SENDERS: dict[str, Sender] = {"email": email.send, "slack": chat.post, "teams": 
 
 
 def lease(settings: PushSettings) -> timedelta:
-    """How long a claim holds: longer than any one send may take."""
-    return timedelta(seconds=2 * settings.send_timeout + 5)
+    """How long a claim holds: longer than any one send may take (a send is a few network
+    steps, each within the timeout)."""
+    return timedelta(seconds=3 * settings.send_timeout)
 
 
 def send_one(sessions: sessionmaker[Session], settings: PushSettings, delivery_id: int) -> bool:
@@ -54,12 +61,18 @@ def send_due(sessions: sessionmaker[Session], settings: PushSettings) -> int:
     while True:
         with sessions() as session:
             due = due_deliveries(session, utcnow())
-        if not due:
-            return sent
         tried = [send_one(sessions, settings, delivery_id) for delivery_id in due]
         sent += sum(tried)
-        if not any(tried):  # all failed or were taken: the next sweep tries again
+        if not any(tried):  # nothing due, or all failed or were taken: wait for the next
             return sent
+
+
+def seconds_to_next(sessions: sessionmaker[Session]) -> float | None:
+    """How long until the next delivery falls due (a retry, or a dead sender's claim
+    lapsing), if any will."""
+    with sessions() as session:
+        upcoming = next_due(session)
+    return None if upcoming is None else max((upcoming - utcnow()).total_seconds(), 0.0)
 
 
 def _webhook_failing(session: Session, delivery: Delivery) -> None:

@@ -3,13 +3,16 @@
 A followed search keeps its words' vector and a project's briefing keeps the
 project's; a lesson matches when one of its stored passage vectors is close
 enough. Everything is read from the database (vectors are the truth, not the
-index), in one matrix product per batch: every followed search against every
-passage of the new lessons, so a thousand accounts following five thousand
-searches cost one multiplication, not five thousand searches.
+index), and a dispatcher's batch of new lessons is matched in one matrix
+product: every followed search against every passage of the new lessons, so
+a thousand accounts following five thousand searches cost one multiplication,
+not five thousand searches.
 """
 
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from sqlalchemy import select
@@ -21,16 +24,16 @@ from search.briefing import WATCH_SIMILARITY
 # all-MiniLM-L6-v2: a few words against a passage score lower than a paragraph does;
 # 0.45 keeps "vendor lock-in" on lock-in lessons and off the ones that only say "lock".
 SEARCH_SIMILARITY = 0.45
+LIVE = ("proposed", "active")  # projects still to be delivered: new lessons matter to them
 
 
-@dataclass(frozen=True)
-class Match:
-    """A lesson's match with a followed search (`subscription`) or a live project."""
+@dataclass
+class Hits:
+    """What one new lesson matches: followed searches (account, words) and live projects
+    (id, name)."""
 
-    lesson_id: int
-    similarity: float
-    subscription: Subscription | None = None
-    project: Project | None = None
+    searches: list[tuple[int, str]] = field(default_factory=list)
+    projects: list[tuple[int, str]] = field(default_factory=list)
 
 
 def passages(session: Session, model: str, lesson_ids: list[int]) -> dict[int, np.ndarray]:
@@ -61,34 +64,46 @@ def best_per_lesson(targets: np.ndarray, lessons: dict[int, np.ndarray]
     return best
 
 
-def matching_searches(session: Session, model: str, lesson_ids: list[int]) -> list[Match]:
-    """Followed searches each lesson matches (searches encoded by another model are skipped:
-    `lessons reindex` encodes them again)."""
-    followed = list(session.scalars(select(Subscription).where(
-        Subscription.kind == "search", Subscription.model == model,
-        Subscription.vector.is_not(None))))
-    if not followed:
-        return []
-    targets = np.vstack([np.frombuffer(s.vector or b"", dtype=np.float32) for s in followed])
-    return [Match(lesson_id, float(scores[row]), subscription=followed[row])
-            for lesson_id, scores in best_per_lesson(targets, passages(
-                session, model, lesson_ids)).items()
-            for row in np.flatnonzero(scores >= SEARCH_SIMILARITY)]
+@dataclass(frozen=True)
+class Watchlist:
+    """Everything watched for new lessons, read once: followed searches and live projects
+    (proposed or active, with a kickoff briefing), each a row of a matrix."""
+
+    searches: list[tuple[int, str]]
+    search_vectors: np.ndarray
+    projects: list[tuple[int, str]]
+    project_vectors: np.ndarray
+
+    @classmethod
+    def load(cls, session: Session, model: str) -> "Watchlist":
+        """The watchlist for `model` (searches encoded by another model are skipped:
+        following them again encodes them anew)."""
+        searches = session.execute(select(Subscription.user_id, Subscription.target,
+                                          Subscription.vector).where(
+            Subscription.kind == "search", Subscription.model == model,
+            Subscription.vector.is_not(None))).all()
+        projects = session.execute(
+            select(Project.id, Project.name, Briefing.vector)
+            .join(Briefing, Briefing.project_id == Project.id)
+            .where(Project.deleted_at.is_(None), Project.status.in_(LIVE),
+                   Briefing.model == model)).all()
+        return cls([(user, words) for user, words, _ in searches], _matrix(searches),
+                   [(project, name) for project, name, _ in projects], _matrix(projects))
+
+    def matches(self, session: Session, model: str, lesson_ids: list[int]) -> dict[int, Hits]:
+        """For each lesson, the followed searches and live projects it matches."""
+        lessons = passages(session, model, lesson_ids)
+        hits: dict[int, Hits] = {lesson_id: Hits() for lesson_id in lesson_ids}
+        for lesson_id, scores in best_per_lesson(self.search_vectors, lessons).items():
+            hits[lesson_id].searches = [self.searches[row] for row in
+                                        np.flatnonzero(scores >= SEARCH_SIMILARITY)]
+        for lesson_id, scores in best_per_lesson(self.project_vectors, lessons).items():
+            hits[lesson_id].projects = [self.projects[row] for row in
+                                        np.flatnonzero(scores >= WATCH_SIMILARITY)]
+        return hits
 
 
-def matching_projects(session: Session, model: str, lesson_ids: list[int],
-                      lesson_projects: dict[int, int | None]) -> list[Match]:
-    """Live projects (proposed or active, with a kickoff briefing) each lesson matches, its
-    own project apart: what the project page lists as new since kickoff."""
-    live = list(session.execute(
-        select(Project, Briefing.vector).join(Briefing, Briefing.project_id == Project.id)
-        .where(Project.deleted_at.is_(None), Project.status.in_(("proposed", "active")),
-               Briefing.model == model)).tuples())
-    if not live:
-        return []
-    targets = np.vstack([np.frombuffer(vector, dtype=np.float32) for _, vector in live])
-    return [Match(lesson_id, float(scores[row]), project=live[row][0])
-            for lesson_id, scores in best_per_lesson(targets, passages(
-                session, model, lesson_ids)).items()
-            for row in np.flatnonzero(scores >= WATCH_SIMILARITY)
-            if live[row][0].id != lesson_projects.get(lesson_id)]
+def _matrix(rows: Sequence[Any]) -> np.ndarray:
+    """The vectors (each row's last column) stacked, one row each."""
+    return (np.vstack([np.frombuffer(row[-1], dtype=np.float32) for row in rows])
+            if rows else np.zeros((0, 0), dtype=np.float32))

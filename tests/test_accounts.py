@@ -10,6 +10,7 @@ from lessons.models import AuditEvent, User
 from web.auth import PUBLIC
 from web.cli.serve import announce_first_admin
 from web.database import db as app_db
+from web.security import SIGNED_ELSEWHERE
 
 LESSON = {"title": "Vendor shipped late", "what_happened": "The module came six weeks late."}
 
@@ -189,7 +190,8 @@ def state_changing_routes(app):
 def test_every_state_changing_route_refuses_a_request_without_the_csrf_token(app):
     browser = signed_in(app, "admin")
     del browser.environ_base["HTTP_X_CSRF_TOKEN"]
-    routes = list(state_changing_routes(app))
+    # Posted by mail clients and Slack, each proven by its own signature instead.
+    routes = [route for route in state_changing_routes(app) if route[2] not in SIGNED_ELSEWHERE]
     assert len(routes) > 30
     for method, path, endpoint in routes:
         response = browser.open(path, method=method, data={"title": "x"})
@@ -224,7 +226,10 @@ PMO_ONLY = {"pmo.dashboard", "pmo.report", "pmo.report_csv", "pmo.report_markdow
 BACKGROUND_JOBS = {"themes.recompute", "api.recompute_themes", "imports.start"}
 ADMIN_ONLY = {"admin.users", "admin.create", "admin.disable", "admin.audit_log",
               "admin.edit_user", "admin.save_user", "admin.confirm_disable", "admin.enable",
-              "admin.new_password", "exports.archive"}
+              "admin.new_password", "exports.archive",
+              *(f"integrations.{name}" for name in (
+                  "index", "add_hook", "delete_hook", "add_webhook", "reset_webhook",
+                  "delete_webhook", "link_slack_user", "unlink_slack_user", "retry_delivery"))}
 
 
 def every_route(app):

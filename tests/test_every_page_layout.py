@@ -88,6 +88,9 @@ def pages(data) -> dict[str, str]:
         "password": "/account/password",
         "admin-users": "/admin/users",
         "audit": "/admin/audit",
+        "integrations": "/integrations/",
+        "notifications": "/notifications",
+        "notification-settings": "/notifications/settings",
     }
 
 

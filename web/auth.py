@@ -30,9 +30,10 @@ from web.database import db
 from web.htmx import redirect_after_post
 from web.security import READING
 
-# The unsubscribe link and the Slack command carry their own signatures (web.security).
+# The unsubscribe link and the Slack command carry their own signatures (web.security); the
+# bell's poll answers a visitor itself (htmx's "stop polling"), never with a sign-in redirect.
 PUBLIC = {"static", "account.sign_in", "api.openapi", "mail.unsubscribe",
-          "integrations.slack_command"}
+          "integrations.slack_command", "notifications.bell"}
 ROLE_RANK = {"contributor": 1, "pmo": 2, "admin": 3}
 ENDPOINT_ROLES = {
     "admin.": "admin",
@@ -56,7 +57,7 @@ ENDPOINT_ROLES = {
 }
 VISITOR = Account(0, "", "visitor", None, None, False)  # not signed in (ANONYMOUS_READ)
 # Pages about one's own account and work, which a visitor reading anonymously has not got.
-PERSONAL = {"account", "reviews"}
+PERSONAL = {"account", "reviews", "notifications"}
 
 
 def init_app(app: Flask) -> None:

@@ -14,6 +14,7 @@ from flask import Flask
 
 from lessons.fields import DEFAULT_CATEGORIES
 from lessons.wording import CURRENCY_CODE
+from push.email import parse_smtp_url
 
 ENV_PREFIX = "LESSONS"
 
@@ -87,7 +88,8 @@ def load_settings(app: Flask, overrides: dict[str, Any] | None) -> None:
 
 
 def _check_links_and_money(app: Flask) -> None:
-    """Refuse to start with a currency or base URL that would print wrong on every page."""
+    """Refuse to start with a currency, base URL or mail server that would be wrong on every
+    page or email."""
     currency = str(app.config["CURRENCY"]).strip().upper()
     if not CURRENCY_CODE.fullmatch(currency):
         raise ValueError(f"{ENV_PREFIX}_CURRENCY must be an ISO 4217 code such as EUR or USD, "
@@ -99,6 +101,8 @@ def _check_links_and_money(app: Flask) -> None:
         raise ValueError(f"{ENV_PREFIX}_BASE_URL must be an http:// or https:// address "
                          f"such as https://lessons.example.org.")
     app.config["BASE_URL"] = base
+    if app.config["SMTP_URL"]:  # a typo found at start-up, not on every email's delivery
+        parse_smtp_url(str(app.config["SMTP_URL"]))
 
 
 def _instance_secret(path: Path) -> str:

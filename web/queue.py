@@ -25,11 +25,12 @@ from lessons.models import AuditEvent, TaskRun, utcnow
 from push import periodic
 from push.config import PushSettings
 from push.dispatch import HANDLERS, dispatch
-from push.send import send_due, send_one
+from push.send import seconds_to_next, send_due
 
 log = logging.getLogger(__name__)
 
 SWEEP = crontab(minute="*")  # dispatch and send whatever a lost enqueue left
+SWEEP_SECONDS = 60
 PERIODIC = crontab(minute="*/15")  # reminders, review backlog, digests: idempotent per day
 
 
@@ -73,8 +74,15 @@ def register_tasks(app: Flask, queue: Huey) -> dict[str, Any]:
 
     def dispatch_now() -> None:
         with sessions() as session:
-            dispatch(session, settings)
+            while dispatch(session, settings):
+                pass
+        send_now()
+
+    def send_now() -> None:
         send_due(sessions, settings)
+        wait = seconds_to_next(sessions)
+        if wait is not None and wait < SWEEP_SECONDS:  # sooner than the sweep would
+            tasks["send"].schedule(delay=wait + 0.05)
 
     def sweep() -> None:
         recorded(sessions, "sweep", dispatch_now)
@@ -82,13 +90,13 @@ def register_tasks(app: Flask, queue: Huey) -> dict[str, Any]:
     def periodic_work() -> None:
         recorded(sessions, "periodic", lambda: periodic.run(sessions, settings, utcnow()))
 
-    return {
+    tasks = {
         "dispatch": queue.task(name="dispatch")(dispatch_now),
-        "send": queue.task(name="send")(lambda delivery_id: send_one(
-            sessions, settings, delivery_id)),
+        "send": queue.task(name="send")(send_now),
         "sweep": queue.periodic_task(SWEEP, name="sweep")(sweep),
         "periodic": queue.periodic_task(PERIODIC, name="periodic")(periodic_work),
     }
+    return tasks
 
 
 def recorded(sessions: sessionmaker[Session], name: str, work: Callable[[], Any]) -> None:

@@ -16,6 +16,7 @@ from lessons.models.lessons import Lesson, LessonTag, Occurrence, Review, Revisi
 from lessons.models.notifications import (
     ChatHook,
     Delivery,
+    HandledEvent,
     Notification,
     Preference,
     PushCursor,
@@ -41,6 +42,7 @@ __all__ = [
     "ChatHook",
     "DatabaseIdentity",
     "Delivery",
+    "HandledEvent",
     "ImportRun",
     "KickoffDecision",
     "Lesson",

@@ -5,8 +5,8 @@ at once or in a digest); a `Delivery` is one message to one place outside
 (an email, a Slack or Teams post, a webhook call), written with a unique key
 before it is sent, so a retried job never sends it twice. `ChatHook` and
 `Webhook` are where the organisation's messages go; `PushCursor` is how far
-the dispatcher has read the audit log, and `TaskRun` when each periodic task
-last ran.
+the dispatcher has read the audit log (`HandledEvent` the rows it handled near
+the cursor), and `TaskRun` when each periodic task last ran.
 """
 
 from datetime import datetime
@@ -22,7 +22,9 @@ class Subscription(Base):
     """An account follows a project, a theme, a category or a saved search."""
 
     __tablename__ = "subscriptions"
-    __table_args__ = (UniqueConstraint("user_id", "kind", "target"),)
+    # Who follows this project, theme or category: asked for every approved lesson.
+    __table_args__ = (UniqueConstraint("user_id", "kind", "target"),
+                      Index("ix_subscriptions_kind_target", "kind", "target"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
@@ -146,6 +148,16 @@ class PushCursor(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     audit_id: Mapped[int] = mapped_column(default=0)
+
+
+class HandledEvent(Base):
+    """An audit row the dispatcher has handled, kept while rows that committed late may still
+    turn up below the cursor; handled in the transaction that tells, so never twice."""
+
+    __tablename__ = "push_handled"
+
+    audit_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    handled_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class TaskRun(Base):

@@ -129,6 +129,15 @@ def due_deliveries(session: Session, now: datetime, limit: int = 100) -> list[in
         .order_by(Delivery.next_attempt_at, Delivery.id).limit(limit)))
 
 
+def next_due(session: Session) -> datetime | None:
+    """When the next delivery falls due: a pending one's next try, or a claim's lapse."""
+    pending = session.scalar(select(func.min(Delivery.next_attempt_at))
+                             .where(Delivery.status == "pending"))
+    lapsing = session.scalar(select(func.min(Delivery.lease_until))
+                             .where(Delivery.status == "sending"))
+    return min((t for t in (pending, lapsing) if t is not None), default=None)
+
+
 def claim(session: Session, delivery_id: int, now: datetime, lease: timedelta) -> Delivery | None:
     """Take the delivery for one send, committed, so no other sender takes it meanwhile; None
     if it is not due, or another sender holds it."""

@@ -88,6 +88,13 @@ def project_followers(session: Session, project_id: int) -> set[int]:
     return (members - off) | chosen
 
 
+def team_projects(session: Session, user: User) -> list[Project]:
+    """The projects whose team `user` is on, which they follow unless they turned it off."""
+    return list(session.scalars(
+        select(Project).join(ProjectMember, ProjectMember.project_id == Project.id)
+        .where(ProjectMember.user_id == user.id).order_by(Project.name)))
+
+
 def followers(session: Session, kind: str, target: str) -> set[int]:
     """The accounts following a theme or a category."""
     return set(session.scalars(select(Subscription.user_id).where(

@@ -1,6 +1,7 @@
 """Push: subscriptions, notifications and their preferences, deliveries (each sent once),
 Slack and Teams hooks, outbound webhooks, the Slack accounts and replay guard, the
-dispatcher's cursor and the periodic tasks' last runs. A downgrade loses all of them.
+dispatcher's cursor and the rows it handled, and the periodic tasks' last runs. A
+downgrade loses all of them.
 
 Revision ID: 0012
 Revises: 0011
@@ -40,11 +41,22 @@ def upgrade() -> None:
         batch_op.create_index('ix_deliveries_status_next', ['status', 'next_attempt_at'])
         batch_op.create_index(batch_op.f('ix_deliveries_user_id'), ['user_id'])
 
-    op.create_table('push_cursor',
+    cursor = op.create_table('push_cursor',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('audit_id', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
+    # What was audited before push existed is history, not news: nobody is told of it.
+    newest = op.get_bind().scalar(sa.text("SELECT max(id) FROM audit_log"))
+    op.bulk_insert(cursor, [{'id': 1, 'audit_id': newest or 0}])
+    op.create_table('push_handled',
+    sa.Column('audit_id', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('handled_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('audit_id')
+    )
+    with op.batch_alter_table('push_handled', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_push_handled_handled_at'), ['handled_at'])
+
     op.create_table('slack_requests',
     sa.Column('signature', sa.String(length=100), nullable=False),
     sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
@@ -135,6 +147,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('user_id', 'kind', 'target')
     )
     with op.batch_alter_table('subscriptions', schema=None) as batch_op:
+        batch_op.create_index('ix_subscriptions_kind_target', ['kind', 'target'])
         batch_op.create_index(batch_op.f('ix_subscriptions_user_id'), ['user_id'])
 
 
@@ -142,6 +155,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table('subscriptions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_subscriptions_user_id'))
+        batch_op.drop_index('ix_subscriptions_kind_target')
 
     op.drop_table('subscriptions')
     op.drop_table('slack_accounts')
@@ -164,6 +178,10 @@ def downgrade() -> None:
 
     op.drop_table('slack_requests')
     op.drop_table('push_cursor')
+    with op.batch_alter_table('push_handled', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_push_handled_handled_at'))
+
+    op.drop_table('push_handled')
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_deliveries_user_id'))
         batch_op.drop_index('ix_deliveries_status_next')

@@ -7,12 +7,21 @@ web.api.openapi assembles those parts.
 
 from flask import Response, jsonify
 
-from web.api import briefings, occurrences, report, resources, reviews, search, themes
+from web.api import (
+    briefings,
+    notifications,
+    occurrences,
+    report,
+    resources,
+    reviews,
+    search,
+    themes,
+)
 from web.api.blueprint import api
 from web.api.openapi import build_spec
 from web.views.forms import categories
 
-PARTS = (resources, reviews, occurrences, search, briefings, themes, report)
+PARTS = (resources, reviews, occurrences, search, briefings, themes, report, notifications)
 
 
 @api.get("/openapi.json", endpoint="openapi")

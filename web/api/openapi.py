@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
+from push.webhooks import openapi_webhooks
 from web.api.schema import ERROR, json_content
 
 INFO = {
@@ -46,6 +47,7 @@ def build_spec(parts: Sequence[ModuleType], categories: Sequence[str]) -> dict[s
         "info": INFO,
         "servers": [{"url": "/api/v1"}],
         "paths": paths,
+        "webhooks": openapi_webhooks(),  # what Lessons POSTs to the webhooks admins register
         "components": {"schemas": schemas, "securitySchemes": SECURITY_SCHEMES},
         "security": [{"token": []}, {"session": []}],
     }

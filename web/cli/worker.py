@@ -17,8 +17,11 @@ def worker_command(workers: int) -> None:
     """Run the queue's worker: notifications, deliveries, digests and the periodic schedule
     (Ctrl+C or SIGTERM stops it after its current tasks)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    queue = queue_of(real_app())
+    app = real_app()
+    queue = queue_of(app)
     click.echo(f"Lessons worker: {workers} thread(s) on the {describe(queue)} queue")
+    # Catch up first: what was committed, or claimed by a worker that died, while none ran.
+    app.extensions["lessons.queue"][1]["dispatch"]()
     queue.create_consumer(workers=workers, periodic=True, worker_type="thread").run()
 
 

@@ -1,0 +1,211 @@
+"""Who is told what: the dispatcher reads the audit log into notifications, once each.
+
+An approved lesson reaches its author and whoever follows its project, category, theme, a
+search it matches or a live project whose kickoff it matches; never the reviewer who
+approved it, never someone who may not see it. Returns, assigned actions, actions coming
+due, and lessons waiting past the review target reach the people they concern. Running
+the dispatcher or the periodic work again tells nobody twice.
+"""
+
+from datetime import timedelta
+
+import pytest
+from conftest import Api, signed_in
+from sqlalchemy import select, update
+
+from lessons.models import Action, Lesson, Notification, PushCursor, User, utcnow
+from lessons.services.projects import add_member
+from lessons.services.subscriptions import follow, set_cadence
+from push import periodic
+from push.dispatch import dispatch
+from web.database import db
+from web.engine import engine
+from web.queue import push_settings
+
+HOSTAGE = {"title": "The hosting vendor would not hand back our data at contract end",
+           "what_happened": "When we ended the hosting contract the supplier charged for every "
+                            "export and held our customer records for six weeks before the "
+                            "handover.",
+           "category": "vendor & procurement"}
+CRANE = "tower crane permit from the city council"
+
+
+@pytest.fixture
+def run(app):
+    """Run the dispatcher as the worker does."""
+    settings = push_settings(app)
+
+    def dispatched() -> int:
+        with app.app_context():
+            return dispatch(db.session, settings)
+
+    return dispatched
+
+
+def told(app, user_id: int) -> list[Notification]:
+    with app.app_context():
+        rows = list(db.session.scalars(select(Notification).where(
+            Notification.user_id == user_id).order_by(Notification.id)))
+        db.session.expunge_all()
+        return rows
+
+
+def follow_as(app, user_id: int, kind: str, target: str) -> None:
+    with app.app_context():
+        user = db.session.get_one(User, user_id)
+
+        def encode(words: str) -> tuple[bytes, str]:
+            return engine().embedder.encode([words])[0].tobytes(), engine().model
+
+        follow(db.session, user, kind, target, encode)
+        db.session.commit()
+
+
+def approve(pmo, lesson_id: int) -> None:
+    response = pmo.post(f"/api/v1/lessons/{lesson_id}/approve")
+    assert response.status_code == 200, response.get_json()
+
+
+def test_an_approved_lesson_tells_its_author_and_its_followers_once(app, run):
+    author, pmo = signed_in(app, "contributor"), signed_in(app, "pmo")
+    fans = {name: signed_in(app, "contributor").user_id
+            for name in ("category", "search", "member", "crane", "bystander")}
+    project = Api(pmo).project("Hosting exit")
+    with app.app_context():
+        email = db.session.get_one(User, fans["member"]).email
+        add_member(db.session, project["id"], email)
+        db.session.commit()
+    follow_as(app, fans["category"], "category", "vendor & procurement")
+    follow_as(app, fans["search"], "search", "supplier kept our data hostage")
+    follow_as(app, fans["crane"], "search", CRANE)
+    follow_as(app, pmo.user_id, "category", "vendor & procurement")
+    lesson = Api(author).lesson(**HOSTAGE, project_id=project["id"])
+    assert run() == 0  # a submit tells nobody
+    approve(pmo, lesson["id"])
+    assert run() == 1
+
+    [mine] = told(app, author.user_id)
+    assert mine.kind == "approved" and mine.subject.startswith("Your lesson was approved")
+    assert mine.link == f"/lessons/{lesson['id']}"
+    reasons = {"category": "a category you follow", "search": "your followed search",
+               "member": "which you follow"}
+    for name, reason in reasons.items():
+        [notice] = told(app, fans[name])
+        assert notice.kind == "new_lesson" and HOSTAGE["title"] in notice.subject
+        assert reason in notice.body, (name, notice.body)
+    assert told(app, fans["crane"]) == [] and told(app, fans["bystander"]) == []
+    assert told(app, pmo.user_id) == []  # the reviewer approved it: no news to them
+
+    with app.app_context():  # the look-back window reads the same rows again: no one twice
+        db.session.execute(update(PushCursor).values(audit_id=0))
+        db.session.commit()
+    before = sum(len(told(app, uid)) for uid in [author.user_id, *fans.values()])
+    run()
+    run()
+    assert sum(len(told(app, uid)) for uid in [author.user_id, *fans.values()]) == before
+
+
+def test_a_team_only_lesson_reaches_its_team_and_nobody_else(app, run):
+    author, pmo = signed_in(app, "contributor"), signed_in(app, "pmo")
+    outsider, member = signed_in(app, "contributor"), signed_in(app, "contributor")
+    project = Api(author).project("Canary programme")
+    with app.app_context():
+        add_member(db.session, project["id"], db.session.get_one(User, member.user_id).email)
+        db.session.commit()
+    for fan in (outsider, member):
+        follow_as(app, fan.user_id, "category", "vendor & procurement")
+        follow_as(app, fan.user_id, "search", "supplier kept our data hostage")
+    canary = {**HOSTAGE, "title": "Canary: the vendor held the data hostage"}
+    lesson = Api(author).lesson(**canary, project_id=project["id"], visibility="project")
+    approve(pmo, lesson["id"])
+    run()
+    assert told(app, outsider.user_id) == []
+    [notice] = told(app, member.user_id)
+    assert "Canary" in notice.subject
+
+
+def test_a_returned_lesson_and_a_given_action_reach_who_they_concern(app, run):
+    author, pmo, owner = (signed_in(app, role) for role in ("contributor", "pmo", "contributor"))
+    lesson = Api(author).lesson(**HOSTAGE)
+    response = pmo.post(f"/api/v1/lessons/{lesson['id']}/return",
+                        json={"comment": "Say what the exit clause should have said."})
+    assert response.status_code == 200, response.get_json()
+    with app.app_context():
+        owner_email = db.session.get_one(User, owner.user_id).email
+        author_email = db.session.get_one(User, author.user_id).email
+    for who in (owner_email, author_email):  # given to someone else, then to oneself
+        assert author.post("/api/v1/actions", json={
+            "lesson_id": lesson["id"], "description": f"Write an exit clause ({who})",
+            "owner": who, "due_on": str(utcnow().date() + timedelta(days=20))}
+        ).status_code == 201
+    run()
+    [returned] = told(app, author.user_id)
+    assert returned.kind == "returned" and "exit clause should have said" in returned.body
+    [given] = told(app, owner.user_id)
+    assert given.kind == "action" and "Write an exit clause" in given.subject
+
+
+def test_actions_coming_due_and_reviews_waiting_are_told_once(app, run):
+    author, pmo = signed_in(app, "contributor"), signed_in(app, "pmo")
+    lesson = Api(author).lesson(**HOSTAGE)
+    with app.app_context():
+        email = db.session.get_one(User, author.user_id).email
+    today = utcnow().date()
+    for days in (2, -1, 10):
+        assert author.post("/api/v1/actions", json={
+            "lesson_id": lesson["id"], "description": f"Action in {days} days",
+            "owner": email, "due_on": str(today + timedelta(days=days))}).status_code == 201
+    with app.app_context():  # submitted a week ago: past the 5-day review target
+        db.session.execute(update(Lesson).values(status_since=utcnow() - timedelta(days=7)))
+        db.session.commit()
+    settings = push_settings(app)
+    for _ in range(2):
+        with app.app_context():
+            periodic.action_reminders(db.session, settings, utcnow())
+            periodic.review_backlog(db.session, settings, utcnow())
+            db.session.commit()
+    kinds = sorted(n.kind for n in told(app, author.user_id))
+    assert kinds == ["action_due", "action_overdue"]
+    [late] = told(app, pmo.user_id)
+    assert late.kind == "review_late" and "7 days" in late.subject
+
+
+def test_new_since_kickoff_reaches_the_team_of_a_live_project_it_matches(app, run, client):
+    pmo, member = signed_in(app, "pmo"), signed_in(app, "contributor")
+    project = Api(client).project(
+        "Leaving our hosting provider", status="active",
+        description="We move off a hosting supplier whose contract ends this year: get our "
+                    "customer data exported and handed over without paying ransom fees.")
+    with app.app_context():
+        add_member(db.session, project["id"], db.session.get_one(User, member.user_id).email)
+        db.session.commit()
+    assert client.get(f"/api/v1/projects/{project['id']}/briefing").status_code == 200
+    other = Api(client).project("Data centre migration")
+    lesson = Api(signed_in(app, "contributor")).lesson(**HOSTAGE, project_id=other["id"])
+    approve(pmo, lesson["id"])
+    run()
+    [notice] = told(app, member.user_id)
+    assert "new since the kickoff of Leaving our hosting provider" in notice.body
+
+
+def test_who_turned_every_channel_off_is_not_told(app, run):
+    author, pmo = signed_in(app, "contributor"), signed_in(app, "pmo")
+    with app.app_context():
+        for channel in ("in_app", "email"):
+            set_cadence(db.session, author.user_id, channel, "off")
+        db.session.commit()
+    lesson = Api(author).lesson(**HOSTAGE)
+    approve(pmo, lesson["id"])
+    run()
+    assert told(app, author.user_id) == []
+
+
+def test_a_deleted_action_or_lesson_tells_nobody(app, run):
+    author, pmo = signed_in(app, "contributor"), signed_in(app, "pmo")
+    lesson = Api(author).lesson(**HOSTAGE)
+    approve(pmo, lesson["id"])
+    assert pmo.delete(f"/api/v1/lessons/{lesson['id']}").status_code == 200
+    run()
+    assert told(app, author.user_id) == []
+    with app.app_context():
+        assert db.session.scalar(select(Action)) is None
