@@ -1,67 +1,37 @@
-"""Slack and Teams: new lessons and the weekly PMO digest posted to incoming webhooks, the hooks
-themselves, and Slack's `/lesson` command, which saves a draft.
+"""Slack and Teams: new lessons and the weekly PMO digest posted to incoming webhooks, and
+the hooks themselves, as admins add and remove them.
 
 What leaves the app is what everyone may read: the dispatcher hands over only
 organisation-wide lessons (and `queue_lesson` checks again), and the digest
-names only themes and lessons a visitor would see, counting the rest. Each
-post is written once per hook as a delivery whose payload is the exact JSON
-body (Slack Block Kit, or a Teams message carrying an Adaptive Card), so a
-retry sends the same message. Users' text is escaped for Slack's mrkdwn.
-
-The `/lesson` command is signed by Slack (`slack_refusal`); a Slack user is
-linked to an account by an admin, and their drafts are that account's.
+(push.digest) names only themes and lessons a visitor would see. Each post is
+written once per hook as a delivery whose payload is the exact JSON body
+(Slack Block Kit, or a Teams message carrying an Adaptive Card), so a retry
+sends the same message. Users' text is escaped for Slack's mrkdwn and kept
+from making links in Teams' Markdown.
 """
 
-import hashlib
-import hmac
 import json
-import re
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from insights.report import review_summary
-from insights.trends import (
-    Repeat,
-    Scope,
-    ThemeView,
-    Windows,
-    repeated_mistakes,
-    rising_and_falling,
-    theme_views,
-    utc_day,
-)
 from lessons.actor import Actor
 from lessons.errors import ValidationError
 from lessons.models import (
-    Action,
     ChatHook,
     Delivery,
     Lesson,
     Project,
-    SlackAccount,
-    SlackRequest,
-    User,
-    utcnow,
 )
-from lessons.policy import restrict
 from lessons.services import audit
 from lessons.services.common import get_row
-from lessons.services.lessons import create_lesson
 from lessons.services.notifications import add_delivery
-from lessons.services.users import Account, normal_email
-from lessons.wording import plural
+from lessons.services.users import Account
 from push.config import PushSettings
+from push.digest import Digest
 from push.http import Refused, check_url, post_json
-from search.engine import IndexNotReady, SearchEngine
-from search.retrieve import search
 
 KINDS = {"slack": "Slack", "teams": "Microsoft Teams"}
 SUMMARY_CHARS = 300  # of what happened, in a post
@@ -143,11 +113,12 @@ def teams_lesson(settings: PushSettings, lesson: Lesson) -> dict[str, Any]:
     """The Teams message of a new lesson: an Adaptive Card."""
     return adaptive_card([
         {"type": "TextBlock", "text": "New lesson", "isSubtle": True, "spacing": "None"},
-        {"type": "TextBlock", "text": cut(lesson.title, 500), "size": "Large",
+        {"type": "TextBlock", "text": link_text(lesson.title, 500), "size": "Large",
          "weight": "Bolder", "wrap": True},
-        {"type": "FactSet", "facts": [{"title": name, "value": value}
+        {"type": "FactSet", "facts": [{"title": name, "value": link_text(value, 200)}
                                       for name, value in facts(lesson)]},
-        {"type": "TextBlock", "text": cut(lesson.what_happened, SUMMARY_CHARS), "wrap": True},
+        {"type": "TextBlock", "text": link_text(lesson.what_happened, SUMMARY_CHARS),
+         "wrap": True},
     ], "Open the lesson", settings.link(f"/lessons/{lesson.id}"))
 
 
@@ -161,115 +132,6 @@ def adaptive_card(body: list[dict[str, Any]], action: str, url: str) -> dict[str
             "actions": [{"type": "Action.OpenUrl", "title": action, "url": url}],
         },
     }]}
-
-
-# The weekly PMO digest
-
-
-@dataclass(frozen=True)
-class Line:
-    """One thing the digest names, and where to open it."""
-
-    text: str
-    url: str
-
-
-@dataclass(frozen=True)
-class Section:
-    """One part of the digest: its title, its lines, and what to say when it has none."""
-
-    title: str
-    lines: tuple[Line, ...]
-    nothing: str
-
-
-@dataclass(frozen=True)
-class Digest:
-    """The weekly PMO digest: a one-line headline, its sections, and the dashboard's link."""
-
-    headline: str
-    sections: tuple[Section, ...]
-    link: str
-
-    @property
-    def text(self) -> str:
-        """The digest as plain text with absolute links (in the app and by email)."""
-        parts = [self.headline]
-        for section in self.sections:
-            lines = [f"- {line.text}: {line.url}" for line in section.lines] or [section.nothing]
-            parts.append("\n".join([f"{section.title}:", *lines]))
-        parts.append(f"The PMO dashboard: {self.link}")
-        return "\n\n".join(parts)
-
-
-def pmo_digest(session: Session, settings: PushSettings, now: datetime) -> Digest:
-    """Rising themes, repeated mistakes, review backlog, overdue actions, each with links.
-
-    Themes and lessons are named as a visitor sees them (the digest goes to the
-    organisation's channels too); the backlog and overdue actions are counted whole.
-    """
-    today = utc_day(now)
-    windows = Windows(today)
-    with public_view(session) as public:
-        views = theme_views(public, windows)
-        rising = rising_and_falling(views)[0]
-        repeats = repeated_mistakes(public, views)
-        named = (rising_section(settings, rising, windows), repeats_section(settings, repeats))
-    backlog = review_summary(session, Scope(), today)
-    late = overdue_actions(session, today)
-    headline = ", ".join([plural(len(rising), "rising theme"),
-                          plural(len(repeats), "repeated mistake"),
-                          f"{plural(backlog['awaiting'], 'lesson')} awaiting review",
-                          plural(late, "overdue action")])
-    return Digest(headline, (*named, backlog_section(settings, backlog),
-                             overdue_section(settings, late)), settings.link("/pmo"))
-
-
-@contextmanager
-def public_view(session: Session) -> Iterator[Session]:
-    """A session on the same database that sees only what everyone may see."""
-    with Session(session.get_bind()) as public:
-        restrict(public, EVERYONE)
-        yield public
-
-
-def rising_section(settings: PushSettings, rising: list[ThemeView], windows: Windows) -> Section:
-    """The themes that grew in the latest window, each linked to its page."""
-    return Section("Rising themes", tuple(Line(
-        f"{view.theme.label}: {plural(view.counts[-1], 'lesson')} in the last {windows.days} "
-        f"days, {view.change:+d} on the {windows.days} before",
-        settings.link(f"/themes/{view.theme.id}")) for view in rising[:DIGEST_LINES]),
-        "No theme grew.")
-
-
-def repeats_section(settings: PushSettings, repeats: list[Repeat]) -> Section:
-    """Mistakes made again, each linked to the first lesson that told it."""
-    return Section("Mistakes made again", tuple(Line(
-        f"{repeat.lessons[0].title} ({'; '.join(repeat.reasons)})",
-        settings.link(f"/lessons/{repeat.lessons[0].id}")) for repeat in repeats[:DIGEST_LINES]),
-        "None found.")
-
-
-def backlog_section(settings: PushSettings, backlog: dict[str, Any]) -> Section:
-    """How many lessons await review and the longest wait, linked to the review list."""
-    waiting, oldest = backlog["awaiting"], backlog["oldest_waiting_days"]
-    line = Line(f"{plural(waiting, 'lesson')} awaiting review, the oldest for "
-                f"{plural(oldest or 0, 'day')}", settings.link("/reviews"))
-    return Section("Review backlog", (line,) if waiting else (), "Nothing awaits review.")
-
-
-def overdue_section(settings: PushSettings, late: int) -> Section:
-    """How many actions are overdue, linked to the Actions page showing them."""
-    line = Line(f"{plural(late, 'open action')} past the due date",
-                settings.link("/actions?status=open&overdue=true"))
-    return Section("Overdue actions", (line,) if late else (), "No action is overdue.")
-
-
-def overdue_actions(session: Session, today: date) -> int:
-    """Open actions on live lessons past their due date."""
-    return session.scalar(select(func.count(Action.id)).where(
-        Action.status == "open", Action.deleted_at.is_(None), Action.due_on < today,
-        Action.lesson.has(Lesson.deleted_at.is_(None)))) or 0
 
 
 def queue_digest(session: Session, settings: PushSettings, digest: Digest, week: str) -> int:
@@ -314,9 +176,11 @@ def teams_digest(digest: Digest, week: str) -> dict[str, Any]:
     return adaptive_card(body, "Open the PMO dashboard", digest.link)
 
 
-def link_text(text: str) -> str:
-    """Text inside a Markdown link's brackets: brackets of its own would end it early."""
-    return cut(text, 300).replace("[", "(").replace("]", ")")
+def link_text(text: str, most: int = 300) -> str:
+    """User text in Teams' Markdown: square brackets made round, so it can neither end a
+    link early nor make one ("[Sign in again](https://…)" typed in a lesson shows as typed,
+    never as a disguised link)."""
+    return cut(text, most).replace("[", "(").replace("]", ")")
 
 
 # The hooks, as admins add and remove them
@@ -374,141 +238,3 @@ def drop_waiting(session: Session, channel: str, hook_id: int) -> None:
     session.execute(delete(Delivery).where(
         Delivery.channel == channel, Delivery.hook_id == hook_id,
         Delivery.status.in_(("pending", "failed"))))
-
-
-# Slack users linked to accounts, for /lesson
-
-SLACK_USER = re.compile(r"[UW][A-Z0-9]{2,49}")  # Slack's member ids: U0123ABCD, W… on Grid
-
-
-def slack_links(session: Session) -> list[tuple[SlackAccount, User]]:
-    """Each linked Slack user with its account, by the account's email."""
-    return [(link, user) for link, user in session.execute(
-        select(SlackAccount, User).join(User, User.id == SlackAccount.user_id)
-        .order_by(User.email, SlackAccount.slack_user_id))]
-
-
-def link_slack_user(session: Session, actor: Actor, slack_user_id: str,
-                    email: str) -> SlackAccount:
-    """Write `/lesson` drafts from this Slack user as the account with `email` (a Slack user
-    already linked is linked again)."""
-    slack_user_id = slack_user_id.strip().upper()
-    errors = {}
-    if not SLACK_USER.fullmatch(slack_user_id):
-        errors["slack_user_id"] = ("A Slack member id such as U0123ABCD: in Slack, open the "
-                                   "person's profile, ⋮, Copy member ID.")
-    user = session.scalar(select(User).where(User.email == normal_email(email)))
-    if user is None or user.disabled_at is not None:
-        errors["email"] = "No enabled account has this email."
-    if errors:
-        raise ValidationError(errors, "The Slack user was not linked.")
-    assert user is not None  # refused above
-    link = session.merge(SlackAccount(slack_user_id=slack_user_id, user_id=user.id))
-    audit.record(session, actor, "slack_link", f"user {user.id}", slack_user_id=slack_user_id)
-    return link
-
-
-def unlink_slack_user(session: Session, actor: Actor, slack_user_id: str) -> None:
-    """The Slack user's `/lesson` is refused from now on."""
-    link = session.get(SlackAccount, slack_user_id)
-    if link is None:
-        raise ValidationError({"slack_user_id": "Not linked."}, "No such Slack user is linked.")
-    session.delete(link)
-    audit.record(session, actor, "slack_unlink", f"user {link.user_id}",
-                 slack_user_id=slack_user_id)
-
-
-# The /lesson command
-
-SLACK_WINDOW = 300  # seconds a signed request stays good: Slack's own advice
-TITLE_CHARS = 120
-SENTENCE_END = re.compile(r"(?<=[.!?])\s")
-
-
-def slack_refusal(secret: str, timestamp: str, signature: str, body: bytes,
-                  now: float) -> str | None:
-    """Why a request claiming to come from Slack is refused, or None when Slack signed it
-    (v0: HMAC-SHA256 of "v0:<timestamp>:<body>" with the signing secret) within
-    SLACK_WINDOW seconds of `now`."""
-    if not (timestamp.isdecimal() and len(timestamp) <= 12
-            and abs(now - int(timestamp)) <= SLACK_WINDOW):
-        return "This request is too old, or its clock is more than five minutes off."
-    signed = b"v0:" + timestamp.encode() + b":" + body
-    expected = "v0=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected.encode(), signature.encode()):
-        return "This request's signature is wrong: it did not come from Slack."
-    return None
-
-
-def slack_user(session: Session, slack_user_id: str) -> User | None:
-    """The enabled account a Slack user is linked to, if any."""
-    link = session.get(SlackAccount, slack_user_id.strip().upper()[:50])
-    user = session.get(User, link.user_id) if link is not None else None
-    return user if user is not None and user.disabled_at is None else None
-
-
-def first_time(session: Session, signature: str) -> bool:
-    """Remember a signed request; False if it was answered already (a replay). Requests
-    older than the window are forgotten: their timestamp refuses them anyway."""
-    session.execute(delete(SlackRequest).where(
-        SlackRequest.received_at < utcnow() - timedelta(seconds=2 * SLACK_WINDOW)))
-    try:
-        with session.begin_nested():
-            session.add(SlackRequest(signature=signature[:100]))
-    except IntegrityError:  # the same request, answered a moment ago or in flight
-        return False
-    return True
-
-
-def command_text(text: str) -> str:
-    """The command's text as typed: Slack sends &, < and > as entities."""
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").strip()
-
-
-def draft_title(text: str) -> str:
-    """A title for a draft from its text: the first line's first sentence, cut short."""
-    first = SENTENCE_END.split(text.strip().splitlines()[0], maxsplit=1)[0]
-    return cut(first, TITLE_CHARS)
-
-
-def save_draft(session: Session, user: User, text: str, ip: str | None,
-               categories: list[str]) -> Lesson:
-    """A draft lesson of `user`'s, from `/lesson <text>`: only they and the PMO see it until
-    they submit it; `ValidationError` if the text is not a lesson's."""
-    return create_lesson(session, {"title": draft_title(text), "what_happened": text},
-                         actor=Actor(user.email, user.id, ip), categories=categories,
-                         owner_id=user.id, status="draft")
-
-
-def similar(engine: SearchEngine, session: Session, text: str, lesson_id: int,
-            most: int = 3) -> list[Lesson]:
-    """The lessons most like `text` that `session`'s viewer may see, the new draft left out;
-    none when search cannot answer now (a hint, never an obstacle)."""
-    try:
-        found = search(engine, session, text[:2_000], limit=most, exclude=[lesson_id])
-    except (ValidationError, IndexNotReady):
-        return []
-    return [hit.lesson for hit in found.hits[:most]]
-
-
-def ephemeral(text: str, blocks: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """A reply only the person who typed the command sees."""
-    return {"response_type": "ephemeral", "text": text, **({"blocks": blocks} if blocks else {})}
-
-
-def draft_reply(settings: PushSettings, lesson: Lesson, alike: list[Lesson]) -> dict[str, Any]:
-    """The answer to `/lesson`: a link to the draft, and the lessons most like it."""
-    link = settings.link(f"/lessons/{lesson.id}")
-    saved = (f"Saved as a draft: <{link}|{mrkdwn(lesson.title)}>. Only you and the PMO see "
-             "it. Open it to add the root cause and recommendation, then submit it.")
-    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn",
-                                                                 "text": saved}}]
-    if alike:
-        lines = [f"• <{settings.link(f'/lessons/{other.id}')}|{mrkdwn(cut(other.title, 200))}>"
-                 for other in alike]
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(
-            ["*Already learned? The most similar lessons:*", *lines])}})
-    else:
-        blocks.append({"type": "context", "elements": [
-            {"type": "mrkdwn", "text": "No similar lesson yet."}]})
-    return ephemeral(f"Saved as a draft: {mrkdwn(lesson.title)} {link}", blocks)

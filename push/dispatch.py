@@ -36,16 +36,21 @@ from lessons.models import (
     User,
     utcnow,
 )
-from lessons.services.notifications import Notice, notify
+from lessons.services.notifications import Notice, may_see, notify
 from lessons.services.subscriptions import followers, project_followers
 from push import chat, email, webhooks
 from push.config import PushSettings
+from search.vectors import is_current
 from search.watch import Hits, Watchlist
 
 log = logging.getLogger(__name__)
 
 LOOK_BACK = timedelta(minutes=10)
 BATCH = 500
+
+
+class NotIndexed(Exception):
+    """An approved lesson not embedded since its approval yet: handled on a later run."""
 
 
 @dataclass
@@ -56,20 +61,44 @@ class Batch:
     session: Session
     settings: PushSettings
     rows: list[AuditEvent]
+    # Brings the stored vectors (and theme places) up to date, where the caller can: the
+    # worker's search engine. None: wait for a web process to do it.
+    catch_up: Callable[[], object] | None = None
     _hits: dict[int, Hits] | None = None
+
+    def approved(self) -> list[int]:
+        """The lessons approved in this batch's rows."""
+        return [lesson_id for row in self.rows if row.action == "lesson_approve"
+                and (lesson_id := target_id(row, "lesson")) is not None]
+
+    def bring_up_to_date(self) -> None:
+        """Catch up once, before anything is written, if an approved lesson's vectors do not
+        reflect its approval yet: followed searches and themes are matched on them."""
+        model = self.settings.model
+        if self.catch_up is not None and not all(
+                is_current(self.session, model, lesson_id) for lesson_id in self.approved()):
+            self.session.rollback()  # nothing held while the engine writes
+            self.catch_up()
+
+    def check_indexed(self, row: AuditEvent) -> None:
+        """`NotIndexed` for an approval whose lesson's vectors are not up to date."""
+        lesson_id = target_id(row, "lesson")
+        if row.action == "lesson_approve" and lesson_id is not None and not is_current(
+                self.session, self.settings.model, lesson_id):
+            raise NotIndexed(lesson_id)
 
     def hits(self, lesson_id: int) -> Hits:
         """The followed searches and live projects the lesson matches."""
         if self._hits is None:
-            approved = [approved_id for row in self.rows if row.action == "lesson_approve"
-                        and (approved_id := target_id(row, "lesson")) is not None]
             watchlist = Watchlist.load(self.session, self.settings.model)
-            self._hits = watchlist.matches(self.session, self.settings.model, approved)
+            self._hits = watchlist.matches(self.session, self.settings.model, self.approved())
         return self._hits.get(lesson_id) or Hits()
 
 
-def dispatch(session: Session, settings: PushSettings) -> int:
-    """Handle the audit rows not handled yet, each in its own transaction; how many."""
+def dispatch(session: Session, settings: PushSettings,
+             catch_up: Callable[[], object] | None = None) -> int:
+    """Handle the audit rows not handled yet, each in its own transaction; how many.
+    `catch_up` brings the search engine's stored vectors up to date (see `Batch`)."""
     # Migration 0012 starts the cursor at the newest row of an existing log: history is
     # not news. Without a row (a new database), everything is.
     cursor = session.get(PushCursor, 1) or PushCursor(id=1, audit_id=0)
@@ -78,10 +107,12 @@ def dispatch(session: Session, settings: PushSettings) -> int:
         AuditEvent.action.in_(HANDLERS),
         (AuditEvent.id > floor) | (AuditEvent.at >= utcnow() - LOOK_BACK),
         ~exists().where(HandledEvent.audit_id == AuditEvent.id))
-        .order_by(AuditEvent.id).limit(BATCH))))
+        .order_by(AuditEvent.id).limit(BATCH))), catch_up)
+    batch.bring_up_to_date()
     handled = 0
     for row in batch.rows:
         try:
+            batch.check_indexed(row)
             # Claimed first: a second worker on the same row waits here, then fails.
             session.add(HandledEvent(audit_id=row.id))
             session.flush()
@@ -89,6 +120,8 @@ def dispatch(session: Session, settings: PushSettings) -> int:
             session.commit()
             handled += 1
         except IntegrityError:  # another worker handled it
+            session.rollback()
+        except NotIndexed:  # the next run, once a search engine has caught up
             session.rollback()
         except Exception:  # one bad row must not stop the others: tried again for LOOK_BACK
             session.rollback()
@@ -155,7 +188,7 @@ def lesson_approved(batch: Batch, row: AuditEvent) -> None:
         own = [lesson.project_id] if lesson.project_id is not None else []
         chat.queue_lesson(session, settings, lesson, own + projects)
         webhooks.queue_event(session, settings, "lesson.approved", f"audit:{row.id}",
-                             {"lesson": webhooks.lesson_ref(settings, lesson)})
+                             {"lesson": webhooks.lesson_ref(settings, lesson)}, row.at)
 
 
 def why_told(session: Session, lesson: Lesson, hits: Hits) -> dict[int, list[str]]:
@@ -214,21 +247,37 @@ def action_assigned(batch: Batch, row: AuditEvent) -> None:
     if action is None:
         return
     if action.owner_id is not None and action.owner_id != actor_id(session, row):
-        due = f" It is due on {action.due_on:%d %b %Y}." if action.due_on else ""
-        tell(session, settings, {action.owner_id}, f"audit:{row.id}", Notice(
-            "action", f"An action is yours: {_short(action.description)}",
+        due = f"It is due on {action.due_on:%d %b %Y}." if action.due_on else ""
+        tell(session, settings, {action.owner_id}, f"audit:{row.id}", action_notice(
+            session, action, "action", f"An action is yours: {_short(action.description)}",
             f"{row.actor} gave you this action on the lesson “{action.lesson.title}”:\n\n"
-            f"{action.description}\n\n{due.strip()}".strip(),
-            f"/lessons/{action.lesson_id}#actions", action.lesson_id, action.project_id))
+            f"{action.description}\n\n{due}".strip()))
     if row.action == "action_create":
-        _action_hook(session, settings, row, action, "action.created")
+        _action_hook(session, settings, row, action, "action.created", f"audit:{row.id}")
+
+
+def action_notice(session: Session, action: Action, kind: str, subject: str,
+                  body: str) -> Notice:
+    """What to tell an action's owner: the action and its lesson, or, when the owner may
+    not see that lesson, only that an action of theirs needs them (DESIGN, invariant 10)."""
+    owner = session.get(User, action.owner_id) if action.owner_id is not None else None
+    if owner is not None and may_see(session, owner, action.lesson_id):
+        return Notice(kind, subject, body, f"/lessons/{action.lesson_id}#actions",
+                      action.lesson_id, action.project_id)
+    return Notice(kind, "An action of yours needs you, on a lesson you cannot open",
+                  "An action you own is on a lesson you may not see, so it is not named "
+                  "here. Ask the PMO about it, or give it to someone on the lesson's team.",
+                  "/actions/mine")
 
 
 def action_changed(batch: Batch, row: AuditEvent) -> None:
+    """An action closed (by its button, the edit form or the API): told to webhooks once
+    per close, however many edits follow."""
     session, settings = batch.session, batch.settings
     action = _live_action(session, row)
     if action is not None and action.status != "open":
-        _action_hook(session, settings, row, action, "action.closed")
+        _action_hook(session, settings, row, action, "action.closed",
+                     f"action:{action.id}:closed:{action.closed_at}")
 
 
 def risk_raised(batch: Batch, row: AuditEvent) -> None:
@@ -240,7 +289,8 @@ def risk_raised(batch: Batch, row: AuditEvent) -> None:
         return
     webhooks.queue_event(session, settings, "risk.raised", f"audit:{row.id}", {
         "lesson": webhooks.lesson_ref(settings, lesson),
-        "project": {"id": project_id, "url": settings.link(f"/projects/{project_id}")}})
+        "project": {"id": project_id, "url": settings.link(f"/projects/{project_id}")}},
+        row.at)
 
 
 def theme_changed(batch: Batch, row: AuditEvent) -> None:
@@ -250,7 +300,7 @@ def theme_changed(batch: Batch, row: AuditEvent) -> None:
     data = ({"theme": {"id": theme.id, "name": theme.label,
                        "url": settings.link(f"/themes/{theme.id}")}}
             if theme is not None else {"themes": "recomputed"})
-    webhooks.queue_event(session, settings, "theme.changed", f"audit:{row.id}", data)
+    webhooks.queue_event(session, settings, "theme.changed", f"audit:{row.id}", data, row.at)
 
 
 HANDLERS: dict[str, Callable[[Batch, AuditEvent], None]] = {
@@ -259,6 +309,7 @@ HANDLERS: dict[str, Callable[[Batch, AuditEvent], None]] = {
     "action_create": action_assigned,
     "action_reassign": action_assigned,
     "action_status": action_changed,
+    "action_edit": action_changed,
     "decision": risk_raised,
     "theme_rename": theme_changed,
     "themes_recompute": theme_changed,
@@ -266,13 +317,13 @@ HANDLERS: dict[str, Callable[[Batch, AuditEvent], None]] = {
 
 
 def _action_hook(session: Session, settings: PushSettings, row: AuditEvent, action: Action,
-                 event: str) -> None:
+                 event: str, key: str) -> None:
     if action.lesson.visibility == "organisation" and action.lesson.status != "draft":
-        webhooks.queue_event(session, settings, event, f"audit:{row.id}", {
+        webhooks.queue_event(session, settings, event, key, {
             "action": {"id": action.id, "description": action.description,
                        "status": action.status, "due_on": action.due_on and str(action.due_on),
                        "owner": action.owner_label},
-            "lesson": webhooks.lesson_ref(settings, action.lesson)})
+            "lesson": webhooks.lesson_ref(settings, action.lesson)}, row.at)
 
 
 def _live_lesson(session: Session, row: AuditEvent) -> Lesson | None:

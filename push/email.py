@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from lessons.models import Delivery, Lesson, Notification, Preference, Project, User, utcnow
 from lessons.policy import visible
-from lessons.services.notifications import add_delivery
+from lessons.services.notifications import add_delivery, may_see
 from lessons.services.subscriptions import CADENCES, DEFAULT_CADENCE, cadence
 from lessons.wording import plural
 from push.config import PushSettings
@@ -299,6 +299,21 @@ def _starttls_option(query: str) -> bool:
     return value in YES
 
 
+def unwanted(session: Session, delivery: Delivery) -> str | None:
+    """Why an email waiting to go should not go after all: its reader turned email off, or
+    may no longer see the lesson a single notification's email is about; else None."""
+    user = session.get(User, delivery.user_id) if delivery.user_id is not None else None
+    if user is None or user.disabled_at is not None:
+        return "The account is disabled."
+    if cadence(session, user.id, "email") == "off":
+        return "Its reader turned email off."
+    told = list(session.scalars(select(Notification).where(
+        Notification.delivery_id == delivery.id)))
+    if len(told) == 1 and not may_see(session, user, told[0].lesson_id):
+        return "Its reader may no longer see the lesson it is about."
+    return None
+
+
 def send(delivery: Delivery, settings: PushSettings) -> None:
     """Send an email delivery over SMTP; raise on failure."""
     server = parse_smtp_url(settings.smtp_url)
@@ -341,9 +356,16 @@ def smtp_connection(server: SmtpServer, timeout: float) -> Iterator[smtplib.SMTP
     context = ssl.create_default_context()
     smtp = (smtplib.SMTP_SSL(server.host, server.port, timeout=timeout, context=context)
             if server.implicit_tls else smtplib.SMTP(server.host, server.port, timeout=timeout))
-    with smtp:
+    try:
         if server.starttls:
             smtp.starttls(context=context)
         if server.username is not None:
             smtp.login(server.username, server.password or "")
         yield smtp
+    finally:
+        # Once the server has said 250 the email is its own: a QUIT that fails or times out
+        # after that must not count as a failed send, or the email would go twice.
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()

@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lessons.models import Action, Lesson, User
 from lessons.services.notifications import Notice
-from push import chat, email
+from push import chat, digest, email
 from push.config import PushSettings
-from push.dispatch import tell
+from push.dispatch import action_notice, tell
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +50,13 @@ def action_reminders(session: Session, settings: PushSettings, now: datetime) ->
         late = action.due_on < today
         when = "overdue" if late else "due"
         told += tell(session, settings, {action.owner_id},
-                     f"action:{action.id}:{when}:{action.due_on}", Notice(
-            "action_overdue" if late else "action_due",
+                     f"action:{action.id}:{when}:{action.due_on}", action_notice(
+            session, action, "action_overdue" if late else "action_due",
             f"{'Overdue' if late else 'Due'} on {action.due_on:%d %b}: "
             f"{_short(action.description)}",
             f"Your action on “{action.lesson.title}” {'was' if late else 'is'} due on "
             f"{action.due_on:%A %d %B %Y}. Close it, or give it to someone else, on your "
-            "actions page.", f"/lessons/{action.lesson_id}#actions", action.lesson_id,
-            action.project_id))
+            "actions page."))
     return told
 
 
@@ -88,12 +87,12 @@ def weekly_pmo(session: Session, settings: PushSettings, now: datetime) -> int:
     if now.weekday() != 0:
         return 0
     week = now.strftime("%G-W%V")
-    digest = chat.pmo_digest(session, settings, now)
+    summary = digest.pmo_digest(session, settings, now)
     pmo = set(session.scalars(select(User.id).where(User.role == "pmo",
                                                     User.disabled_at.is_(None))))
     told = tell(session, settings, pmo, f"pmo:{week}", Notice(
-        "pmo_weekly", f"PMO week {week}: {digest.headline}", digest.text, "/pmo"))
-    chat.queue_digest(session, settings, digest, week)
+        "pmo_weekly", f"PMO week {week}: {summary.headline}", summary.text, "/pmo"))
+    chat.queue_digest(session, settings, summary, week)
     return told
 
 

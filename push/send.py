@@ -2,9 +2,12 @@
 
 A delivery is claimed for a lease in its own committed transaction, so two
 workers never send the same one, and a worker killed mid-send leaves a claim
-that lapses and is tried again. A channel's sender raises on failure; the
-delivery then waits (exponential backoff) and is tried again until it gives up
-after a day, when it shows on the admin page with its error and a Retry button.
+that lapses and is tried again; a sender whose lease lapsed mid-send cannot
+record its outcome over the new claim's. An email its reader no longer wants
+(email turned off, a lesson they may no longer see) is cancelled, not sent.
+A channel's sender raises on failure; the delivery then waits (exponential
+backoff) and is tried again until it gives up after a day, when it shows on
+the admin page with its error and a Retry button.
 """
 
 import logging
@@ -15,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lessons.models import Delivery, Webhook, utcnow
 from lessons.services.notifications import (
+    cancel,
     claim,
     due_deliveries,
     mark_failed,
@@ -42,6 +46,9 @@ def send_one(sessions: sessionmaker[Session], settings: PushSettings, delivery_i
     with sessions() as session:
         delivery = claim(session, delivery_id, utcnow(), lease(settings))
         if delivery is None:
+            return False
+        if delivery.channel == "email" and (reason := email.unwanted(session, delivery)):
+            cancel(session, delivery, reason)
             return False
         try:
             SENDERS[delivery.channel](delivery, settings)

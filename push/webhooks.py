@@ -54,9 +54,10 @@ def lesson_ref(settings: PushSettings, lesson: Lesson) -> dict[str, Any]:
 
 
 def queue_event(session: Session, settings: PushSettings, event: str, key: str,
-                data: dict[str, Any]) -> int:
-    """Write a delivery of `event` for each live webhook registered for it; how many."""
-    occurred_at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+                data: dict[str, Any], at: datetime) -> int:
+    """Write a delivery of `event`, which happened `at`, for each live webhook registered
+    for it; how many."""
+    occurred_at = at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     written = 0
     for hook in session.scalars(select(Webhook).where(Webhook.disabled_at.is_(None))
                                 .order_by(Webhook.id)):

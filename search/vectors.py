@@ -119,6 +119,14 @@ def latest_changes(session: Session, lesson_ids: Sequence[int]) -> dict[int, int
     return seqs
 
 
+def is_current(session: Session, model: str, lesson_id: int) -> bool:
+    """Whether the lesson's stored vectors for `model` reflect its latest change (a search
+    engine has caught up with it, and placed it in its theme)."""
+    oldest = session.scalar(select(func.min(PassageVector.seq)).where(
+        PassageVector.lesson_id == lesson_id, PassageVector.model == model))
+    return oldest is not None and oldest >= latest_changes(session, [lesson_id]).get(lesson_id, 0)
+
+
 def stale_lessons(session: Session, model: str) -> list[int]:
     """Live lessons whose vectors for `model` are missing or older than their last change."""
     latest = (select(Change.entity_id.label("lesson_id"), func.max(Change.seq).label("seq"))

@@ -17,6 +17,7 @@ from test_webhooks import Receiver, add_webhook, deliveries, run_push
 from insights.trends import Windows, repeated_mistakes, theme_views
 from lessons.models import utcnow
 from push import chat
+from push.digest import pmo_digest
 from push.send import send_due
 from web.queue import push_settings
 
@@ -152,7 +153,7 @@ def test_the_pmo_digest_links_back_and_names_only_what_everyone_sees(app, receiv
         # Unfiltered, the repeat's first lesson is the team-only one: the canary can sing.
         everything = repeated_mistakes(session, theme_views(session, Windows(date.today())))
         assert everything[0].lessons[0].title == TEAM_ONLY
-        digest = chat.pmo_digest(session, settings, utcnow())
+        digest = pmo_digest(session, settings, utcnow())
         assert chat.queue_digest(session, settings, digest, "2030-W02") == 2
         assert chat.queue_digest(session, settings, digest, "2030-W02") == 0  # once a week
         session.commit()

@@ -13,7 +13,18 @@ import pytest
 from conftest import Api, signed_in
 from sqlalchemy import select, update
 
-from lessons.models import Action, Lesson, Notification, PushCursor, User, utcnow
+from lessons.models import (
+    Action,
+    Delivery,
+    Lesson,
+    Notification,
+    PushCursor,
+    User,
+    Webhook,
+    utcnow,
+)
+from lessons.services.lessons import create_lesson
+from lessons.services.notifications import Notice, add_delivery, claim, finish, notify
 from lessons.services.projects import add_member
 from lessons.services.subscriptions import follow, set_cadence
 from push import periodic
@@ -209,3 +220,99 @@ def test_a_deleted_action_or_lesson_tells_nobody(app, run):
     assert told(app, author.user_id) == []
     with app.app_context():
         assert db.session.scalar(select(Action)) is None
+
+
+def test_imported_history_is_not_news(app, run, runner, tmp_path):
+    fan = signed_in(app, "contributor")
+    follow_as(app, fan.user_id, "category", "vendor & procurement")
+    rows = tmp_path / "old.csv"
+    rows.write_text("title,what_happened,category\n"
+                    f"{HOSTAGE['title']},{HOSTAGE['what_happened']},vendor & procurement\n")
+    result = runner.invoke(args=["import", str(rows)])
+    assert result.exit_code == 0, result.output
+    run()
+    assert told(app, fan.user_id) == []
+
+
+def test_a_write_rolled_back_leaves_no_notification_behind(session):
+    """One INSERT … ON CONFLICT, not a savepoint: pysqlite commits a savepoint that opens a
+    transaction, which kept the row of a caller that then rolled back."""
+    user = session.get_one(User, make_user_in(session))
+    notify(session, user, "once", Notice("approved", "Subject", "Body"))
+    session.rollback()
+    assert session.scalar(select(Notification)) is None
+    assert notify(session, user, "once", Notice("approved", "Subject", "Body")) is not None
+    assert notify(session, user, "once", Notice("approved", "Subject", "Body")) is None
+
+
+def make_user_in(session) -> int:
+    from lessons.services.users import create_user
+
+    user = create_user(session, "rolled@example.org", "contributor", "a long password here",
+                       actor="test set-up")
+    session.commit()
+    return user.id
+
+
+def test_a_sender_whose_claim_lapsed_cannot_overwrite_the_next_claim(app):
+    sessions = app.extensions["lessons.db"][1]
+    with sessions() as setup:
+        add_delivery(setup, "email:lapse", "email", "a@example.org", "Subject", {})
+        setup.commit()
+        delivery_id = setup.scalar(select(Delivery.id))
+    with sessions() as slow, sessions() as fast:  # two senders, in two processes
+        first = claim(slow, delivery_id, utcnow(), timedelta(0))
+        second = claim(fast, delivery_id, utcnow() + timedelta(seconds=1), timedelta(minutes=5))
+        assert first is not None and second is not None  # the first claim lapsed: taken over
+        assert not finish(slow, first, status="sent")  # the slow sender's word no longer counts
+        assert finish(fast, second, status="sent")
+
+
+def test_an_action_closed_through_the_api_reaches_webhooks_once(app, run):
+    pmo = signed_in(app, "pmo")
+    lesson = Api(pmo).lesson(**HOSTAGE, status="approved")
+    with app.app_context():
+        db.session.add(Webhook(url="http://127.0.0.1:9/hook", events=["action.closed"],
+                               secret="s", created_by="test"))
+        db.session.commit()
+    action = pmo.post("/api/v1/actions", json={"lesson_id": lesson["id"],
+                                               "description": "Write an exit clause"})
+    assert action.status_code == 201
+    path = f"/api/v1/actions/{action.get_json()['id']}"
+    assert pmo.patch(path, json={"status": "done"}).status_code == 200
+    assert pmo.patch(path, json={"description": "Wrote the exit clause"}).status_code == 200
+    run()
+    with app.app_context():
+        events = [d.payload["body"]["event"] for d in db.session.scalars(select(Delivery))]
+    assert events == ["action.closed"]
+
+
+def test_an_owner_who_may_not_see_the_lesson_is_told_without_its_name(app, run):
+    author, outsider = signed_in(app, "contributor"), signed_in(app, "contributor")
+    project = Api(author).project("Sealed programme")
+    lesson = Api(author).lesson(**{**HOSTAGE, "title": "Sealed: the vendor held our data"},
+                                project_id=project["id"], visibility="project")
+    with app.app_context():
+        db.session.add(Action(lesson_id=lesson["id"], description="Sealed step", status="open",
+                              owner_id=outsider.user_id, due_on=utcnow().date()))
+        db.session.commit()
+        periodic.action_reminders(db.session, push_settings(app), utcnow())
+        db.session.commit()
+    [notice] = told(app, outsider.user_id)
+    assert "Sealed" not in notice.subject + notice.body and notice.lesson_id is None
+    assert notice.link == "/actions/mine"
+
+
+def test_an_approval_waits_for_its_vectors_or_embeds_them_itself(app, run):
+    author = signed_in(app, "contributor")
+    with app.app_context():  # approved by a path that indexes nothing afterwards
+        lesson = create_lesson(db.session, HOSTAGE, actor="pmo@example.org",
+                               owner_id=author.user_id, status="approved")
+        db.session.commit()
+        settings = push_settings(app)
+        assert dispatch(db.session, settings) == 0  # not embedded yet: kept for later
+        assert told(app, author.user_id) == []
+        assert dispatch(db.session, settings, catch_up=engine().ready) == 1
+        lesson_id = lesson.id
+    [notice] = told(app, author.user_id)
+    assert notice.lesson_id == lesson_id

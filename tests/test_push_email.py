@@ -421,10 +421,15 @@ def test_a_team_only_lesson_never_reaches_an_outsider_by_email(mail_app, inbox):
     # The team sees both canaries: a check that could never find them would fail here.
     team_mail = "\n".join(everything(m) for m in inbox.to("mia@example.org"))
     assert TEAM_CANARY in team_mail and LATER_CANARY in team_mail
+    # Otto's email about the later canary was written while he could see it, and cancelled
+    # at sending time, once he no longer could.
     at_once = inbox.to("otto@example.org")
-    assert [m["Subject"] for m in at_once] == ["New lesson: Apollo's open lesson",
-                                               f"New lesson: {LATER_CANARY}"]
+    assert [m["Subject"] for m in at_once] == ["New lesson: Apollo's open lesson"]
     assert all(TEAM_CANARY not in everything(m) for m in at_once)
+    with mail_app.app_context():
+        cancelled = db.session.scalars(select(Delivery).where(
+            Delivery.target == "otto@example.org", Delivery.status == "cancelled")).one()
+        assert LATER_CANARY in cancelled.subject and "no longer see" in cancelled.last_error
     [digest] = inbox.to("olga@example.org")
     assert "Apollo's open lesson" in everything(digest)
     assert TEAM_CANARY not in everything(digest) and LATER_CANARY not in everything(digest)

@@ -258,20 +258,36 @@ def test_the_guard_holds_at_send_time_and_follows_no_redirect(receiver, monkeypa
         http.post_json(receiver.url, b"{}", {}, 5, allow_private=True)
     assert len(receiver.posts) == 1  # the redirect is not followed
 
-    # The connection goes to the address checked, whatever a second lookup would say: here
-    # no DNS server knows the name at all.
-    name_loopback(monkeypatch)
+    # The connection goes to the address checked, whatever a second lookup would say: a
+    # rebinding name answers the receiver's address once, then one where nobody listens.
+    lookups = rebinding_name(monkeypatch)
     port = receiver.server.server_address[1]
     receiver.status = 200
     assert http.post_json(f"http://hooks.rebind.test:{port}/x", b"{}", {}, 5, True) == 200
     assert receiver.posts[-1][0]["Host"] == f"hooks.rebind.test:{port}"
+    assert lookups == ["hooks.rebind.test"]  # looked up once, and that answer was used
 
 
 def name_loopback(monkeypatch) -> None:
-    """Resolve *.rebind.test to 127.0.0.1, for the guard's one lookup only."""
+    """Resolve *.rebind.test to 127.0.0.1, as a name the test's certificate is for."""
     real = http.socket.getaddrinfo
     monkeypatch.setattr(http.socket, "getaddrinfo", lambda host, *args, **kwargs: real(
         "127.0.0.1" if host.endswith(".rebind.test") else host, *args, **kwargs))
+
+
+def rebinding_name(monkeypatch) -> list[str]:
+    """Resolve *.rebind.test to 127.0.0.1 the first time and to 127.0.0.3 (nothing listens
+    there) after: a client that looked the name up again would miss the receiver."""
+    real, asked = http.socket.getaddrinfo, []
+
+    def lookup(host, *args, **kwargs):
+        if host.endswith(".rebind.test"):
+            asked.append(host)
+            host = "127.0.0.1" if len(asked) == 1 else "127.0.0.3"
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(http.socket, "getaddrinfo", lookup)
+    return asked
 
 
 def test_https_checks_the_certificate_against_the_hosts_name(tmp_path, monkeypatch):

@@ -85,11 +85,12 @@ def load_settings(app: Flask, overrides: dict[str, Any] | None) -> None:
         categories = categories.split(",")
     app.config["CATEGORIES"] = [c.strip() for c in categories if c.strip()]
     _check_links_and_money(app)
+    if app.config["SMTP_URL"]:  # a typo found at start-up, not on every email's delivery
+        parse_smtp_url(str(app.config["SMTP_URL"]))
 
 
 def _check_links_and_money(app: Flask) -> None:
-    """Refuse to start with a currency, base URL or mail server that would be wrong on every
-    page or email."""
+    """Refuse to start with a currency or base URL that would print wrong on every page."""
     currency = str(app.config["CURRENCY"]).strip().upper()
     if not CURRENCY_CODE.fullmatch(currency):
         raise ValueError(f"{ENV_PREFIX}_CURRENCY must be an ISO 4217 code such as EUR or USD, "
@@ -101,8 +102,6 @@ def _check_links_and_money(app: Flask) -> None:
         raise ValueError(f"{ENV_PREFIX}_BASE_URL must be an http:// or https:// address "
                          f"such as https://lessons.example.org.")
     app.config["BASE_URL"] = base
-    if app.config["SMTP_URL"]:  # a typo found at start-up, not on every email's delivery
-        parse_smtp_url(str(app.config["SMTP_URL"]))
 
 
 def _instance_secret(path: Path) -> str:

@@ -71,10 +71,13 @@ def register_tasks(app: Flask, queue: Huey) -> dict[str, Any]:
     """The tasks, each with the app's sessions and settings."""
     sessions: sessionmaker[Session] = app.extensions["lessons.db"][1]
     settings = push_settings(app)
+    search_engine = app.extensions["lessons.search"]
 
     def dispatch_now() -> None:
+        # A lesson approved by a path that indexed nothing (or before the web did) is
+        # embedded and placed in its theme here, so its followers are matched.
         with sessions() as session:
-            while dispatch(session, settings):
+            while dispatch(session, settings, catch_up=search_engine.ready):
                 pass
         send_now()
 

@@ -38,7 +38,7 @@ def load_demo(session: Session, path: Path = DEMO_FILE) -> DemoResult:
             actions = data.pop("actions", [])
             lesson = create_lesson(
                 session, {**data, "project_id": project.id}, actor=data.get("author") or "demo",
-                status="approved",
+                status="approved", historical=True,
             )
             result.lessons += 1
             for action in actions:

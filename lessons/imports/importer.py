@@ -153,7 +153,7 @@ def run_import(session: Session, table: Table, mapping: ColumnMap, *, actor: Act
                 continue
             lesson = create_lesson(session, {**row.data, "project_id": projects.id_for(
                 row.project, row.business_unit, report)}, actor=actor, categories=categories,
-                status="approved")  # historical records, not drafts to review
+                status="approved", historical=True)  # past records, not drafts to review
             lesson.source_hash = content_hash(row)
             batch.append((row.number, lesson.id))
             if len(batch) == BATCH:

@@ -85,11 +85,15 @@ class Delivery(Base):
     hook_id: Mapped[int | None]  # the ChatHook or Webhook it goes through
     subject: Mapped[str] = mapped_column(String(300))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)  # what the channel sends, as rendered
-    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending, sending, sent
-    # or failed
+    # pending, sending, sent, failed (gave up: admins may retry) or cancelled (its reader
+    # turned email off, or may no longer see its lesson, before it went)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     lease_until: Mapped[datetime | None]  # while "sending": when a dead sender's claim lapses
+    # Which claim is sending it: a sender whose lease lapsed cannot record the outcome of
+    # another's send.
+    claim: Mapped[str | None] = mapped_column(String(32))
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]

@@ -3,6 +3,7 @@
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from lessons.errors import Conflict, NotFound
@@ -23,6 +24,18 @@ def record_change(session: Session, entity: str, entity_id: int, op: str) -> Non
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("LOCK TABLE changes IN SHARE ROW EXCLUSIVE MODE"))
     session.add(Change(entity=entity, entity_id=entity_id, op=op))
+
+
+def insert_once(session: Session, model: type[T], keys: list[str], /, **values: Any) -> T | None:
+    """Insert a row unless one with the same `keys` exists (a unique constraint's columns):
+    the new row, or None. One statement, so no savepoint: pysqlite commits a savepoint that
+    opens a transaction, which would let a rolled-back caller keep the row."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    table = model.__table__  # type: ignore[attr-defined]
+    key = session.execute(dialect.insert(table).values(**values)
+                          .on_conflict_do_nothing(index_elements=keys)
+                          .returning(*table.primary_key.columns)).first()
+    return None if key is None else session.get(model, tuple(key))
 
 
 def find_row(session: Session, model: type[T], row_id: int) -> T | None:

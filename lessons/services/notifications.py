@@ -13,20 +13,20 @@ waits twice as long each time (`backoff`) until `GIVE_UP_AFTER`, then the
 delivery is failed and shown to admins, who can send it again.
 """
 
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, CursorResult, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lessons.errors import Conflict, NotFound
 from lessons.models import Delivery, Lesson, Notification, User, utcnow
 from lessons.policy import sees, visible
 from lessons.queries import Page
-from lessons.services.common import paginate
+from lessons.services.common import insert_once, paginate
 from lessons.services.subscriptions import cadence
 
 GIVE_UP_AFTER = timedelta(hours=24)
@@ -48,24 +48,19 @@ class Notice:
 def notify(session: Session, user: User, key: str, notice: Notice) -> Notification | None:
     """Tell `user` once under `key`; None if told already, if the account is disabled, if it
     turned both channels off, or if the lesson is one they may not see."""
-    if user.disabled_at is not None or not _may_see(session, user, notice.lesson_id):
+    if user.disabled_at is not None or not may_see(session, user, notice.lesson_id):
         return None
     in_app = cadence(session, user.id, "in_app") != "off"
     if not in_app and cadence(session, user.id, "email") == "off":
         return None
-    row = Notification(key=key[:300], user_id=user.id, kind=notice.kind,
-                       subject=_line(notice.subject, 300), body=notice.body, link=notice.link,
-                       lesson_id=notice.lesson_id, project_id=notice.project_id,
-                       shown_in_app=in_app)
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:  # told already, by this run before it died or by another worker
-        return None
-    return row
+    # None: told already, by this run before it died or by another worker.
+    return insert_once(session, Notification, ["key"], key=key[:300], user_id=user.id,
+                       kind=notice.kind, subject=_line(notice.subject, 300), body=notice.body,
+                       link=notice.link, lesson_id=notice.lesson_id,
+                       project_id=notice.project_id, shown_in_app=in_app, created_at=utcnow())
 
 
-def _may_see(session: Session, user: User, lesson_id: int | None) -> bool:
+def may_see(session: Session, user: User, lesson_id: int | None) -> bool:
     if lesson_id is None:
         return True
     lesson = session.get(Lesson, lesson_id)
@@ -111,14 +106,11 @@ def add_delivery(session: Session, key: str, channel: str, target: str, subject:
                  payload: dict[str, Any], *, user_id: int | None = None,
                  hook_id: int | None = None) -> Delivery | None:
     """Write a message to send under `key`, once; None if it was written already."""
-    row = Delivery(key=key[:300], channel=channel, target=target, subject=_line(subject, 300),
-                   payload=payload, user_id=user_id, hook_id=hook_id)
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        return None
-    return row
+    now = utcnow()
+    return insert_once(session, Delivery, ["key"], key=key[:300], channel=channel,
+                       target=target, subject=_line(subject, 300), payload=payload,
+                       user_id=user_id, hook_id=hook_id, status="pending", attempts=0,
+                       next_attempt_at=now, created_at=now)
 
 
 def due_deliveries(session: Session, now: datetime, limit: int = 100) -> list[int]:
@@ -141,21 +133,40 @@ def next_due(session: Session) -> datetime | None:
 def claim(session: Session, delivery_id: int, now: datetime, lease: timedelta) -> Delivery | None:
     """Take the delivery for one send, committed, so no other sender takes it meanwhile; None
     if it is not due, or another sender holds it."""
+    token = secrets.token_hex(16)
     claimed = cast(CursorResult[Any], session.execute(
         update(Delivery).where(Delivery.id == delivery_id, or_(
             (Delivery.status == "pending") & (Delivery.next_attempt_at <= now),
             (Delivery.status == "sending") & (Delivery.lease_until < now)))
-        .values(status="sending", lease_until=now + lease, attempts=Delivery.attempts + 1)))
+        .values(status="sending", lease_until=now + lease, claim=token,
+                attempts=Delivery.attempts + 1)))
     session.commit()
     if claimed.rowcount != 1:
         return None
     return session.get(Delivery, delivery_id)
 
 
-def mark_sent(session: Session, delivery: Delivery) -> None:
-    delivery.status, delivery.sent_at, delivery.lease_until = "sent", utcnow(), None
-    delivery.last_error = None
+def finish(session: Session, delivery: Delivery, **values: Any) -> bool:
+    """Record how this claim's send ended, committed; False when the claim had lapsed and
+    another sender took the delivery over (its outcome is the one that counts). `delivery`
+    is as `claim` returned it, its `claim` this sender's token: nothing commits between."""
+    token = delivery.claim
+    ended = cast(CursorResult[Any], session.execute(
+        update(Delivery).where(Delivery.id == delivery.id, Delivery.status == "sending",
+                               Delivery.claim == token)
+        .values(lease_until=None, claim=None, **values)))
     session.commit()
+    return ended.rowcount == 1
+
+
+def mark_sent(session: Session, delivery: Delivery) -> None:
+    finish(session, delivery, status="sent", sent_at=utcnow(), last_error=None)
+
+
+def cancel(session: Session, delivery: Delivery, reason: str) -> None:
+    """Not to be sent after all: its reader turned the channel off, or may no longer see
+    what it is about."""
+    finish(session, delivery, status="cancelled", last_error=reason)
 
 
 def backoff(attempts: int, base: float) -> timedelta:
@@ -168,12 +179,10 @@ def mark_failed(session: Session, delivery: Delivery, error: str, base: float) -
     """Record a failed try: due again after the backoff, or failed for good past
     `GIVE_UP_AFTER` (shown to admins). Whether it gave up."""
     now = utcnow()
-    delivery.last_error, delivery.lease_until = error[:MAX_ERROR], None
     gave_up = now - delivery.created_at >= GIVE_UP_AFTER
-    delivery.status = "failed" if gave_up else "pending"
-    delivery.next_attempt_at = now + backoff(delivery.attempts, base)
-    session.commit()
-    return gave_up
+    return finish(session, delivery, status="failed" if gave_up else "pending",
+                  last_error=error[:MAX_ERROR],
+                  next_attempt_at=now + backoff(delivery.attempts, base)) and gave_up
 
 
 def retry(session: Session, delivery_id: int) -> Delivery:

@@ -60,17 +60,19 @@ def check_initial_status(value: object, may_approve: bool) -> str:
     return str(value)
 
 
-def open_review(session: Session, lesson: Lesson, status: str, actor: Actor | str) -> None:
-    """Start a new lesson's review; a step is recorded unless it starts as a draft."""
+def open_review(session: Session, lesson: Lesson, status: str, actor: Actor | str, *,
+                audited: bool = True) -> None:
+    """Start a new lesson's review; a step is recorded unless it starts as a draft, and
+    audited like the buttons' (push tells people of audited approvals) when `audited`."""
     actor = as_actor(actor)
     if status not in NEW_STATUSES:
         raise ValueError(f"A new lesson cannot start as {status!r}.")
     lesson.status, lesson.status_since = status, utcnow()
     if status != "draft":
         session.add(Review(lesson=lesson, event=status, actor=actor.name))
-    if status != "draft":  # a submit or an approval like the buttons', audited like them
-        session.flush()
-        audit.record(session, actor, f"lesson_{STEP_OF[status]}", f"lesson {lesson.id}")
+        if audited:
+            session.flush()
+            audit.record(session, actor, f"lesson_{STEP_OF[status]}", f"lesson {lesson.id}")
 
 
 def review_step(session: Session, lesson_id: int, step: str, *, actor: Actor | str,

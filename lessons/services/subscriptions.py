@@ -7,14 +7,16 @@ followed search keeps its words' vector, so a new lesson is matched on meaning
 by `search.watch`; encoding is the caller's (the web has the model).
 """
 
+import unicodedata
 from collections.abc import Callable
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lessons.errors import NotFound, ValidationError
-from lessons.models import Preference, Project, ProjectMember, Subscription, Theme, User
+from lessons.models import Preference, Project, ProjectMember, Subscription, Theme, User, utcnow
+from lessons.services import audit
+from lessons.services.common import insert_once
 
 KINDS = {"project": "Project", "theme": "Theme", "category": "Category", "search": "Search"}
 CHANNELS = {"in_app": "In the app", "email": "Email"}
@@ -33,36 +35,37 @@ Encode = Callable[[str], tuple[bytes, str]]  # words -> (float32 vector bytes, m
 def follow(session: Session, user: User, kind: str, target: str,
            encode: Encode | None = None) -> Subscription:
     """Follow `target` (a project or theme id, a category, a search's words); following it
-    again keeps the one subscription."""
+    again keeps the one subscription. Audited as the account's."""
     target = _checked_target(session, kind, target)
     if kind == "project":  # a member who had turned their project off turns it back on
         _forget(session, user, UNFOLLOWED, target)
     existing = _find(session, user, kind, target)
     if existing is not None:
         return existing
-    row = Subscription(user_id=user.id, kind=kind, target=target)
+    vector: dict[str, object] = {}
     if kind == "search":
         if encode is None:
             raise ValueError("A search is followed with its words' vector.")
-        row.vector, row.model = encode(target)
-    return _added(session, row, user, kind, target)
+        vector["vector"], vector["model"] = encode(target)
+    audit.record(session, user.email, "follow", f"{kind} {target}"[:500])
+    return _added(session, user, kind, target, **vector)
 
 
 def unfollow(session: Session, user: User, kind: str, target: str) -> None:
-    """Stop following; a team member stops their own project's news with an "unfollowed" row."""
-    target = target.strip()
+    """Stop following; a team member stops their own project's news with an "unfollowed" row.
+    Audited as the account's."""
+    target = " ".join(str(target).split())
     _forget(session, user, kind, target)
-    if kind == "project" and target.isdigit() and _is_member(session, int(target), user.id):
-        if _find(session, user, UNFOLLOWED, target) is None:
-            _added(session, Subscription(user_id=user.id, kind=UNFOLLOWED, target=target),
-                   user, UNFOLLOWED, target)
+    if kind == "project" and _is_id(target) and _is_member(session, int(target), user.id):
+        _added(session, user, UNFOLLOWED, target)
+    audit.record(session, user.email, "unfollow", f"{kind} {target}"[:500])
     session.flush()
 
 
 def follows(session: Session, user: User, kind: str, target: str) -> bool:
     """Whether `user` follows it, a team member their project included."""
     target = target.strip()
-    if kind == "project" and target.isdigit() and _is_member(session, int(target), user.id):
+    if kind == "project" and _is_id(target) and _is_member(session, int(target), user.id):
         return _find(session, user, UNFOLLOWED, target) is None
     return _find(session, user, kind, target) is not None
 
@@ -125,8 +128,13 @@ def set_cadence(session: Session, user_id: int, channel: str, value: str) -> Non
     row = session.get(Preference, (user_id, channel))
     if row is None:
         session.add(Preference(user_id=user_id, channel=channel, cadence=value))
+    elif row.cadence == value:
+        return
     else:
         row.cadence = value
+    user = session.get(User, user_id)
+    audit.record(session, user.email if user else f"user {user_id}", "notification_settings",
+                 f"user {user_id}", channel=channel, cadence=value)
     session.flush()
 
 
@@ -135,9 +143,11 @@ def _checked_target(session: Session, kind: str, target: str) -> str:
     target = " ".join(str(target).split())
     if kind not in KINDS:
         raise ValidationError({"kind": f"Choose one of: {', '.join(KINDS)}."})
+    if any(unicodedata.category(c) == "Cc" for c in target):
+        raise ValidationError({"target": "Remove the control characters (such as NUL)."})
     if kind in ("project", "theme"):
         model = Project if kind == "project" else Theme
-        row = session.get(model, int(target)) if target.isdigit() and len(target) < 10 else None
+        row = session.get(model, int(target)) if _is_id(target) else None
         if row is None:
             raise NotFound(kind, target)
     if not target:
@@ -146,6 +156,11 @@ def _checked_target(session: Session, kind: str, target: str) -> str:
         raise ValidationError({"target": f"A followed search is at most {MAX_SEARCH} "
                                          "characters."})
     return target
+
+
+def _is_id(target: str) -> bool:
+    """Whether `target` is a row id as stored: ASCII digits ("٣" is a digit, not an id)."""
+    return target.isascii() and target.isdigit() and len(target) < 10
 
 
 def _find(session: Session, user: User, kind: str, target: str) -> Subscription | None:
@@ -164,14 +179,12 @@ def _is_member(session: Session, project_id: int, user_id: int) -> bool:
     return session.get(ProjectMember, (project_id, user_id)) is not None
 
 
-def _added(session: Session, row: Subscription, user: User, kind: str,
-           target: str) -> Subscription:
-    """`row` stored; of two identical follows at once, the one that lost finds the winner's."""
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        found = _find(session, user, kind, target)
-        assert found is not None  # the other request's row is what collided
-        return found
-    return row
+def _added(session: Session, user: User, kind: str, target: str,
+           **values: object) -> Subscription:
+    """The subscription stored; of two identical follows at once, the one that lost finds
+    the winner's."""
+    row = insert_once(session, Subscription, ["user_id", "kind", "target"], user_id=user.id,
+                      kind=kind, target=target, created_at=utcnow(), **values)
+    found = row or _find(session, user, kind, target)
+    assert found is not None  # inserted, or the other request's row is what collided
+    return found

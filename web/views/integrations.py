@@ -20,7 +20,7 @@ from lessons.policy import restrict
 from lessons.services import audit
 from lessons.services.notifications import deliveries, delivery_counts, retry
 from lessons.services.users import Account
-from push import chat, webhooks
+from push import chat, slack, webhooks
 from push.http import masked
 from web.auth import client_ip
 from web.database import db
@@ -54,7 +54,7 @@ def integrations_page(form: str | None = None, errors: dict[str, str] | None = N
         "integrations/index.html", status=status, hooks=chat.hooks(db.session),
         kinds=chat.KINDS, projects=services.project_choices(db.session),
         webhooks=webhooks.registered(db.session), events=webhooks.EVENT_LABELS,
-        links=chat.slack_links(db.session), email_on=settings.email_on,
+        links=slack.links(db.session), email_on=settings.email_on,
         command_on=bool(current_app.config["SLACK_SIGNING_SECRET"]),
         command_url=settings.link(url_for(".slack_command")),
         counts={name: counts.get(name, 0) for name in STATUSES},
@@ -135,7 +135,7 @@ def delete_webhook(hook_id: int) -> Response:
 def link_slack_user() -> Response:
     """Write a Slack user's `/lesson` drafts as an account."""
     try:
-        link = chat.link_slack_user(db.session, current_actor(),
+        link = slack.link_slack_user(db.session, current_actor(),
                                     request.form.get("slack_user_id", ""),
                                     request.form.get("email", ""))
     except ValidationError as error:
@@ -148,7 +148,7 @@ def link_slack_user() -> Response:
 @bp.post("/slack-users/<slack_user_id>/delete")
 def unlink_slack_user(slack_user_id: str) -> Response:
     """Refuse the Slack user's `/lesson` from now on."""
-    chat.unlink_slack_user(db.session, current_actor(), slack_user_id)
+    slack.unlink_slack_user(db.session, current_actor(), slack_user_id)
     db.session.commit()
     flash(f"Slack user {slack_user_id} unlinked: their /lesson is refused from now on.")
     return redirect_after_post(url_for(".index"))
@@ -183,32 +183,32 @@ def slack_command() -> Response:
     if not secret:
         return slack_answer(OFF, 404)
     signature = request.headers.get("X-Slack-Signature", "")
-    refusal = chat.slack_refusal(secret, request.headers.get("X-Slack-Request-Timestamp", ""),
+    refusal = slack.refusal(secret, request.headers.get("X-Slack-Request-Timestamp", ""),
                                  signature, request.get_data(), time.time())
     if refusal:
         return slack_answer(refusal, 401)
     slack_user_id = request.form.get("user_id", "")
-    user = chat.slack_user(db.session, slack_user_id)
+    user = slack.linked_account(db.session, slack_user_id)
     if user is None:
         return slack_answer(UNLINKED.format(slack_user_id[:50] or "no id"))
-    text = chat.command_text(request.form.get("text", ""))
+    text = slack.command_text(request.form.get("text", ""))
     if not text:
         return slack_answer(USAGE)
     with session_of(user) as session:
-        if not chat.first_time(session, signature):
+        if not slack.first_time(session, signature):
             return slack_answer(REPLAYED, 409)
         try:
-            lesson = chat.save_draft(session, user, text, client_ip(), categories())
+            lesson = slack.save_draft(session, user, text, client_ip(), categories())
         except ValidationError as error:
             return slack_answer(f"Not saved: {error.message} {' '.join(error.fields.values())}")
         session.commit()
-        alike = chat.similar(engine(), session, text, lesson.id)
-        return jsonify(chat.draft_reply(push_settings(current_app), lesson, alike))
+        alike = slack.similar(engine(), session, text, lesson.id)
+        return jsonify(slack.draft_reply(push_settings(current_app), lesson, alike))
 
 
 def slack_answer(text: str, status: int = 200) -> Response:
     """A reply only the person who typed the command sees (Slack shows it on a 200 only)."""
-    response = jsonify(chat.ephemeral(text))
+    response = jsonify(slack.ephemeral(text))
     response.status_code = status
     return response
 
