@@ -222,6 +222,38 @@ def app(backend, make_app):
     return make_app(DATABASE_URL=backend.url)
 
 
+@contextmanager
+def working(app) -> Iterator[None]:
+    """The app's queue worked by a thread until the block ends, as `lessons worker` works it
+    in production: what a request queued (an import, a theme recompute, a dispatch) runs."""
+    queue = app.extensions["lessons.queue"][0]
+    stop = threading.Event()
+
+    def work() -> None:
+        while not stop.is_set():
+            task = queue.dequeue()
+            if task is None:
+                stop.wait(0.05)
+            else:
+                queue.execute(task)
+
+    thread = threading.Thread(target=work, name="queue-worker", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=120)
+    assert not thread.is_alive(), "the queue's task did not finish"
+
+
+@pytest.fixture
+def queue_worker(app) -> Iterator[None]:
+    """The app's queue worked by a thread for the test (`working`)."""
+    with working(app):
+        yield
+
+
 TEST_PASSWORD = "correct horse battery"
 # Accounts and tokens a test starts from are set-up, not events: their audit rows are removed,
 # so a test that reads the log sees only what it did.

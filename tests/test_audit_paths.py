@@ -247,7 +247,7 @@ def test_an_account_change_by_the_cli_writes_one_row_as_its_operator(app, runner
     assert len(audit_rows(app, "token_revoke")) == 1
 
 
-def test_an_import_from_the_web_is_one_row_as_its_starter(app):
+def test_an_import_from_the_web_is_one_row_as_its_starter(app, queue_worker):
     pmo = signed_in(app, "pmo")
     upload = pmo.post("/import", content_type="multipart/form-data", data={"file": (
         io.BytesIO(b"Title,Description\nCrane licence lapsed,Nobody tracked the expiry.\n"),

@@ -121,7 +121,7 @@ def test_log_a_lesson_then_filter_the_list(page, page_errors, base_url, client):
     )
 
 
-def test_recompute_themes_with_a_polled_progress_bar(page, page_errors, client):
+def test_recompute_themes_with_a_polled_progress_bar(page, page_errors, client, queue_worker):
     for title, body in [
         ("Road permit requested too late", "The council took eight weeks to grant it."),
         ("Crane licence came late", "The lifting permit took nine weeks from the council."),
@@ -145,7 +145,7 @@ def test_recompute_themes_with_a_polled_progress_bar(page, page_errors, client):
 
 
 def test_import_a_file_after_its_preview_with_a_polled_progress_bar(page, page_errors, client,
-                                                                     tmp_path):
+                                                                     tmp_path, queue_worker):
     path = tmp_path / "register.csv"
     lines = ["Key,Title,What happened,Severity"]
     lines += [f"K{n},Supplier {n} late,Parts for package {n} came {n % 30 + 1} days late.,high"

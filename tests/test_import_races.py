@@ -64,7 +64,8 @@ def unembedded(app) -> list[int]:
 
 # An import's embedding and a request's sync on the same new lessons
 
-def test_a_web_import_finishes_while_a_search_embeds_the_same_lessons(app, client, monkeypatch):
+def test_a_web_import_finishes_while_a_search_embeds_the_same_lessons(
+        app, client, monkeypatch, queue_worker):
     assert client.get("/api/v1/search?q=warm+up").status_code == 200  # built: searches sync
     with app.app_context():
         embedder = engine().embedder
@@ -94,7 +95,7 @@ def test_a_web_import_finishes_while_a_search_embeds_the_same_lessons(app, clien
 
 
 def test_a_database_error_stops_an_import_with_a_sentence_not_a_driver_message(
-        app, client, monkeypatch):
+        app, client, monkeypatch, queue_worker):
     def embed_on_a_broken_database(self, lesson_ids, on_progress=None):
         with self.sessions() as session:
             session.execute(text("SELECT * FROM no_such_table"))  # a real driver error

@@ -95,7 +95,8 @@ def upload(client, name, content):
     return response.headers["Location"]
 
 
-def test_the_page_lists_the_words_to_map_and_applies_the_chosen_values(client, session):
+def test_the_page_lists_the_words_to_map_and_applies_the_chosen_values(
+        client, session, queue_worker):
     run_url = upload(client, "urgent.csv",
                      URGENT_CSV.encode() + b"Odd,Something odd.,<b>Soon</b>,2026-06-01\n")
     page = client.get(run_url).get_data(as_text=True)
@@ -171,7 +172,8 @@ def page(browser, app, viewport):
 
 
 @pytest.mark.browser
-def test_a_pmo_reads_the_reasons_maps_urgent_to_high_and_imports(page, client, viewport):
+def test_a_pmo_reads_the_reasons_maps_urgent_to_high_and_imports(
+        page, client, viewport, queue_worker):
     errors = console_errors(page)
     page.locator("#import-file").set_input_files(files=[{
         "name": "urgent.csv", "mimeType": "text/csv", "buffer": URGENT_CSV.encode()}])

@@ -448,7 +448,8 @@ def upload(client, name, content, **form):
                        content_type="multipart/form-data")
 
 
-def test_the_import_page_previews_then_imports_in_the_background(client, session, app):
+def test_the_import_page_previews_then_imports_in_the_background(
+        client, session, app, queue_worker):
     response = upload(client, "retro.csv", RETRO.encode() + b"Payments Q3,Went well,,,Ana,x\n",
                       mapping="retro")
     assert response.status_code == 303

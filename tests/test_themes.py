@@ -172,7 +172,7 @@ def test_theme_answers_match_the_openapi_document(client, runner, topics):
         check(item, "Repeat")
 
 
-def test_recompute_from_the_api_runs_in_the_background(client, session, topics):
+def test_recompute_from_the_api_runs_in_the_background(client, session, topics, queue_worker):
     response = client.post("/api/v1/themes/recompute", json={"themes": 3})
     assert response.status_code == 202
     location = response.headers["Location"]
@@ -191,7 +191,8 @@ def test_recompute_from_the_api_runs_in_the_background(client, session, topics):
     assert conflict.status_code == 409 and "being recomputed" in conflict.get_json()["error"]
 
 
-def test_the_themes_page_shows_themes_trends_and_recompute(client, runner, session, topics):
+def test_the_themes_page_shows_themes_trends_and_recompute(
+        client, runner, session, topics, queue_worker):
     empty = client.get("/themes")
     assert empty.status_code == 200 and b"No themes yet" in empty.data
     recompute(runner, 3)
@@ -214,7 +215,7 @@ def test_the_themes_page_shows_themes_trends_and_recompute(client, runner, sessi
 
 
 def test_a_lesson_captured_while_themes_recompute_keeps_a_theme(client, runner, topics,
-                                                                monkeypatch):
+                                                                monkeypatch, queue_worker):
     recompute(runner, 3)
     captured = []
     clustering = search_themes.cluster
@@ -237,7 +238,7 @@ def test_one_recompute_at_a_time_from_the_cli_too(runner, session, topics):
     assert result.exit_code != 0 and "being recomputed" in result.output
 
 
-def test_a_run_whose_process_died_expires_and_frees_the_way(client, session, topics):
+def test_a_run_whose_process_died_expires_and_frees_the_way(client, session, topics, queue_worker):
     old = datetime.now(UTC) - timedelta(hours=1)
     dead = ThemeRun(status="running", actor="gone", stage="Clustering", started_at=old,
                     updated_at=old)

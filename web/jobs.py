@@ -1,12 +1,14 @@
-"""Long work in the background: theme recomputes (one at a time) and imports from the web.
+"""Long work off the request, on the queue: theme recomputes (one at a time) and imports from
+the web.
 
-The process that starts a run computes it in a thread; the run's row, its
-lifecycle and progress are `lessons.services.runs`. This is only the start-up:
-the app's sessions, its instance folder and its search engine, handed to a thread.
+A request records the run (its row, lifecycle and progress are
+`lessons.services.runs`) and enqueues it; the worker (`lessons worker`, which
+`make run` starts beside the server) computes it with its own search engine,
+and every process polls the run's row for the progress bar. These are the
+task bodies `web.queue` registers, and the two starts the views call.
 """
 
 import logging
-import threading
 from pathlib import Path
 
 from flask import Flask
@@ -21,13 +23,10 @@ from search.theme_runs import run_recompute
 log = logging.getLogger(__name__)
 
 
-def start_recompute(app: Flask, session: Session, engine: SearchEngine,
-                    themes: int | None, actor: str) -> ThemeRun:
-    """Record a new run and start it in a thread, or `Conflict` while another is running."""
+def start_recompute(app: Flask, session: Session, themes: int | None, actor: str) -> ThemeRun:
+    """Record a new run and queue it, or `Conflict` while another is running."""
     run = begin_run(session, themes, actor)
-    sessions = app.extensions["lessons.db"][1]
-    threading.Thread(target=run_recompute, args=(sessions, engine, run.id, themes),
-                     name=f"themes-{run.id}", daemon=True).start()
+    app.extensions["lessons.queue"][1]["recompute"](run.id, themes)
     return run
 
 
@@ -36,19 +35,24 @@ def import_file(app: Flask, run: ImportRun) -> Path:
     return Path(app.instance_path) / "imports" / run.stored_name
 
 
-def start_import(app: Flask, session: Session, engine: SearchEngine, run: ImportRun,
-                 actor: Actor) -> None:
-    """Start (or resume) an import in a thread, audited as `actor`'s; `Conflict` if it is
-    running already."""
-    path = import_file(app, run)
+def start_import(app: Flask, session: Session, run: ImportRun, actor: Actor) -> None:
+    """Queue (or resume) an import, audited as `actor`'s; `Conflict` if it is running
+    already."""
     claim_import(session, run, actor)
-    threading.Thread(target=run_import_job, args=(app, engine, run.id, path),
-                     name=f"import-{run.id}", daemon=True).start()
+    app.extensions["lessons.queue"][1]["import"](run.id)
 
 
-def run_import_job(app: Flask, engine: SearchEngine, run_id: int, path: Path) -> None:
-    """Import the run's file with its mapping, embedding each batch, then index what came in."""
+def recompute_job(app: Flask, engine: SearchEngine, run_id: int, themes: int | None) -> None:
+    """The queued recompute: progress and outcome in its run."""
+    run_recompute(app.extensions["lessons.db"][1], engine, run_id, themes)
+
+
+def import_job(app: Flask, engine: SearchEngine, run_id: int) -> None:
+    """The queued import: the run's file with its mapping, embedding each batch, then the
+    index brought up to date with what came in."""
     sessions = app.extensions["lessons.db"][1]
+    with sessions() as session:
+        path = import_file(app, session.get_one(ImportRun, run_id))
     report = import_run_file(sessions, run_id, path, app.config["CATEGORIES"], engine.embed)
     if report is not None:
         index_imported(engine)

@@ -1,9 +1,10 @@
 """The task queue: Huey, stored in SQLite in the instance folder, or in Redis when
 `LESSONS_QUEUE_URL=redis://…`; `lessons worker` consumes it and runs the schedule.
 
-What goes on it is push (`push`): dispatch the audit log into notifications
-and deliveries, send deliveries, and, every few minutes, the periodic work
-(reminders, review backlog, digests). Every task is idempotent, so a retried
+What goes on it: theme recomputes and web imports (`web.jobs`), and push
+(`push`): dispatch the audit log into notifications and deliveries, send
+deliveries, and, every few minutes, the periodic work (reminders, review
+backlog, digests). Every task is idempotent, so a retried
 or repeated one tells nobody twice; the database is the truth and the queue
 only says "look now". A commit that audits something push handles enqueues a
 dispatch, so `make run` (which starts a worker beside the server) tells people
@@ -26,6 +27,7 @@ from push import periodic
 from push.config import PushSettings
 from push.dispatch import HANDLERS, dispatch
 from push.send import seconds_to_next, send_due
+from web import jobs
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +96,10 @@ def register_tasks(app: Flask, queue: Huey) -> dict[str, Any]:
         recorded(sessions, "periodic", lambda: periodic.run(sessions, settings, utcnow()))
 
     tasks = {
+        "recompute": queue.task(name="recompute")(
+            lambda run_id, themes: jobs.recompute_job(app, search_engine, run_id, themes)),
+        "import": queue.task(name="import")(
+            lambda run_id: jobs.import_job(app, search_engine, run_id)),
         "dispatch": queue.task(name="dispatch")(dispatch_now),
         "send": queue.task(name="send")(send_now),
         "sweep": queue.periodic_task(SWEEP, name="sweep")(sweep),

@@ -28,6 +28,7 @@ from lessons.services import audit
 log = logging.getLogger(__name__)
 
 STALE_AFTER = timedelta(minutes=10)
+WAITING = "Waiting for the worker"  # queued: `lessons worker` takes it from here
 
 
 def begin_run(session: Session, themes: int | None, actor: str) -> ThemeRun:
@@ -41,7 +42,7 @@ def begin_run(session: Session, themes: int | None, actor: str) -> ThemeRun:
         raise Conflict(f"Themes are being recomputed (run {running.id}, "
                        f"{running.stage.lower()}). Wait for it to finish.")
     run = ThemeRun(status="running", requested_themes=themes, actor=actor,
-                   stage="Waiting to start")
+                   stage=WAITING)
     session.add(run)
     try:
         session.commit()
@@ -105,7 +106,7 @@ def claim_import(session: Session, run: ImportRun, actor: Actor | str) -> None:
     claimed = cast(CursorResult[Any], session.execute(
         update(ImportRun).where(ImportRun.id == run.id,
                                 ImportRun.status.in_(("preview", "failed")))
-        .values(status="running", stage="Waiting to start", message=None, updated_at=utcnow())))
+        .values(status="running", stage=WAITING, message=None, updated_at=utcnow())))
     if claimed.rowcount != 1:
         session.commit()
         raise Conflict(f"Import {run.id} is running or finished already.")

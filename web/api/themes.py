@@ -27,7 +27,6 @@ from web.api.serializers import (
     trends_json,
 )
 from web.database import db
-from web.engine import engine
 from web.identity import current_actor
 from web.jobs import start_recompute
 
@@ -60,7 +59,7 @@ def theme_repeats() -> Response:
 def recompute_themes() -> Response:
     """Start recomputing the themes in the background; poll the run it returns."""
     count = parse_theme_count(optional_json_body().get("themes"))
-    run = start_recompute(real_app(), db.session, engine(), count,
+    run = start_recompute(real_app(), db.session, count,
                           current_actor().name)
     response = jsonify(run.as_dict())
     response.status_code = 202

@@ -18,6 +18,9 @@ def worker_command(workers: int) -> None:
     (Ctrl+C or SIGTERM stops it after its current tasks)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     app = real_app()
+    # A task waits for the index another task is building, where a web request is told to
+    # come back (a recompute and a catch-up may start together).
+    app.extensions["lessons.search"].wait_while_building = True
     queue = queue_of(app)
     click.echo(f"Lessons worker: {workers} thread(s) on the {describe(queue)} queue")
     # Catch up first: what was committed, or claimed by a worker that died, while none ran.

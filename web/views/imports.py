@@ -37,7 +37,6 @@ from lessons.services.runs import (
 )
 from web import real_app
 from web.database import db
-from web.engine import engine
 from web.htmx import is_htmx, redirect_after_post, render
 from web.identity import current_actor
 from web.jobs import import_file, start_import
@@ -207,7 +206,7 @@ def chosen_values(current: dict[str, dict[str, str]]) -> dict[str, dict[str, str
 def start(run_id: int) -> Response:
     """Start the import (or resume a stopped one) in the background."""
     run = get_run(run_id)
-    start_import(real_app(), db.session, engine(), run, current_actor())
+    start_import(real_app(), db.session, run, current_actor())
     return redirect_after_post(url_for("imports.show", run_id=run.id))
 
 

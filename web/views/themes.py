@@ -12,7 +12,6 @@ from lessons.services.themes import rename_theme
 from search.theme_runs import parse_theme_count
 from web import real_app
 from web.database import db
-from web.engine import engine
 from web.htmx import is_htmx, redirect_after_post, render
 from web.identity import current_actor
 from web.jobs import start_recompute
@@ -64,7 +63,7 @@ def rename(theme_id: int) -> Response:
 def recompute() -> Response:
     """Start a recompute in the background; the page polls its progress."""
     count = parse_theme_count(request.form.get("themes"))
-    run = start_recompute(real_app(), db.session, engine(), count,
+    run = start_recompute(real_app(), db.session, count,
                           current_actor().name)
     if is_htmx():
         return render("themes/_run.html", run=run)
