@@ -6,7 +6,8 @@ back is told. The dispatcher reads the rows after its cursor, plus the last
 `LOOK_BACK` again (a PostgreSQL transaction can commit a lower id after a
 higher one), skipping those it marked handled, and handles each in its own
 transaction with its mark; unique keys make a row handled twice tell nobody
-twice all the same.
+twice all the same. A row that fails (or whose lesson is not embedded yet)
+keeps the cursor below it and is tried again on every run, for a day.
 
 What is told: an approved lesson to its author, and to whoever follows its
 project, theme or category, a search it matches or a live project whose
@@ -46,6 +47,7 @@ from search.watch import Hits, Watchlist
 log = logging.getLogger(__name__)
 
 LOOK_BACK = timedelta(minutes=10)
+GIVE_UP_AFTER = timedelta(days=1)  # a row that fails this long is logged and left
 BATCH = 500
 
 
@@ -78,7 +80,10 @@ class Batch:
         if self.catch_up is not None and not all(
                 is_current(self.session, model, lesson_id) for lesson_id in self.approved()):
             self.session.rollback()  # nothing held while the engine writes
-            self.catch_up()
+            try:
+                self.catch_up()
+            except Exception:  # the approvals wait; everything else is told now
+                log.exception("Could not bring the search vectors up to date")
 
     def check_indexed(self, row: AuditEvent) -> None:
         """`NotIndexed` for an approval whose lesson's vectors are not up to date."""
@@ -109,7 +114,7 @@ def dispatch(session: Session, settings: PushSettings,
         ~exists().where(HandledEvent.audit_id == AuditEvent.id))
         .order_by(AuditEvent.id).limit(BATCH))), catch_up)
     batch.bring_up_to_date()
-    handled = 0
+    handled, waiting = 0, []
     for row in batch.rows:
         try:
             batch.check_indexed(row)
@@ -123,11 +128,26 @@ def dispatch(session: Session, settings: PushSettings,
             session.rollback()
         except NotIndexed:  # the next run, once a search engine has caught up
             session.rollback()
-        except Exception:  # one bad row must not stop the others: tried again for LOOK_BACK
+            waiting.append(row)
+        except Exception:  # one bad row must not stop the others: tried again next run
             session.rollback()
             log.exception("Could not dispatch audit row %s (%s)", row.id, row.action)
-    forget_handled(session, max([floor, *(row.id for row in batch.rows)]))
+            waiting.append(row)
+    give_up(session, [row for row in waiting if row.at < utcnow() - GIVE_UP_AFTER])
+    # The cursor stays below the rows still to do, so they are read again however old.
+    pending = [row.id for row in waiting if row.at >= utcnow() - GIVE_UP_AFTER]
+    newest = min(pending) - 1 if pending else max([floor, *(row.id for row in batch.rows)])
+    forget_handled(session, max(newest, floor))
     return handled
+
+
+def give_up(session: Session, rows: list[AuditEvent]) -> None:
+    """Rows that failed for a whole day are marked handled and logged: a bug to fix, not a
+    reason to hold every later row back."""
+    for row in rows:
+        log.error("Gave up dispatching audit row %s (%s) after a day", row.id, row.action)
+        session.add(HandledEvent(audit_id=row.id))
+    session.commit()
 
 
 def forget_handled(session: Session, newest: int) -> None:

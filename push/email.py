@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
@@ -72,13 +72,23 @@ def queue_email(session: Session, settings: PushSettings, user: User,
     return delivery
 
 
+# How far back a digest reaches: an account that turns its digest on (or a server whose
+# email is turned on) gets the last week's or month's news, not everything ever told.
+REACH = {"daily": timedelta(days=7), "weekly": timedelta(days=28)}
+
+
 @dataclass(frozen=True)
 class Period:
-    """A digest's period: it gathers what was told before `start`, and is named `label`."""
+    """A digest's period: it gathers what was told before `start` (within its REACH), and
+    is named `label`."""
 
     cadence: str
     start: datetime
     label: str  # "2026-12-07", or the ISO week "2026-W50"
+
+    @property
+    def since(self) -> datetime:
+        return self.start - REACH[self.cadence]
 
 
 def due_periods(now: datetime) -> list[Period]:
@@ -114,7 +124,7 @@ def waiting_notifications(session: Session, periods: list[Period]
     notifications not emailed yet from before its period: one query for all of them."""
     chosen = func.coalesce(Preference.cadence, DEFAULT_CADENCE["email"])
     due = or_(*[(chosen == period.cadence) & (Notification.created_at < period.start)
-                for period in periods])
+                & (Notification.created_at >= period.since) for period in periods])
     rows = session.execute(
         select(Notification, User, chosen).join(User, User.id == Notification.user_id)
         .outerjoin(Preference, (Preference.user_id == User.id) & (Preference.channel == "email"))

@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 
 from lessons.models import (
     Action,
+    AuditEvent,
     Delivery,
     Lesson,
     Notification,
@@ -28,7 +29,7 @@ from lessons.services.notifications import Notice, add_delivery, claim, finish, 
 from lessons.services.projects import add_member
 from lessons.services.subscriptions import follow, set_cadence
 from push import periodic
-from push.dispatch import dispatch
+from push.dispatch import HANDLERS, dispatch
 from web.database import db
 from web.engine import engine
 from web.queue import push_settings
@@ -316,3 +317,22 @@ def test_an_approval_waits_for_its_vectors_or_embeds_them_itself(app, run):
         lesson_id = lesson.id
     [notice] = told(app, author.user_id)
     assert notice.lesson_id == lesson_id
+
+
+def test_a_row_that_failed_is_tried_again_however_old(app, run, monkeypatch):
+    author, pmo = signed_in(app, "contributor"), signed_in(app, "pmo")
+    lesson = Api(author).lesson(**HOSTAGE)
+    approve(pmo, lesson["id"])
+    with app.app_context():  # written a while ago: past the window that reads rows again
+        db.session.execute(update(AuditEvent).values(at=utcnow() - timedelta(minutes=30)))
+        db.session.commit()
+
+    def broken(batch, row):
+        raise RuntimeError("the mail template is missing")
+
+    monkeypatch.setitem(HANDLERS, "lesson_approve", broken)
+    run()
+    assert told(app, author.user_id) == []
+    monkeypatch.undo()
+    run()
+    assert [n.kind for n in told(app, author.user_id)] == ["approved"]

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,8 @@ from aiosmtpd.controller import Controller
 from conftest import IN_CI, Api, make_user, signed_in
 from sqlalchemy import func, select
 
-from lessons.models import Notification, User
+from lessons.models import Notification, ThemeRun, User, utcnow
+from lessons.services.runs import begin_run, expire_if_stale, take_queued
 from lessons.services.subscriptions import follow, set_cadence
 from web.database import db
 
@@ -152,3 +154,15 @@ def test_a_worker_killed_mid_batch_delivers_every_email_exactly_once_after_resta
         assert sorted(inbox.recipients) == sorted(emails)
     finally:
         inbox.controller.stop()
+
+
+def test_a_queued_run_waits_without_expiring_and_is_taken_once(app):
+    sessions = app.extensions["lessons.db"][1]
+    with sessions() as session:
+        run = begin_run(session, None, "pat@example.org")
+        run.updated_at = utcnow() - timedelta(hours=1)  # no worker for an hour
+        session.commit()
+        assert not expire_if_stale(session, run)  # waiting is not dying
+        run_id = run.id
+    assert take_queued(sessions, ThemeRun, run_id)
+    assert not take_queued(sessions, ThemeRun, run_id)  # a second task does nothing

@@ -4,8 +4,11 @@ the web.
 A request records the run (its row, lifecycle and progress are
 `lessons.services.runs`) and enqueues it; the worker (`lessons worker`, which
 `make run` starts beside the server) computes it with its own search engine,
-and every process polls the run's row for the progress bar. These are the
-task bodies `web.queue` registers, and the two starts the views call.
+and every process polls the run's row for the progress bar. A task takes its
+run once (`take_queued`), so a run is never computed twice. A web import's
+file waits in the instance folder, so a worker that runs imports shares it
+with the web (the same machine, or a shared folder). These are the task
+bodies `web.queue` registers, and the two starts the views call.
 """
 
 import logging
@@ -16,18 +19,39 @@ from sqlalchemy.orm import Session
 
 from lessons.actor import Actor
 from lessons.models import ImportRun, ThemeRun
-from lessons.services.runs import begin_run, claim_import, finish_import, import_run_file
+from lessons.services.runs import (
+    begin_run,
+    claim_import,
+    finish_import,
+    give_up_queued,
+    import_run_file,
+    take_queued,
+)
 from search.engine import SearchEngine
 from search.theme_runs import run_recompute
 
 log = logging.getLogger(__name__)
 
 
+QUEUE_DOWN = "The task queue could not be reached, so this never started; try again."
+
+
 def start_recompute(app: Flask, session: Session, themes: int | None, actor: str) -> ThemeRun:
     """Record a new run and queue it, or `Conflict` while another is running."""
     run = begin_run(session, themes, actor)
-    app.extensions["lessons.queue"][1]["recompute"](run.id, themes)
+    enqueue(app, ThemeRun, run.id, "recompute", run.id, themes)
     return run
+
+
+def enqueue(app: Flask, model: type[ThemeRun | ImportRun], run_id: int, task: str,
+            *args: object) -> None:
+    """Hand the run to the worker; if the queue is down, the run fails saying so (it would
+    otherwise hold its place until a worker that will never see it takes it)."""
+    try:
+        app.extensions["lessons.queue"][1][task](*args)
+    except Exception:
+        give_up_queued(app.extensions["lessons.db"][1], model, run_id, QUEUE_DOWN)
+        raise
 
 
 def import_file(app: Flask, run: ImportRun) -> Path:
@@ -39,18 +63,22 @@ def start_import(app: Flask, session: Session, run: ImportRun, actor: Actor) -> 
     """Queue (or resume) an import, audited as `actor`'s; `Conflict` if it is running
     already."""
     claim_import(session, run, actor)
-    app.extensions["lessons.queue"][1]["import"](run.id)
+    enqueue(app, ImportRun, run.id, "import", run.id)
 
 
 def recompute_job(app: Flask, engine: SearchEngine, run_id: int, themes: int | None) -> None:
-    """The queued recompute: progress and outcome in its run."""
-    run_recompute(app.extensions["lessons.db"][1], engine, run_id, themes)
+    """The queued recompute, once: progress and outcome in its run."""
+    sessions = app.extensions["lessons.db"][1]
+    if take_queued(sessions, ThemeRun, run_id):
+        run_recompute(sessions, engine, run_id, themes)
 
 
 def import_job(app: Flask, engine: SearchEngine, run_id: int) -> None:
     """The queued import: the run's file with its mapping, embedding each batch, then the
     index brought up to date with what came in."""
     sessions = app.extensions["lessons.db"][1]
+    if not take_queued(sessions, ImportRun, run_id):
+        return
     with sessions() as session:
         path = import_file(app, session.get_one(ImportRun, run_id))
     report = import_run_file(sessions, run_id, path, app.config["CATEGORIES"], engine.embed)

@@ -12,6 +12,7 @@ within seconds; a periodic sweep catches anything a lost enqueue missed.
 """
 
 import logging
+import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -78,15 +79,24 @@ def register_tasks(app: Flask, queue: Huey) -> dict[str, Any]:
     def dispatch_now() -> None:
         # A lesson approved by a path that indexed nothing (or before the web did) is
         # embedded and placed in its theme here, so its followers are matched.
-        with sessions() as session:
-            while dispatch(session, settings, catch_up=search_engine.ready):
-                pass
-        send_now()
+        try:
+            with sessions() as session:
+                while dispatch(session, settings, catch_up=search_engine.ready):
+                    pass
+        finally:  # what is queued goes out, whatever the dispatch met
+            send_now()
+
+    scheduled = 0.0  # when the send already scheduled runs (monotonic): one is enough
 
     def send_now() -> None:
+        nonlocal scheduled
         send_due(sessions, settings)
         wait = seconds_to_next(sessions)
-        if wait is not None and wait < SWEEP_SECONDS:  # sooner than the sweep would
+        if wait is None or wait >= SWEEP_SECONDS:  # the sweep comes first anyway
+            return
+        due = time.monotonic() + wait
+        if scheduled <= time.monotonic() or due < scheduled:
+            scheduled = due
             tasks["send"].schedule(delay=wait + 0.05)
 
     def sweep() -> None:

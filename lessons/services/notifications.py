@@ -26,7 +26,7 @@ from lessons.errors import Conflict, NotFound
 from lessons.models import Delivery, Lesson, Notification, User, utcnow
 from lessons.policy import sees, visible
 from lessons.queries import Page
-from lessons.services.common import insert_once, paginate
+from lessons.services.common import find_row, insert_once, paginate
 from lessons.services.subscriptions import cadence
 
 GIVE_UP_AFTER = timedelta(hours=24)
@@ -187,7 +187,7 @@ def mark_failed(session: Session, delivery: Delivery, error: str, base: float) -
 
 def retry(session: Session, delivery_id: int) -> Delivery:
     """An admin sends a failed delivery again, now; `Conflict` unless it failed."""
-    delivery = session.get(Delivery, delivery_id)
+    delivery = find_row(session, Delivery, delivery_id)
     if delivery is None:
         raise NotFound("delivery", delivery_id)
     if delivery.status != "failed":

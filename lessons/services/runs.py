@@ -53,13 +53,35 @@ def begin_run(session: Session, themes: int | None, actor: str) -> ThemeRun:
 
 
 def expire_if_stale(session: Session, run: ThemeRun | ImportRun) -> bool:
-    """Mark a running run whose progress stopped moving as failed; whether it was."""
-    if run.status != "running" or utcnow() - run.updated_at < STALE_AFTER:
+    """Mark a running run whose progress stopped moving as failed; whether it was. A run
+    still waiting for the worker is not stale: it starts when a worker takes it."""
+    if (run.status != "running" or run.stage == WAITING
+            or utcnow() - run.updated_at < STALE_AFTER):
         return False
     run.status, run.message = "failed", "Interrupted: its process stopped."
     run.finished_at = utcnow()
     session.commit()
     return True
+
+
+def take_queued(sessions: sessionmaker[Session], model: type[ThemeRun | ImportRun],
+                run_id: int) -> bool:
+    """The worker takes a run it was handed, once: False if the run is no longer waiting
+    (taken already, or given up), and the task must do nothing."""
+    with sessions() as session:
+        taken = cast(CursorResult[Any], session.execute(
+            update(model).where(model.id == run_id, model.status == "running",
+                                model.stage == WAITING)
+            .values(stage="Starting", updated_at=utcnow())))
+        session.commit()
+        return taken.rowcount == 1
+
+
+def give_up_queued(sessions: sessionmaker[Session], model: type[ThemeRun | ImportRun],
+                   run_id: int, message: str) -> None:
+    """A run that never reached the queue: failed, saying why, so it blocks nothing."""
+    record_run(sessions, model, run_id, status="failed", message=message,
+               finished_at=utcnow())
 
 
 def latest_run(session: Session) -> ThemeRun | None:

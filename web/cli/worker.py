@@ -14,8 +14,8 @@ from web.queue import queue_of
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 32),
               help="Tasks run at once (threads).")
 def worker_command(workers: int) -> None:
-    """Run the queue's worker: notifications, deliveries, digests and the periodic schedule
-    (Ctrl+C or SIGTERM stops it after its current tasks)."""
+    """Run the queue's worker: notifications, deliveries, digests, imports, theme recomputes
+    and the periodic schedule (SIGTERM stops it after its current tasks, Ctrl+C at once)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     app = real_app()
     # A task waits for the index another task is building, where a web request is told to
@@ -25,7 +25,10 @@ def worker_command(workers: int) -> None:
     click.echo(f"Lessons worker: {workers} thread(s) on the {describe(queue)} queue")
     # Catch up first: what was committed, or claimed by a worker that died, while none ran.
     app.extensions["lessons.queue"][1]["dispatch"]()
-    queue.create_consumer(workers=workers, periodic=True, worker_type="thread").run()
+    # SIGTERM (systemd, `make run`) lets the tasks under way finish, for up to 50 seconds;
+    # Ctrl+C (SIGINT) stops at once.
+    queue.create_consumer(workers=workers, periodic=True, worker_type="thread",
+                          graceful_signal="TERM", shutdown_timeout=50).run()
 
 
 def describe(queue: object) -> str:
