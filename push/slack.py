@@ -40,7 +40,7 @@ def links(session: Session) -> list[tuple[SlackAccount, User]]:
         .order_by(User.email, SlackAccount.slack_user_id))]
 
 
-def link_slack_user(session: Session, actor: Actor, slack_user_id: str,
+def link_user(session: Session, actor: Actor, slack_user_id: str,
                     email: str) -> SlackAccount:
     """Write `/lesson` drafts from this Slack user as the account with `email` (a Slack user
     already linked is linked again)."""
@@ -60,7 +60,7 @@ def link_slack_user(session: Session, actor: Actor, slack_user_id: str,
     return link
 
 
-def unlink_slack_user(session: Session, actor: Actor, slack_user_id: str) -> None:
+def unlink_user(session: Session, actor: Actor, slack_user_id: str) -> None:
     """The Slack user's `/lesson` is refused from now on."""
     link = session.get(SlackAccount, slack_user_id)
     if link is None:

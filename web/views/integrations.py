@@ -135,9 +135,8 @@ def delete_webhook(hook_id: int) -> Response:
 def link_slack_user() -> Response:
     """Write a Slack user's `/lesson` drafts as an account."""
     try:
-        link = slack.link_slack_user(db.session, current_actor(),
-                                    request.form.get("slack_user_id", ""),
-                                    request.form.get("email", ""))
+        link = slack.link_user(db.session, current_actor(),
+                               request.form.get("slack_user_id", ""), request.form.get("email", ""))
     except ValidationError as error:
         return refused("slack", error)
     db.session.commit()
@@ -148,7 +147,7 @@ def link_slack_user() -> Response:
 @bp.post("/slack-users/<slack_user_id>/delete")
 def unlink_slack_user(slack_user_id: str) -> Response:
     """Refuse the Slack user's `/lesson` from now on."""
-    slack.unlink_slack_user(db.session, current_actor(), slack_user_id)
+    slack.unlink_user(db.session, current_actor(), slack_user_id)
     db.session.commit()
     flash(f"Slack user {slack_user_id} unlinked: their /lesson is refused from now on.")
     return redirect_after_post(url_for(".index"))
