@@ -8,9 +8,12 @@ read, so a lesson made team-only later drops out of outsiders' lists too.
 
 A `Delivery` is one message out (an email, a Slack or Teams post, a webhook
 call), rendered once and written under its own unique key before anything is
-sent. A sender claims it for a lease, sends, and marks it sent; a failure
-waits twice as long each time (`backoff`) until `GIVE_UP_AFTER`, then the
-delivery is failed and shown to admins, who can send it again.
+sent. A sender claims it for a lease with a token of its own, sends, and
+records the outcome under that token (`finish`), so a sender whose lease
+lapsed cannot overwrite the next one's; a failure waits twice as long each
+time (`backoff`) until `GIVE_UP_AFTER`, then the delivery is failed and shown
+to admins, who can send it again. One no longer wanted is cancelled.
+Rows are written with `insert_once` (INSERT … ON CONFLICT), never a savepoint.
 """
 
 import secrets
@@ -61,6 +64,7 @@ def notify(session: Session, user: User, key: str, notice: Notice) -> Notificati
 
 
 def may_see(session: Session, user: User, lesson_id: int | None) -> bool:
+    """Whether `user` may be told about the lesson (no lesson: anything may be told)."""
     if lesson_id is None:
         return True
     lesson = session.get(Lesson, lesson_id)

@@ -1,7 +1,7 @@
 """Following: a project, a theme, a category or a saved search, and how each account wants
 to be told (per channel: immediately, a daily or weekly digest, or off).
 
-A project's team follows it without asking (`followers` counts its members),
+A project's team follows it without asking (`project_followers` counts its members),
 unless a member turned that off; anyone else follows it with a subscription. A
 followed search keeps its words' vector, so a new lesson is matched on meaning
 by `search.watch`; encoding is the caller's (the web has the model).
