@@ -406,8 +406,11 @@ def browser():
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # A page's answer waits behind the other test process on two shared cores (a worker
+    # loading the model, say): assertions wait up to 15 s, not Playwright's 5.
+    expect.set_options(timeout=15_000)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)

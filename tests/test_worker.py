@@ -52,8 +52,10 @@ def queue_url(request) -> str:
 
 def start_worker(backend, queue_url: str, instance: Path, **settings: str) -> subprocess.Popen:
     """`lessons worker` on the test's database, queue and instance folder."""
+    # One thread for torch, as the suite's own processes: the other test process shares the
+    # machine's two cores.
     env = {**os.environ, "LESSONS_DATABASE_URL": backend.url, "LESSONS_QUEUE_URL": queue_url,
-           "LESSONS_INSTANCE_PATH": str(instance),
+           "LESSONS_INSTANCE_PATH": str(instance), "OMP_NUM_THREADS": "1",
            **{f"LESSONS_{name}": value for name, value in settings.items()}}
     return subprocess.Popen([str(LESSONS), "worker", "--workers", "1"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
