@@ -1,7 +1,7 @@
-"""Numbers as people read them: an amount with its currency, a count with the right noun,
-how long a review has waited.
+"""Numbers and text as people read them: an amount with its currency, a count with the
+right noun, how long a review has waited, a text cut to one line.
 
-Pages, the PMO report and every export write figures through these, so
+Pages, the PMO report, every export and every message write figures through these, so
 "EUR 18,500", "1 kickoff briefing" and "waiting 3 days" read the same everywhere.
 """
 
@@ -50,3 +50,10 @@ def longest_wait(days: int | None) -> str:
     if days is None:
         return ""
     return "all submitted today" if days == 0 else f"the longest for {plural(days, 'day')}"
+
+
+def one_line(text: str, most: int) -> str:
+    """`text` on one line, its whitespace collapsed, cut to `most` characters with an
+    ellipsis: a subject line, a list item, a message's heading."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= most else flat[:most - 1] + "…"

@@ -29,6 +29,7 @@ from lessons.services import audit
 from lessons.services.common import get_row
 from lessons.services.notifications import add_delivery
 from lessons.services.users import Account
+from lessons.wording import one_line
 from push.config import PushSettings
 from push.digest import Digest
 from push.http import Refused, check_url, post_json
@@ -76,12 +77,6 @@ def mrkdwn(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def cut(text: str, most: int) -> str:
-    """`text` on one line, cut to `most` characters with an ellipsis."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= most else flat[:most - 1] + "…"
-
-
 def facts(lesson: Lesson) -> list[tuple[str, str]]:
     """What a post says about the lesson besides its title: severity, category, project."""
     found = [("Severity", lesson.severity.capitalize())]
@@ -96,12 +91,12 @@ def slack_lesson(settings: PushSettings, lesson: Lesson) -> dict[str, Any]:
     """The Block Kit message of a new lesson."""
     link = settings.link(f"/lessons/{lesson.id}")
     about = " · ".join(f"*{name}:* {mrkdwn(value)}" for name, value in facts(lesson))
-    summary = mrkdwn(cut(lesson.what_happened, SUMMARY_CHARS))
+    summary = mrkdwn(one_line(lesson.what_happened, SUMMARY_CHARS))
     return {
-        "text": f"New lesson: <{link}|{mrkdwn(cut(lesson.title, 200))}>",
+        "text": f"New lesson: <{link}|{mrkdwn(one_line(lesson.title, 200))}>",
         "blocks": [
             {"type": "header", "text": {"type": "plain_text", "emoji": False,
-                                        "text": cut(lesson.title, HEADER_CHARS)}},
+                                        "text": one_line(lesson.title, HEADER_CHARS)}},
             {"type": "section", "text": {"type": "mrkdwn", "text": f"{about}\n{summary}"}},
             {"type": "context", "elements": [
                 {"type": "mrkdwn", "text": f"<{link}|Open the lesson> in Lessons"}]},
@@ -154,7 +149,7 @@ def slack_digest(digest: Digest, week: str) -> dict[str, Any]:
         {"type": "header", "text": {"type": "plain_text", "text": f"PMO week {week}"}},
         {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn(digest.headline)}}]
     for section in digest.sections:
-        lines = [f"• <{line.url}|{mrkdwn(cut(line.text, 300))}>" for line in section.lines]
+        lines = [f"• <{line.url}|{mrkdwn(one_line(line.text, 300))}>" for line in section.lines]
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(
             [f"*{section.title}*", *(lines or [f"_{section.nothing}_"])])}})
     blocks.append({"type": "context", "elements": [
@@ -180,7 +175,7 @@ def link_text(text: str, most: int = 300) -> str:
     """User text in Teams' Markdown: square brackets made round, so it can neither end a
     link early nor make one ("[Sign in again](https://…)" typed in a lesson shows as typed,
     never as a disguised link)."""
-    return cut(text, most).replace("[", "(").replace("]", ")")
+    return one_line(text, most).replace("[", "(").replace("]", ")")
 
 
 # The hooks, as admins add and remove them

@@ -39,6 +39,7 @@ from lessons.models import (
 )
 from lessons.services.notifications import Notice, may_see, notify
 from lessons.services.subscriptions import followers, project_followers
+from lessons.wording import one_line
 from push import chat, email, webhooks
 from push.config import PushSettings
 from search.vectors import is_current
@@ -245,7 +246,7 @@ def summary(lesson: Lesson) -> str:
     where = f" on {lesson.project.name}" if lesson.project is not None else ""
     about = " · ".join(filter(None, [lesson.severity.capitalize() + " severity",
                                      lesson.category]))
-    return f"{about}{where}.\n{_short(lesson.what_happened, 300)}"
+    return f"{about}{where}.\n{one_line(lesson.what_happened, 300)}"
 
 
 def lesson_returned(batch: Batch, row: AuditEvent) -> None:
@@ -269,7 +270,7 @@ def action_assigned(batch: Batch, row: AuditEvent) -> None:
     if action.owner_id is not None and action.owner_id != actor_id(session, row):
         due = f"It is due on {action.due_on:%d %b %Y}." if action.due_on else ""
         tell(session, settings, {action.owner_id}, f"audit:{row.id}", action_notice(
-            session, action, "action", f"An action is yours: {_short(action.description)}",
+            session, action, "action", f"An action is yours: {one_line(action.description, 120)}",
             f"{row.actor} gave you this action on the lesson “{action.lesson.title}”:\n\n"
             f"{action.description}\n\n{due}".strip()))
     if row.action == "action_create":
@@ -355,8 +356,3 @@ def _live_action(session: Session, row: AuditEvent) -> Action | None:
     action = session.get(Action, target_id(row, "action") or 0)
     alive = action is not None and action.deleted_at is None and action.lesson.deleted_at is None
     return action if alive else None
-
-
-def _short(text: str, most: int = 120) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= most else flat[:most - 1] + "…"

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lessons.models import Action, Lesson, User
 from lessons.services.notifications import Notice
+from lessons.wording import one_line
 from push import chat, digest, email
 from push.config import PushSettings
 from push.dispatch import action_notice, tell
@@ -53,7 +54,7 @@ def action_reminders(session: Session, settings: PushSettings, now: datetime) ->
                      f"action:{action.id}:{when}:{action.due_on}", action_notice(
             session, action, "action_overdue" if late else "action_due",
             f"{'Overdue' if late else 'Due'} on {action.due_on:%d %b}: "
-            f"{_short(action.description)}",
+            f"{one_line(action.description, 120)}",
             f"Your action on “{action.lesson.title}” {'was' if late else 'is'} due on "
             f"{action.due_on:%A %d %B %Y}. Close it, or give it to someone else, on your "
             "actions page."))
@@ -94,8 +95,3 @@ def weekly_pmo(session: Session, settings: PushSettings, now: datetime) -> int:
         "pmo_weekly", f"PMO week {week}: {summary.headline}", summary.text, "/pmo"))
     chat.queue_digest(session, settings, summary, week)
     return told
-
-
-def _short(text: str, most: int = 120) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= most else flat[:most - 1] + "…"

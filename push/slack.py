@@ -23,7 +23,8 @@ from lessons.services import audit
 from lessons.services.common import insert_once
 from lessons.services.lessons import create_lesson
 from lessons.services.users import normal_email
-from push.chat import cut, mrkdwn
+from lessons.wording import one_line
+from push.chat import mrkdwn
 from push.config import PushSettings
 from search.engine import IndexNotReady, SearchEngine
 from search.retrieve import search
@@ -117,7 +118,7 @@ def command_text(text: str) -> str:
 def draft_title(text: str) -> str:
     """A title for a draft from its text: the first line's first sentence, cut short."""
     first = SENTENCE_END.split(text.strip().splitlines()[0], maxsplit=1)[0]
-    return cut(first, TITLE_CHARS)
+    return one_line(first, TITLE_CHARS)
 
 
 def save_draft(session: Session, user: User, text: str, ip: str | None,
@@ -153,7 +154,7 @@ def draft_reply(settings: PushSettings, lesson: Lesson, alike: list[Lesson]) -> 
     blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn",
                                                                  "text": saved}}]
     if alike:
-        lines = [f"• <{settings.link(f'/lessons/{other.id}')}|{mrkdwn(cut(other.title, 200))}>"
+        lines = [f"• <{settings.link(f'/lessons/{other.id}')}|{mrkdwn(one_line(other.title, 200))}>"
                  for other in alike]
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(
             ["*Already learned? The most similar lessons:*", *lines])}})

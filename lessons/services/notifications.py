@@ -31,6 +31,7 @@ from lessons.policy import sees, visible
 from lessons.queries import Page
 from lessons.services.common import find_row, insert_once, paginate
 from lessons.services.subscriptions import cadence
+from lessons.wording import one_line
 
 GIVE_UP_AFTER = timedelta(hours=24)
 MAX_ERROR = 2_000
@@ -58,7 +59,7 @@ def notify(session: Session, user: User, key: str, notice: Notice) -> Notificati
         return None
     # None: told already, by this run before it died or by another worker.
     return insert_once(session, Notification, ["key"], key=key[:300], user_id=user.id,
-                       kind=notice.kind, subject=_line(notice.subject, 300), body=notice.body,
+                       kind=notice.kind, subject=one_line(notice.subject, 300), body=notice.body,
                        link=notice.link, lesson_id=notice.lesson_id,
                        project_id=notice.project_id, shown_in_app=in_app, created_at=utcnow())
 
@@ -112,7 +113,7 @@ def add_delivery(session: Session, key: str, channel: str, target: str, subject:
     """Write a message to send under `key`, once; None if it was written already."""
     now = utcnow()
     return insert_once(session, Delivery, ["key"], key=key[:300], channel=channel,
-                       target=target, subject=_line(subject, 300), payload=payload,
+                       target=target, subject=one_line(subject, 300), payload=payload,
                        user_id=user_id, hook_id=hook_id, status="pending", attempts=0,
                        next_attempt_at=now, created_at=now)
 
@@ -214,9 +215,3 @@ def delivery_counts(session: Session) -> dict[str, int]:
     """How many deliveries are in each status."""
     rows = session.execute(select(Delivery.status, func.count()).group_by(Delivery.status))
     return {status: count for status, count in rows}
-
-
-def _line(text: str, most: int) -> str:
-    """`text` on one line, cut to `most` characters with an ellipsis."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= most else flat[:most - 1] + "…"

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from lessons.models import Action, Lesson, User
 from lessons.policy import visible
-from lessons.wording import plural
+from lessons.wording import one_line, plural
 
 # How a message links back: (endpoint, values) -> absolute URL; the web layer knows the URLs.
 Link = Callable[..., str]
@@ -124,12 +124,5 @@ def _item(action: Action, today: date, link: Link) -> list[str]:
     origin = f"Lesson: {lesson.title}"
     if action.project is not None:
         origin += f" (raised as a risk at the kickoff of {action.project.name})"
-    return [f"- {_one_line(action.description)}", f"  Due {action.due_on:%d %b %Y} ({when}).",
+    return [f"- {one_line(action.description, 200)}", f"  Due {action.due_on:%d %b %Y} ({when}).",
             f"  {origin}", f"  {link('lessons.show', lesson_id=action.lesson_id)}", ""]
-
-
-def _one_line(text: str, most: int = 200) -> str:
-    """`text` on one line, its whitespace collapsed, cut to `most` characters with an ellipsis."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= most else flat[:most - 1] + "…"
-
