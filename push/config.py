@@ -16,7 +16,6 @@ class PushSettings:
     send_timeout: float = 30.0  # a delivery attempt's network timeout, in seconds
     allow_private: bool = False  # webhooks and chat hooks to loopback or private addresses
     model: str = "all-MiniLM-L6-v2"  # the embedding model followed searches are matched with
-    currency: str = "EUR"
 
     @property
     def email_on(self) -> bool:

@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from lessons.models import Delivery, Webhook, utcnow
+from lessons.models import Delivery, utcnow
 from lessons.services.notifications import (
     cancel,
     claim,
@@ -54,9 +54,10 @@ def send_one(sessions: sessionmaker[Session], settings: PushSettings, delivery_i
             SENDERS[delivery.channel](delivery, settings)
         except Exception as error:  # the receiver's fault or the network's: tried again
             log.warning("Delivery %s (%s) failed: %s", delivery.id, delivery.channel, error)
-            if mark_failed(session, delivery, f"{type(error).__name__}: {error}",
-                           settings.retry_seconds) and delivery.hook_id is not None:
-                _webhook_failing(session, delivery)
+            gave_up = mark_failed(session, delivery, f"{type(error).__name__}: {error}",
+                                  settings.retry_seconds)
+            if gave_up and delivery.channel == "webhook":
+                webhooks.mark_failing(session, delivery.hook_id)
             return False
         mark_sent(session, delivery)
         return True
@@ -80,12 +81,3 @@ def seconds_to_next(sessions: sessionmaker[Session]) -> float | None:
     with sessions() as session:
         upcoming = next_due(session)
     return None if upcoming is None else max((upcoming - utcnow()).total_seconds(), 0.0)
-
-
-def _webhook_failing(session: Session, delivery: Delivery) -> None:
-    """A webhook whose delivery gave up is marked failing, for admins to see."""
-    if delivery.channel == "webhook":
-        hook = session.get(Webhook, delivery.hook_id)
-        if hook is not None and hook.failing_since is None:
-            hook.failing_since = utcnow()
-            session.commit()

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from lessons.actor import Actor
 from lessons.errors import ValidationError
-from lessons.models import Delivery, Lesson, Webhook
+from lessons.models import Delivery, Lesson, Webhook, utcnow
 from lessons.services import audit
 from lessons.services.common import get_row
 from lessons.services.notifications import add_delivery
@@ -59,7 +59,7 @@ def queue_event(session: Session, settings: PushSettings, event: str, key: str,
     for it; how many."""
     occurred_at = at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     written = 0
-    for hook in session.scalars(select(Webhook).where(Webhook.disabled_at.is_(None))
+    for hook in session.scalars(select(Webhook)
                                 .order_by(Webhook.id)):
         if event not in hook.events:
             continue
@@ -82,6 +82,14 @@ def post(delivery: Delivery, settings: PushSettings) -> None:
         "X-Lessons-Timestamp": str(int(time.time())),
         "X-Lessons-Signature": signature(delivery.payload["secret"], raw),
     }, settings.send_timeout, settings.allow_private)
+
+
+def mark_failing(session: Session, hook_id: int | None) -> None:
+    """A webhook whose delivery gave up is marked failing, for admins to see (and reset)."""
+    hook = session.get(Webhook, hook_id) if hook_id is not None else None
+    if hook is not None and hook.failing_since is None:
+        hook.failing_since = utcnow()
+        session.commit()
 
 
 def signature(secret: str, raw: bytes) -> str:

@@ -67,7 +67,7 @@ def push_settings(app: Flask) -> PushSettings:
         retry_seconds=float(config["RETRY_SECONDS"]),
         send_timeout=float(config["SEND_TIMEOUT"]),
         allow_private=_flag(config["WEBHOOK_ALLOW_PRIVATE"]),
-        model=config["EMBEDDING_MODEL"], currency=config["CURRENCY"])
+        model=config["EMBEDDING_MODEL"])
 
 
 def register_tasks(app: Flask, queue: Huey) -> dict[str, Any]:

@@ -124,7 +124,6 @@ class Webhook(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str] = mapped_column(String(254))
     failing_since: Mapped[datetime | None]  # deliveries gave up: told on the admin page
-    disabled_at: Mapped[datetime | None]
 
 
 class SlackAccount(Base):

@@ -138,6 +138,19 @@ def set_cadence(session: Session, user_id: int, channel: str, value: str) -> Non
     session.flush()
 
 
+def set_cadences(session: Session, user_id: int, chosen: dict[str, str]) -> None:
+    """Set each channel in `chosen`; a `ValidationError` naming every bad one otherwise, and
+    the caller rolls back, so nothing changes."""
+    errors: dict[str, str] = {}
+    for channel, value in chosen.items():
+        try:
+            set_cadence(session, user_id, channel, value)
+        except ValidationError as error:
+            errors.update(error.fields)
+    if errors:
+        raise ValidationError(errors, "Some settings are not valid; nothing was changed.")
+
+
 def _checked_target(session: Session, kind: str, target: str) -> str:
     """The target as stored, or `ValidationError`/`NotFound` for one that names nothing."""
     target = " ".join(str(target).split())

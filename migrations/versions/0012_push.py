@@ -81,7 +81,6 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('created_by', sa.String(length=254), nullable=False),
     sa.Column('failing_since', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('disabled_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
     op.create_table('chat_hooks',

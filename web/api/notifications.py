@@ -22,6 +22,7 @@ from lessons.services.subscriptions import (
     cadences,
     follow,
     follows,
+    set_cadences,
     unfollow,
 )
 from web.api.blueprint import api, json_body, optional_json_body
@@ -37,7 +38,6 @@ from web.views.notifications import (
     encode_search,
     following,
     reader,
-    save_cadences,
 )
 
 PAGE_FIELDS = tuple(f for f in PAGING if f.name in ("page", "per_page"))
@@ -88,8 +88,8 @@ def save_notification_settings() -> Response:
     user = caller()
     data = json_body()
     unknown_fields(data, set(CHANNELS))
-    save_cadences(db.session, user, {channel: str(value) if isinstance(value, str) else ""
-                                     for channel, value in data.items()})
+    set_cadences(db.session, user.id, {channel: str(value) if isinstance(value, str) else ""
+                                    for channel, value in data.items()})
     db.session.commit()
     return jsonify(settings_json(user))
 
