@@ -21,6 +21,7 @@ from jinja2.bccache import Bucket, BytecodeCache
 from sqlalchemy import Engine, create_engine, delete, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
+from waitress import wasyncore
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from lessons.actor import Actor
@@ -324,8 +325,9 @@ def served(app, threads: int = 4) -> Iterator[str]:
     finally:
         # Handler threads first: a response's last step writes to the trigger close() closes.
         server.task_dispatcher.shutdown()
-        server.close()
-        # The loop ends once its clients' connections are gone.
+        # Then every socket, connections included: a request read after the handler threads
+        # stopped waits for one for ever, and the loop runs while its connection is open.
+        wasyncore.close_all(server._map)
         thread.join(timeout=30)
     assert not thread.is_alive(), "the waitress thread did not stop"
 
