@@ -100,13 +100,18 @@ def renew_identity(connection: Connection) -> None:
     connection.execute(insert(DatabaseIdentity).values(id=1, value=uuid.uuid4().hex))
 
 
+def insert_or(session: Session) -> Any:
+    """The `insert()` of the session's database dialect, which says what to do on a conflict
+    (`on_conflict_do_nothing`, `on_conflict_do_update`): PostgreSQL's or SQLite's."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
 def database_identity(session: Session) -> str:
     """The database's identity, given one first if it has none (its row deleted by hand);
     the caller commits."""
     query = select(DatabaseIdentity.value).where(DatabaseIdentity.id == 1)
     if (value := session.scalar(query)) is None:
-        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-        session.execute(dialect.insert(DatabaseIdentity).values(id=1, value=uuid.uuid4().hex)
+        session.execute(insert_or(session)(DatabaseIdentity).values(id=1, value=uuid.uuid4().hex)
                         .on_conflict_do_nothing())  # another process may give it one first
         value = session.scalar(query)
         assert value is not None  # inserted just now, by this session or another

@@ -4,7 +4,8 @@ one-click unsubscribe (RFC 8058).
 An account's email cadence (lessons.services.subscriptions) decides. "Immediately":
 `queue_email` writes an email as each notification is made. "Daily" or "weekly": the
 notification waits (`delivery_id` NULL) until `queue_digests` gathers everything its
-account was told before the period began into one email, grouped by project. Either way
+account was told before the period began into one email, grouped by project (what waited
+for the digest of an account that has since turned to "immediately" goes in a catch-up). Either way
 the email is rendered once, from the templates in push/templates/email, into its
 delivery's payload (to, subject, text, html, headers) under a unique key, so a repeated
 run writes nothing more; `send` only speaks SMTP. A digest checks again that its reader
@@ -28,7 +29,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from itsdangerous import BadData, URLSafeSerializer
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, true
 from sqlalchemy.orm import Session
 
 from lessons.models import Delivery, Lesson, Notification, Preference, Project, User, utcnow
@@ -73,8 +74,12 @@ def queue_email(session: Session, settings: PushSettings, user: User,
 
 
 # How far back a digest reaches: an account that turns its digest on (or a server whose
-# email is turned on) gets the last week's or month's news, not everything ever told.
-REACH = {"daily": timedelta(days=7), "weekly": timedelta(days=28)}
+# email is turned on) gets the last week's or month's news, not everything ever told. An
+# account that leaves its digest for "immediately" gets what waited for it, from the last
+# week, in a catch-up.
+REACH = {"immediately": timedelta(days=7), "daily": timedelta(days=7),
+         "weekly": timedelta(days=28)}
+NAMES = {"immediately": "catch-up", "daily": "daily digest", "weekly": "weekly digest"}
 
 
 @dataclass(frozen=True)
@@ -84,11 +89,25 @@ class Period:
 
     cadence: str
     start: datetime
-    label: str  # "2026-12-07", or the ISO week "2026-W50"
+    label: str  # "2026-12-07", the ISO week "2026-W50", or "" for a catch-up
 
     @property
     def since(self) -> datetime:
         return self.start - REACH[self.cadence]
+
+    @property
+    def name(self) -> str:
+        return NAMES[self.cadence]
+
+    @property
+    def when(self) -> str:
+        """The period's end, in words: a day, a week, or a time of day."""
+        if self.cadence == "weekly":
+            return f"week {self.start:%V of %G}"
+        day = f"{self.start.day} {self.start:%B %Y}"
+        if self.cadence == "daily":
+            return f"{self.start:%A} {day}"
+        return f"{self.start:%H:%M} UTC, {day}"
 
 
 def due_periods(now: datetime) -> list[Period]:
@@ -100,13 +119,21 @@ def due_periods(now: datetime) -> list[Period]:
     return periods
 
 
+def catch_up(now: datetime) -> Period:
+    """For accounts that left a digest for immediate email, what waited for the digest, in
+    one email at the next run. It has no calendar label: `write_digest` names it by its
+    first notice, which two runs at once would both take."""
+    return Period("immediately", now.astimezone(UTC).replace(second=0, microsecond=0), "")
+
+
 def queue_digests(session: Session, settings: PushSettings, now: datetime) -> int:
-    """Write the daily and weekly digest emails that are due; how many. Each takes its
+    """Write the daily and weekly digest emails that are due, and the catch-ups; how many.
+    Each takes its
     account's waiting notifications from before the period, still visible to it, and links
     them to the digest in the same transaction, so a second run finds nothing to send."""
     if not settings.email_on:
         return 0
-    periods = {period.cadence: period for period in due_periods(now)}
+    periods = {period.cadence: period for period in [*due_periods(now), catch_up(now)]}
     waiting = waiting_notifications(session, list(periods.values()))
     names = project_names(session, (n for _, _, told in waiting for n in told))
     # Every read before the first write: a query between writes would flush them one by one.
@@ -124,7 +151,9 @@ def waiting_notifications(session: Session, periods: list[Period]
     notifications not emailed yet from before its period: one query for all of them."""
     chosen = func.coalesce(Preference.cadence, DEFAULT_CADENCE["email"])
     due = or_(*[(chosen == period.cadence) & (Notification.created_at < period.start)
-                & (Notification.created_at >= period.since) for period in periods])
+                & (Notification.created_at >= period.since)
+                & (Notification.for_digest if period.cadence == "immediately" else true())
+                for period in periods])
     rows = session.execute(
         select(Notification, User, chosen).join(User, User.id == Notification.user_id)
         .outerjoin(Preference, (Preference.user_id == User.id) & (Preference.channel == "email"))
@@ -159,14 +188,13 @@ def write_digest(session: Session, settings: PushSettings, user: User, period: P
     """Write one account's digest for `period` and link its notifications to it; None if this
     period's digest was written already."""
     updates = plural(len(told), "update")
-    when = (f"{period.start:%A} {period.start.day} {period.start:%B %Y}"
-            if period.cadence == "daily" else f"week {period.start:%V of %G}")
-    subject = f"Your Lessons {period.cadence} digest: {updates} ({when})"
+    subject = f"Your Lessons {period.name}: {updates} ({period.when})"
     shown = told[:DIGEST_MOST]
     payload = render(settings, user, "digest", subject, setting=CADENCES[period.cadence],
-                     period=period, updates=updates, when=when,
+                     period=period, updates=updates, when=period.when,
                      groups=by_project(shown, names), more=len(told) - len(shown))
-    delivery = add_delivery(session, f"email:digest:{user.id}:{period.cadence}:{period.label}",
+    label = period.label or f"from-{told[0].id}"
+    delivery = add_delivery(session, f"email:digest:{user.id}:{period.cadence}:{label}",
                             "email", user.email, subject, payload, user_id=user.id)
     if delivery is not None:
         for notification in told:

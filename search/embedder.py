@@ -61,6 +61,24 @@ class SentenceTransformerEmbedder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
+class Precomputed:
+    """`embedder` with `texts` encoded ahead, now: a transaction that stores their vectors
+    then holds its locks for no encoding, and only a text changed meanwhile is encoded in
+    it."""
+
+    def __init__(self, embedder: Embedder, texts: Sequence[str]):
+        self.embedder = embedder
+        self.model_id, self.dim = embedder.model_id, embedder.dim
+        unique = list(dict.fromkeys(texts))
+        self.known = dict(zip(unique, embedder.encode(unique), strict=True))
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        unknown = [text for text in dict.fromkeys(texts) if text not in self.known]
+        self.known.update(zip(unknown, self.embedder.encode(unknown, batch_size), strict=True))
+        return np.array([self.known[text] for text in texts], dtype=np.float32).reshape(
+            len(texts), self.dim)
+
+
 def model_location(name: str) -> str:
     """Where to load `name` from: the bundled package for the default, else as given."""
     if name in BUNDLED_NAMES:

@@ -13,6 +13,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +21,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lessons.db import database_identity
-from lessons.models import Change, Lesson
+from lessons.models import Change, Lesson, utcnow
+from lessons.services.common import record_change
 from lessons.services.reviews import feeds_insights
 from search import vectors
-from search.embedder import Embedder, get_embedder
+from search.embedder import Embedder, Precomputed, get_embedder
 from search.index import (
     DEFAULT_VECTOR_INDEX,
     AllowedIds,
@@ -44,6 +46,8 @@ log = logging.getLogger(__name__)
 
 SNAPSHOT_EVERY = 500  # changes applied since the last snapshot
 SYNC_BATCH = 256  # lessons re-embedded per transaction while catching up
+COMPLETE_BATCH = 32  # backlog lessons completed per transaction: a short change-log lock
+COMPLETE_CLAIM = timedelta(minutes=10)  # a dead worker's batch is taken up again after this
 Progress = Callable[[int, int], None]  # (done, total)
 # Told, in the transaction that stores them, which lessons' vectors changed (themes listen).
 VectorsChanged = Callable[[Session, "SearchEngine", list[int]], None]
@@ -82,6 +86,7 @@ class SearchEngine:
         self.progress: tuple[int, int] = (0, 0)
         self.tags = TagVectors()
         self.listeners: list[VectorsChanged] = []
+        self.completing = threading.Lock()
 
     @contextmanager
     def locked(self) -> Iterator[None]:
@@ -146,29 +151,80 @@ class SearchEngine:
             self.last_seq = position
             self.snapshot()
 
-    def embed(self, lesson_ids: list[int], on_progress: Progress | None = None) -> None:
+    def embed(self, lesson_ids: list[int], on_progress: Progress | None = None,
+              leading_only: bool = False) -> None:
         """Store vectors for these lessons, a batch per transaction, so an interruption loses
-        little."""
+        little; with `leading_only`, only each one's leading passage (see `complete`)."""
         done = 0
         for start in range(0, len(lesson_ids), SYNC_BATCH):
             batch = lesson_ids[start:start + SYNC_BATCH]
             with self.sessions() as session:
                 seqs = vectors.latest_changes(session, batch)  # before reading the texts
                 lessons = session.scalars(select(Lesson).where(Lesson.id.in_(batch))).all()
-                vectors.refresh_vectors(session, self.embedder, lessons, seqs)
+                vectors.refresh_vectors(session, self.embedder, lessons, seqs,
+                                        leading_only=batch if leading_only else ())
                 session.commit()
             done += len(batch)
             self.progress = (done, len(lesson_ids))
             if on_progress:
                 on_progress(done, len(lesson_ids))
 
+    def embed_leading(self, lesson_ids: list[int]) -> None:
+        """Store the leading passage of each of these lessons: enough to find them, at a
+        bulk import's pace (a NASA lesson has six passages); `complete` encodes the rest."""
+        self.embed(lesson_ids, leading_only=True)
+
     def embed_missing(self, on_progress: Progress | None = None) -> int:
         """Embed the live lessons whose vectors are missing or stale (say, committed by an
-        import killed before it embedded them); how many."""
+        import killed before it embedded them; by their leading passage if they have no
+        vectors yet); how many."""
         with self.sessions() as session:
             stale = vectors.stale_lessons(session, self.model)
-        self.embed(stale, on_progress)
+        self.embed(stale, on_progress, leading_only=True)
         return len(stale)
+
+    def complete(self, on_progress: Progress | None = None) -> int:
+        """Encode the passages after the first of every lesson in the backlog; how many
+        lessons. Each batch is claimed (so workers side by side share the backlog), encoded
+        before its transaction begins, then stored with a change-log entry, which brings it
+        whole into every process's index. One run at a time in a process (a second returns
+        0 at once), so a worker's other threads stay free for notices."""
+        if not self.completing.acquire(blocking=False):
+            return 0
+        try:
+            with self.sessions() as session:
+                total = vectors.backlog_size(session, self.model)
+            done = 0
+            while batch := self.complete_batch():
+                done += batch
+                if on_progress:
+                    on_progress(min(done, total), total)
+            return done
+        finally:
+            self.completing.release()
+
+    def complete_batch(self) -> int:
+        """Complete the first lessons of the backlog no one else holds; how many."""
+        with self.sessions() as session:
+            lesson_ids = vectors.claim_backlog(session, self.model, COMPLETE_BATCH,
+                                               utcnow() + COMPLETE_CLAIM)
+            session.commit()
+            texts = vectors.unstored_texts(session, self.model, live_lessons(session, lesson_ids))
+        encoded = Precomputed(self.embedder, texts)  # no transaction waits for this
+        with self.sessions() as session:
+            live = list(session.scalars(select(Lesson.id).where(
+                Lesson.id.in_(lesson_ids), Lesson.deleted_at.is_(None))))
+            # Logged before the texts are read: on PostgreSQL this locks the change log (on
+            # SQLite the database), so no edit commits between the read and the write; one
+            # made since the encoding is encoded here, as it now reads.
+            for lesson_id in live:
+                record_change(session, "lesson", lesson_id, "embedded")
+            session.flush()
+            vectors.refresh_vectors(session, encoded, live_lessons(session, live),
+                                    vectors.latest_changes(session, live))
+            vectors.set_backlog(session, self.model, lesson_ids, {})  # deleted ones too
+            session.commit()
+        return len(lesson_ids)
 
     def index_missing(self) -> None:
         """Embed and index the live lessons a trusted snapshot holds without stored vectors:
@@ -209,9 +265,11 @@ class SearchEngine:
         """Replace these lessons' vectors in the index; deleted ones leave, new ones join a
         theme (or leave it, when they no longer feed themes)."""
         with self.sessions() as session:
-            lessons = session.scalars(select(Lesson).where(Lesson.id.in_(lesson_ids))).all()
-            live = [lesson for lesson in lessons if not lesson.is_deleted]
-            fresh = vectors.refresh_vectors(session, self.embedder, live, seqs)
+            live = live_lessons(session, lesson_ids)
+            # A lesson whose leading passage alone is stored stays so: `complete` encodes it.
+            waiting = vectors.waiting_in_backlog(session, self.model,
+                                                 {i: seqs[i] for i in lesson_ids if i in seqs})
+            fresh = vectors.refresh_vectors(session, self.embedder, live, seqs, waiting)
             for listener in self.listeners:
                 listener(session, self, list(fresh))
             session.commit()
@@ -263,6 +321,12 @@ class SearchEngine:
         return (f"{manifest.index_type} ({kind}), "
                 f"{manifest.count} passage vectors, {manifest.dim} dimensions, "
                 f"up to change {manifest.last_seq}, in {self.folder}")
+
+
+def live_lessons(session: Session, lesson_ids: list[int]) -> list[Lesson]:
+    """These lessons, but those deleted."""
+    return list(session.scalars(select(Lesson).where(Lesson.id.in_(lesson_ids),
+                                                     Lesson.deleted_at.is_(None))))
 
 
 def latest_seq(session: Session) -> int:

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import ColumnElement, delete, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from lessons.db import insert_or
 from lessons.fields import LESSON_TEXT_FIELDS
 from lessons.models import Lesson, LessonTheme, Theme, ThemeVector, utcnow
 from lessons.policy import seen_by_everyone
@@ -158,8 +158,7 @@ def store_theme_vectors(session: Session, model: str,
     """Insert or replace these lessons' theme vectors: another process may store the same."""
     if not encoded:
         return
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(ThemeVector)
+    statement = insert_or(session)(ThemeVector)
     session.execute(statement.on_conflict_do_update(
         index_elements=[ThemeVector.lesson_id, ThemeVector.model],
         set_={"text_hash": statement.excluded.text_hash, "vector": statement.excluded.vector}),
@@ -251,8 +250,7 @@ def place_in_themes(session: Session, embedder: Embedder, model: str,
                      "theme_id": kin[kind][themes.nearest_theme(vector, centroids[kind])].id})
     if rows:
         # Another process catching up on the same change may have just assigned it.
-        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-        session.execute(dialect.insert(LessonTheme).on_conflict_do_nothing(), rows)
+        session.execute(insert_or(session)(LessonTheme).on_conflict_do_nothing(), rows)
 
 
 def join_unthemed(session: Session, embedder: Embedder, model: str, feeds: Feeds) -> None:

@@ -1,20 +1,23 @@
 """Passage vectors stored in the database: the truth the FAISS index is rebuilt from.
 
-A passage is encoded again only when its text hash changes or the model does.
+A passage is encoded again only when its text hash changes or the model does. A bulk
+import stores each lesson's leading passage only, so the lessons are searchable at once,
+and notes the rest in the backlog, which the queue works off (`SearchEngine.complete`).
 """
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from lessons.models import Change, Lesson, PassageVector
+from lessons.db import insert_or
+from lessons.models import Change, Lesson, PassageBacklog, PassageVector, utcnow
 from search.embedder import Embedder
-from search.passages import lesson_passages
+from search.passages import Passage, lesson_passages
 
 ENCODE_BATCH = 64
 
@@ -24,23 +27,27 @@ def refresh_vectors(
     embedder: Embedder,
     lessons: Sequence[Lesson],
     seqs: Mapping[int, int],
+    leading_only: Collection[int] = (),
 ) -> dict[int, np.ndarray]:
     """Bring the stored vectors of `lessons` up to date; their vectors, by lesson id.
 
     Passages whose text hash is already stored for this model are reused; the
     rest are encoded in batches. Every row is stamped with the lesson's
     change-log position from `seqs` (read before the lessons were), so a later
-    rebuild knows these vectors match the text up to there. The caller commits.
+    rebuild knows these vectors match the text up to there. A lesson in
+    `leading_only` with no later passage stored gets its leading passage alone
+    and goes to the backlog, when it has more; any other leaves it, whole. The
+    caller commits.
     """
     stored = stored_rows(session, embedder.model_id, [lesson.id for lesson in lessons])
     wanted = {lesson.id: lesson_passages(lesson.content()) for lesson in lessons}
-    missing = [
-        (lesson_id, passage)
-        for lesson_id, passages in wanted.items()
-        for passage in passages
-        if (row := stored[lesson_id].get(passage.position)) is None
-        or row.text_hash != passage.text_hash
-    ]
+    # Never at the cost of later passages already stored (a lesson embedded whole before,
+    # or a backlog completed since the caller looked).
+    waiting = {lesson_id: seqs.get(lesson_id, 0) for lesson_id in leading_only
+               if len(wanted.get(lesson_id, ())) > 1 and set(stored[lesson_id]) <= {0}}
+    for lesson_id in waiting:
+        wanted[lesson_id] = wanted[lesson_id][:1]
+    missing = missing_passages(stored, wanted)
     # One call for all of them: sentence-transformers sorts the texts by length
     # before batching, so less padding is computed than with small separate calls.
     vectors = embedder.encode([passage.text for _, passage in missing], batch_size=ENCODE_BATCH)
@@ -64,12 +71,82 @@ def refresh_vectors(
                          "text_hash": passage.text_hash, "vector": vector.tobytes(),
                          "seq": seqs.get(lesson_id, 0)})
             matrix.append(vector)
-        shorter.extend(row.id for row in stored[lesson_id].values())  # the lesson got shorter
+        # The lesson got shorter; rows a newer change stored (say, a backlog completed since
+        # this sync read it) are that change's to keep.
+        shorter.extend(row.id for row in stored[lesson_id].values()
+                       if row.seq <= seqs.get(lesson_id, 0))
         result[lesson_id] = np.vstack(matrix)
     upsert_vectors(session, rows)
     if shorter:
         session.execute(delete(PassageVector.__table__).where(PassageVector.id.in_(shorter)))
+    set_backlog(session, embedder.model_id, list(wanted), waiting)
     return result
+
+
+def missing_passages(stored: Mapping[int, Mapping[int, PassageVector]],
+                     wanted: Mapping[int, list[Passage]]) -> list[tuple[int, Passage]]:
+    """The wanted passages with no stored row of the same text, with their lesson ids."""
+    return [(lesson_id, passage) for lesson_id, passages in wanted.items()
+            for passage in passages
+            if (row := stored[lesson_id].get(passage.position)) is None
+            or row.text_hash != passage.text_hash]
+
+
+def unstored_texts(session: Session, model: str, lessons: Sequence[Lesson]) -> list[str]:
+    """The texts of these lessons' passages that have no stored vector for `model`."""
+    stored = stored_rows(session, model, [lesson.id for lesson in lessons])
+    wanted = {lesson.id: lesson_passages(lesson.content()) for lesson in lessons}
+    return [passage.text for _, passage in missing_passages(stored, wanted)]
+
+
+def set_backlog(session: Session, model: str, lesson_ids: list[int],
+                waiting: Mapping[int, int]) -> None:
+    """Make the backlog hold, of `lesson_ids`, exactly the lessons in `waiting` (at the
+    change-log positions it gives). An upsert, as for the vectors: an import and a sync may
+    store the same lesson at once."""
+    table = PassageBacklog.__table__
+    done = [lesson_id for lesson_id in lesson_ids if lesson_id not in waiting]
+    for start in range(0, len(done), 500):
+        session.execute(delete(table).where(table.c.model == model,
+                                            table.c.lesson_id.in_(done[start:start + 500])))
+    if waiting:
+        statement = insert_or(session)(table)
+        statement = statement.on_conflict_do_update(
+            index_elements=["lesson_id", "model"], set_={"seq": statement.excluded.seq})
+        session.execute(statement, [{"lesson_id": lesson_id, "model": model, "seq": seq}
+                                    for lesson_id, seq in sorted(waiting.items())])
+
+
+def claim_backlog(session: Session, model: str, limit: int, until: datetime) -> list[int]:
+    """Claim, until `until`, the first `limit` lessons of the backlog that no live worker
+    holds; their ids. Only the rows this transaction changed are returned, so two workers
+    never take the same lesson. The caller commits."""
+    free = or_(PassageBacklog.claimed_until.is_(None), PassageBacklog.claimed_until < utcnow())
+    first = (select(PassageBacklog.lesson_id).where(PassageBacklog.model == model, free)
+             .order_by(PassageBacklog.lesson_id).limit(limit))
+    claimed = session.scalars(
+        update(PassageBacklog).where(PassageBacklog.model == model, free,
+                                     PassageBacklog.lesson_id.in_(list(session.scalars(first))))
+        .values(claimed_until=until).returning(PassageBacklog.lesson_id))
+    return sorted(claimed)
+
+
+def backlog_size(session: Session, model: str) -> int:
+    return session.scalar(select(func.count()).select_from(PassageBacklog)
+                          .where(PassageBacklog.model == model)) or 0
+
+
+def waiting_in_backlog(session: Session, model: str, seqs: Mapping[int, int]) -> set[int]:
+    """Of the lessons in `seqs` (their latest change-log positions), those whose leading
+    passage alone is stored for their current text: a sync indexes them as they are."""
+    ids = list(seqs)
+    waiting: set[int] = set()
+    for start in range(0, len(ids), 500):
+        query = select(PassageBacklog.lesson_id, PassageBacklog.seq).where(
+            PassageBacklog.model == model, PassageBacklog.lesson_id.in_(ids[start:start + 500]))
+        waiting.update(lesson_id for lesson_id, seq in session.execute(query)
+                       if seq == seqs[lesson_id])
+    return waiting
 
 
 def upsert_vectors(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -83,8 +160,7 @@ def upsert_vectors(session: Session, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
     table = PassageVector.__table__
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = insert(table)
+    statement = insert_or(session)(table)
     statement = statement.on_conflict_do_update(
         index_elements=["lesson_id", "model", "position"],
         set_={name: statement.excluded[name] for name in ("dim", "text_hash", "vector", "seq")},

@@ -96,11 +96,11 @@ def test_a_web_import_finishes_while_a_search_embeds_the_same_lessons(
 
 def test_a_database_error_stops_an_import_with_a_sentence_not_a_driver_message(
         app, client, monkeypatch, queue_worker):
-    def embed_on_a_broken_database(self, lesson_ids, on_progress=None):
+    def embed_on_a_broken_database(self, lesson_ids):
         with self.sessions() as session:
             session.execute(text("SELECT * FROM no_such_table"))  # a real driver error
 
-    monkeypatch.setattr(SearchEngine, "embed", embed_on_a_broken_database)
+    monkeypatch.setattr(SearchEngine, "embed_leading", embed_on_a_broken_database)
     run = finished_run(app, start_web_import(client, csv_bytes(3)), client)
     assert run.status == "failed", run.message
     message = run.message

@@ -288,6 +288,37 @@ def test_a_weekly_digest_goes_out_on_monday_for_the_week_before(mail_app, inbox)
     world.delivery(f"email:digest:{reader}:weekly:{monday:%G-W%V}")
 
 
+def test_turning_a_digest_to_immediately_sends_what_waited_in_one_catch_up(mail_app, inbox):
+    world = World(mail_app)
+    reader = world.account("ivy@example.org", "daily", (f"project:{world.apollo}",))
+    # Email off, the app only: turning email on later sends nothing from before.
+    quiet = world.account("quinn@example.org", "off", (f"project:{world.apollo}",))
+    with mail_app.app_context():  # the author's digest would be due past midnight
+        set_cadence(db.session, world.author.user_id, "email", "immediately")
+        db.session.commit()
+    world.approved("Apollo lost a week to the permit", project_id=world.apollo)
+    world.dispatch()
+    with mail_app.app_context():
+        for user_id in (reader, quiet):
+            set_cadence(db.session, user_id, "email", "immediately")
+        db.session.commit()
+    world.approved("Apollo's crane came late", project_id=world.apollo)
+    world.dispatch()  # emailed at once: the new cadence
+
+    later = utcnow() + timedelta(minutes=1)
+    assert world.digests(later) == 1
+    assert world.digests(later + timedelta(minutes=15)) == 0  # nothing waits twice
+    world.send()
+    subjects = [m["Subject"] for m in inbox.to("ivy@example.org")]
+    assert len(subjects) == 2, subjects
+    catch_up = next(m for m in inbox.to("ivy@example.org")
+                    if m["Subject"].startswith("Your Lessons catch-up: 1 update ("))
+    text = parts(catch_up)["text/plain"]
+    assert "Apollo lost a week to the permit" in text and "crane" not in text
+    assert [m["Subject"] for m in inbox.to("quinn@example.org")] == [
+        next(s for s in subjects if "crane" in s)]
+
+
 def test_digest_periods_are_utc_days_and_iso_weeks():
     monday = email.due_periods(datetime(2026, 12, 7, 23, 59, tzinfo=UTC))
     assert [(p.cadence, p.label, p.start) for p in monday] == [

@@ -1,5 +1,5 @@
-"""Long work off the request, on the queue: theme recomputes (one at a time) and imports from
-the web.
+"""Long work off the request, on the queue: theme recomputes (one at a time), imports from
+the web, and the passages imports leave to encode later.
 
 A request records the run (its row, lifecycle and progress are
 `lessons.services.runs`) and enqueues it; the worker (`lessons worker`, which
@@ -74,17 +74,20 @@ def recompute_job(app: Flask, engine: SearchEngine, run_id: int, themes: int | N
 
 
 def import_job(app: Flask, engine: SearchEngine, run_id: int) -> None:
-    """The queued import: the run's file with its mapping, embedding each batch, then the
-    index brought up to date with what came in."""
+    """The queued import: the run's file with its mapping, each batch embedded by its
+    lessons' leading passages, then the index brought up to date with what came in (the
+    lessons are searchable), then the rest of their passages."""
     sessions = app.extensions["lessons.db"][1]
     if not take_queued(sessions, ImportRun, run_id):
         return
     with sessions() as session:
         path = import_file(app, session.get_one(ImportRun, run_id))
-    report = import_run_file(sessions, run_id, path, app.config["CATEGORIES"], engine.embed)
+    report = import_run_file(sessions, run_id, path, app.config["CATEGORIES"],
+                             engine.embed_leading)
     if report is not None:
         index_imported(engine)
         finish_import(sessions, run_id, report, path)
+        complete_job(engine)
 
 
 def index_imported(engine: SearchEngine) -> None:
@@ -95,3 +98,14 @@ def index_imported(engine: SearchEngine) -> None:
         engine.ready()
     except Exception:  # derived data: the import's own outcome stands
         log.exception("Indexing after an import failed")
+
+
+def complete_job(engine: SearchEngine) -> None:
+    """Encode the passages that imports left in the backlog (`SearchEngine.complete`). Only
+    logged if it fails: the lessons are found by their leading passages, and the sweep
+    tries again within a minute."""
+    try:
+        if done := engine.complete():
+            log.info("Encoded the remaining passages of %d imported lessons", done)
+    except Exception:  # derived data, like the index
+        log.exception("Encoding the backlog of imported passages failed")

@@ -1,14 +1,14 @@
 """The task queue: Huey, stored in SQLite in the instance folder, or in Redis when
 `LESSONS_QUEUE_URL=redis://…`; `lessons worker` consumes it and runs the schedule.
 
-What goes on it: theme recomputes and web imports (`web.jobs`), and push
-(`push`): dispatch the audit log into notifications and deliveries, send
-deliveries, and, every few minutes, the periodic work (reminders, review
-backlog, digests). Every task is idempotent, so a retried
-or repeated one tells nobody twice; the database is the truth and the queue
-only says "look now". A commit that audits something push handles enqueues a
-dispatch, so `make run` (which starts a worker beside the server) tells people
-within seconds; a periodic sweep catches anything a lost enqueue missed.
+What goes on it: theme recomputes, web imports and the passages imports leave to encode
+later (`web.jobs`), and push (`push`): dispatch the audit log into notifications and
+deliveries, send deliveries, and, every few minutes, the periodic work (reminders, review
+backlog, digests). Every task is idempotent, so a retried or repeated one tells nobody
+twice; the database is the truth and the queue only says "look now". A commit that audits
+something push handles enqueues a dispatch, so `make run` (which starts a worker beside the
+server) tells people within seconds; a sweep each minute catches anything a lost enqueue
+missed, and a backlog of passages a killed worker left.
 """
 
 import logging
@@ -24,10 +24,12 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lessons.models import AuditEvent, TaskRun, utcnow
+from lessons.services.runs import importing
 from push import periodic
 from push.config import PushSettings
 from push.dispatch import HANDLERS, dispatch
 from push.send import seconds_to_next, send_due
+from search.vectors import backlog_size
 from web import jobs
 
 log = logging.getLogger(__name__)
@@ -101,6 +103,11 @@ def register_tasks(app: Flask, queue: Huey) -> dict[str, Any]:
 
     def sweep() -> None:
         recorded(sessions, "sweep", dispatch_now)
+        # What a killed worker left half-encoded; an import under way completes its own
+        # backlog when it ends, and should not share the cores before its lessons are found.
+        with sessions() as session:
+            if backlog_size(session, search_engine.model) and not importing(session):
+                tasks["complete"]()
 
     def periodic_work() -> None:
         recorded(sessions, "periodic", lambda: periodic.run(sessions, settings, utcnow()))
@@ -110,6 +117,7 @@ def register_tasks(app: Flask, queue: Huey) -> dict[str, Any]:
             lambda run_id, themes: jobs.recompute_job(app, search_engine, run_id, themes)),
         "import": queue.task(name="import")(
             lambda run_id: jobs.import_job(app, search_engine, run_id)),
+        "complete": queue.task(name="complete")(lambda: jobs.complete_job(search_engine)),
         "dispatch": queue.task(name="dispatch")(dispatch_now),
         "send": queue.task(name="send")(send_now),
         "sweep": queue.periodic_task(SWEEP, name="sweep")(sweep),

@@ -28,7 +28,13 @@ from lessons.models.notifications import (
 )
 from lessons.models.projects import Project, ProjectMember, ProjectTag
 from lessons.models.runs import ImportRun, ThemeRun
-from lessons.models.search import Change, DatabaseIdentity, PassageVector, SearchLog
+from lessons.models.search import (
+    Change,
+    DatabaseIdentity,
+    PassageBacklog,
+    PassageVector,
+    SearchLog,
+)
 from lessons.models.themes import LessonTheme, Theme, ThemeVector, keyword_label
 
 __all__ = [
@@ -50,6 +56,7 @@ __all__ = [
     "LessonTheme",
     "Notification",
     "Occurrence",
+    "PassageBacklog",
     "PassageVector",
     "Preference",
     "Project",

@@ -12,7 +12,7 @@ the cursor), and `TaskRun` when each periodic task last ran.
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lessons.models.base import Base, utcnow
@@ -67,6 +67,9 @@ class Notification(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     read_at: Mapped[datetime | None]
     shown_in_app: Mapped[bool] = mapped_column(default=True)
+    # Made while its account's email was a daily or weekly digest: if the account turns to
+    # "immediately" before the digest goes, a catch-up email carries it.
+    for_digest: Mapped[bool] = mapped_column(default=False, server_default=false())
     # The email that carried it (alone or in a digest); None while it waits for one.
     delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id"), index=True)
 

@@ -1,5 +1,6 @@
-"""What search follows and records: passage vectors, the change log, the database's
-identity (which an index snapshot must match), and the log of searches and kickoffs."""
+"""What search follows and records: passage vectors and the backlog of passages still to
+encode, the change log, the database's identity (which an index snapshot must match), and the
+log of searches and kickoffs."""
 
 from datetime import datetime
 
@@ -25,6 +26,22 @@ class PassageVector(Base):
     # The change-log position of the lesson text this vector was checked against:
     # a lesson changed after its vectors' position needs a fresh look.
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+
+
+class PassageBacklog(Base):
+    """A lesson embedded by its leading passage only (a bulk import makes it searchable at
+    once), whose later passages wait for the queue to encode them (`SearchEngine.complete`)."""
+
+    __tablename__ = "passage_backlog"
+
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    model: Mapped[str] = mapped_column(String(500), primary_key=True)
+    # The change-log position of the text whose leading passage was stored: a lesson
+    # changed since is embedded whole by the sync that sees its change.
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    # While a worker encodes it: when that worker's claim lapses, if it died.
+    claimed_until: Mapped[datetime | None]
 
 
 class SearchLog(Base):

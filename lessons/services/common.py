@@ -3,9 +3,9 @@
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, func, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from lessons.db import insert_or
 from lessons.errors import Conflict, NotFound
 from lessons.fields import MAX_ID
 from lessons.models import Change, utcnow
@@ -30,9 +30,8 @@ def insert_once(session: Session, model: type[T], keys: list[str], /, **values: 
     """Insert a row unless one with the same `keys` exists (a unique constraint's columns):
     the new row, or None. One statement, so no savepoint: pysqlite commits a savepoint that
     opens a transaction, which would let a rolled-back caller keep the row."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     table = model.__table__  # type: ignore[attr-defined]
-    key = session.execute(dialect.insert(table).values(**values)
+    key = session.execute(insert_or(session)(table).values(**values)
                           .on_conflict_do_nothing(index_elements=keys)
                           .returning(*table.primary_key.columns)).first()
     return None if key is None else session.get(model, tuple(key))

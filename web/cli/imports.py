@@ -78,7 +78,7 @@ def import_command(file: Path, mapping: str | None, file_format: str | None,
                 report = run_import(db.session, table, columns, actor="import",
                                     audited_as=(OPERATOR, str(file)),
                                     categories=categories, on_progress=on_progress,
-                                    on_batch=search.embed)
+                                    on_batch=search.embed_leading)
         except ValidationError as error:
             raise click.ClickException(problem(error)) from None
     print_report(report)
@@ -89,6 +89,10 @@ def import_command(file: Path, mapping: str | None, file_format: str | None,
         if report.created or missing:
             with progress_bar("Indexing") as on_index:
                 search.ready(on_progress=on_index)
+            click.echo("Searchable now; encoding the rest of each lesson (Ctrl+C leaves it "
+                       "to `lessons worker`).")
+            with progress_bar("Encoding") as on_encode:
+                search.complete(on_progress=on_encode)
     if report.stopped:
         raise click.exceptions.Exit(1)
 

@@ -13,6 +13,7 @@ from lessons.services.notifications import delivery_counts
 from lessons.services.status import counts
 from lessons.services.users import create_user, list_users
 from search.embedder import compute_on_request_threads
+from search.vectors import backlog_size
 from web import real_app
 from web.cli.common import OPERATOR
 from web.cli.worker import describe
@@ -76,6 +77,9 @@ def status_command() -> None:
             click.echo(f"{name}: {number}")
     click.echo(f"embedding model: {app.config['EMBEDDING_MODEL']}")
     click.echo(f"index: {engine().status()}")
+    if current == head and (waiting := backlog_size(db.session, app.config["EMBEDDING_MODEL"])):
+        click.echo(f"backlog: {waiting} imported lessons found by their leading passage only "
+                   "until the worker encodes the rest")
     queue = queue_of(real_app())
     click.echo(f"queue: {describe(queue)}, {queue.pending_count()} waiting, "
                f"{queue.scheduled_count()} scheduled")
