@@ -713,7 +713,7 @@ def bench_bulk(args, out: dict[str, Any]) -> None:
             for first in range(0, len(per_lesson), SYNC_BATCH):
                 group = [t for lesson_texts in per_lesson[first:first + SYNC_BATCH]
                          for t in lesson_texts]
-                embedder.encode(group, batch_size=vector_store.ENCODE_BATCH)
+                embedder.encode(group)
             batched = len(texts) / (time.perf_counter() - start)
             with db_engine.begin() as connection:
                 connection.execute(delete(PassageVector))  # so the app path encodes everything

@@ -4,12 +4,12 @@ one-click unsubscribe (RFC 8058).
 An account's email cadence (lessons.services.subscriptions) decides. "Immediately":
 `queue_email` writes an email as each notification is made. "Daily" or "weekly": the
 notification waits (`delivery_id` NULL) until `queue_digests` gathers everything its
-account was told before the period began into one email, grouped by project (what waited
-for the digest of an account that has since turned to "immediately" goes in a catch-up). Either way
-the email is rendered once, from the templates in push/templates/email, into its
-delivery's payload (to, subject, text, html, headers) under a unique key, so a repeated
-run writes nothing more; `send` only speaks SMTP. A digest checks again that its reader
-still sees each lesson: one made team-only or deleted since is left out (DESIGN,
+account was told before the period began into one email, grouped by project; what waited
+for the digest of an account that has since turned to "immediately" goes in a catch-up.
+Either way the email is rendered once, from the templates in push/templates/email, into
+its delivery's payload (to, subject, text, html, headers) under a unique key, so a
+repeated run writes nothing more; `send` only speaks SMTP. A digest checks again that its
+reader still sees each lesson: one made team-only or deleted since is left out (DESIGN,
 invariant 10). Every email carries a signed link that turns email off without signing in.
 """
 
@@ -128,9 +128,9 @@ def catch_up(now: datetime) -> Period:
 
 def queue_digests(session: Session, settings: PushSettings, now: datetime) -> int:
     """Write the daily and weekly digest emails that are due, and the catch-ups; how many.
-    Each takes its
-    account's waiting notifications from before the period, still visible to it, and links
-    them to the digest in the same transaction, so a second run finds nothing to send."""
+    Each takes its account's waiting notifications from before the period, still visible
+    to it, and links them to the digest in the same transaction, so a second run finds
+    nothing to send."""
     if not settings.email_on:
         return 0
     periods = {period.cadence: period for period in [*due_periods(now), catch_up(now)]}

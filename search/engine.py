@@ -209,6 +209,8 @@ class SearchEngine:
             lesson_ids = vectors.claim_backlog(session, self.model, COMPLETE_BATCH,
                                                utcnow() + COMPLETE_CLAIM)
             session.commit()
+            if not lesson_ids:
+                return 0
             texts = vectors.unstored_texts(session, self.model, live_lessons(session, lesson_ids))
         encoded = Precomputed(self.embedder, texts)  # no transaction waits for this
         with self.sessions() as session:

@@ -19,8 +19,6 @@ from lessons.models import Change, Lesson, PassageBacklog, PassageVector, utcnow
 from search.embedder import Embedder
 from search.passages import Passage, lesson_passages
 
-ENCODE_BATCH = 64
-
 
 def refresh_vectors(
     session: Session,
@@ -50,7 +48,7 @@ def refresh_vectors(
     missing = missing_passages(stored, wanted)
     # One call for all of them: sentence-transformers sorts the texts by length
     # before batching, so less padding is computed than with small separate calls.
-    vectors = embedder.encode([passage.text for _, passage in missing], batch_size=ENCODE_BATCH)
+    vectors = embedder.encode([passage.text for _, passage in missing])
     encoded = {(lesson_id, p.position): v
                for (lesson_id, p), v in zip(missing, vectors, strict=True)}
     result: dict[int, np.ndarray] = {}

@@ -29,7 +29,7 @@ from lessons.db import make_engine, upgrade
 from lessons.models import AuditEvent, Base, User
 from lessons.services import users as users_service
 from lessons.services.users import create_token, create_user, start_session
-from search.embedder import SentenceTransformerEmbedder, compute_on_request_threads
+from search.embedder import BATCH, SentenceTransformerEmbedder, compute_on_request_threads
 from web import create_app
 from web.database import db as app_db
 
@@ -142,7 +142,7 @@ def remembered_vectors() -> Iterator[None]:
     original = SentenceTransformerEmbedder.encode
     vectors: dict[tuple[str, str], np.ndarray] = {}
 
-    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+    def encode(self, texts: Sequence[str], batch_size: int = BATCH) -> np.ndarray:
         new = list(dict.fromkeys(t for t in texts if (self.model_id, t) not in vectors))
         if new:
             compute_on_request_threads()
