@@ -13,7 +13,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -188,20 +188,27 @@ class SearchEngine:
         lessons. Each batch is claimed (so workers side by side share the backlog), encoded
         before its transaction begins, then stored with a change-log entry, which brings it
         whole into every process's index. One run at a time in a process (a second returns
-        0 at once), so a worker's other threads stay free for notices."""
+        0 at once), so a worker's other threads stay free for notices; it stops when an
+        import starts adding to the backlog, which finishes it when it ends."""
         if not self.completing.acquire(blocking=False):
             return 0
         try:
+            started = utcnow()
             with self.sessions() as session:
                 total = vectors.backlog_size(session, self.model)
             done = 0
-            while batch := self.complete_batch():
+            while not self.backlog_growing(started) and (batch := self.complete_batch()):
                 done += batch
                 if on_progress:
                     on_progress(min(done, total), total)
             return done
         finally:
             self.completing.release()
+
+    def backlog_growing(self, since: datetime) -> bool:
+        """Whether lessons joined the backlog since `since` (an import is under way)."""
+        with self.sessions() as session:
+            return vectors.backlog_growing(session, self.model, since)
 
     def complete_batch(self) -> int:
         """Complete the first lessons of the backlog no one else holds; how many."""
@@ -212,7 +219,18 @@ class SearchEngine:
             if not lesson_ids:
                 return 0
             texts = vectors.unstored_texts(session, self.model, live_lessons(session, lesson_ids))
-        encoded = Precomputed(self.embedder, texts)  # no transaction waits for this
+        try:
+            self.store_completed(lesson_ids, Precomputed(self.embedder, texts))
+        except BaseException:  # Ctrl+C too: the next worker need not wait out the claim
+            with self.sessions() as session:
+                vectors.release_backlog(session, self.model, lesson_ids)
+                session.commit()
+            raise
+        return len(lesson_ids)
+
+    def store_completed(self, lesson_ids: list[int], encoded: Precomputed) -> None:
+        """Store every passage of these claimed lessons, `encoded` before this transaction
+        began, and take them out of the backlog."""
         with self.sessions() as session:
             live = list(session.scalars(select(Lesson.id).where(
                 Lesson.id.in_(lesson_ids), Lesson.deleted_at.is_(None))))
@@ -226,7 +244,6 @@ class SearchEngine:
                                     vectors.latest_changes(session, live))
             vectors.set_backlog(session, self.model, lesson_ids, {})  # deleted ones too
             session.commit()
-        return len(lesson_ids)
 
     def index_missing(self) -> None:
         """Embed and index the live lessons a trusted snapshot holds without stored vectors:

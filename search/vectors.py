@@ -19,6 +19,8 @@ from lessons.models import Change, Lesson, PassageBacklog, PassageVector, utcnow
 from search.embedder import Embedder
 from search.passages import Passage, lesson_passages
 
+CLAIM_TRIES = 5  # workers racing for the same first rows: each loser looks again
+
 
 def refresh_vectors(
     session: Session,
@@ -118,15 +120,36 @@ def set_backlog(session: Session, model: str, lesson_ids: list[int],
 def claim_backlog(session: Session, model: str, limit: int, until: datetime) -> list[int]:
     """Claim, until `until`, the first `limit` lessons of the backlog that no live worker
     holds; their ids. Only the rows this transaction changed are returned, so two workers
-    never take the same lesson. The caller commits."""
+    never take the same lesson; one that lost every row to another tries the next ones.
+    The caller commits."""
     free = or_(PassageBacklog.claimed_until.is_(None), PassageBacklog.claimed_until < utcnow())
     first = (select(PassageBacklog.lesson_id).where(PassageBacklog.model == model, free)
              .order_by(PassageBacklog.lesson_id).limit(limit))
-    claimed = session.scalars(
-        update(PassageBacklog).where(PassageBacklog.model == model, free,
-                                     PassageBacklog.lesson_id.in_(list(session.scalars(first))))
-        .values(claimed_until=until).returning(PassageBacklog.lesson_id))
-    return sorted(claimed)
+    for _ in range(CLAIM_TRIES):
+        candidates = list(session.scalars(first))
+        if not candidates:
+            break
+        claimed = list(session.scalars(
+            update(PassageBacklog).where(PassageBacklog.model == model, free,
+                                         PassageBacklog.lesson_id.in_(candidates))
+            .values(claimed_until=until).returning(PassageBacklog.lesson_id)))
+        if claimed:
+            return sorted(claimed)
+    return []
+
+
+def release_backlog(session: Session, model: str, lesson_ids: list[int]) -> None:
+    """Give up the claim on these lessons (a worker stopped before completing them)."""
+    session.execute(update(PassageBacklog).where(PassageBacklog.model == model,
+                                                 PassageBacklog.lesson_id.in_(lesson_ids))
+                    .values(claimed_until=None))
+
+
+def backlog_growing(session: Session, model: str, since: datetime) -> bool:
+    """Whether lessons joined the backlog since `since`: an import is under way, and
+    encoding their later passages now would slow it."""
+    return session.scalar(select(PassageBacklog.lesson_id).where(
+        PassageBacklog.model == model, PassageBacklog.added_at >= since).limit(1)) is not None
 
 
 def backlog_size(session: Session, model: str) -> int:

@@ -15,6 +15,7 @@ import logging
 import time
 import traceback
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +25,11 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lessons.models import AuditEvent, TaskRun, utcnow
-from lessons.services.runs import importing
 from push import periodic
 from push.config import PushSettings
 from push.dispatch import HANDLERS, dispatch
 from push.send import seconds_to_next, send_due
-from search.vectors import backlog_size
+from search.vectors import backlog_growing, backlog_size
 from web import jobs
 
 log = logging.getLogger(__name__)
@@ -103,10 +103,13 @@ def register_tasks(app: Flask, queue: Huey) -> dict[str, Any]:
 
     def sweep() -> None:
         recorded(sessions, "sweep", dispatch_now)
-        # What a killed worker left half-encoded; an import under way completes its own
-        # backlog when it ends, and should not share the cores before its lessons are found.
+        # What a killed worker left half-encoded; an import under way (the backlog grew in
+        # the last minute) completes its own when it ends, and should not share the cores
+        # before its lessons are found.
         with sessions() as session:
-            if backlog_size(session, search_engine.model) and not importing(session):
+            model = search_engine.model
+            if (backlog_size(session, model) and not backlog_growing(
+                    session, model, utcnow() - timedelta(seconds=SWEEP_SECONDS))):
                 tasks["complete"]()
 
     def periodic_work() -> None:

@@ -40,6 +40,8 @@ class PassageBacklog(Base):
     # The change-log position of the text whose leading passage was stored: a lesson
     # changed since is embedded whole by the sync that sees its change.
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    # When it joined: a backlog still growing means an import is under way.
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
     # While a worker encodes it: when that worker's claim lapses, if it died.
     claimed_until: Mapped[datetime | None]
 

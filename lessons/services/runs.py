@@ -64,13 +64,6 @@ def expire_if_stale(session: Session, run: ThemeRun | ImportRun) -> bool:
     return True
 
 
-def importing(session: Session) -> bool:
-    """Whether an import is under way: running, and its progress moved lately."""
-    return session.scalar(select(ImportRun.id).where(
-        ImportRun.status == "running", ImportRun.updated_at >= utcnow() - STALE_AFTER
-    ).limit(1)) is not None
-
-
 def take_queued(sessions: sessionmaker[Session], model: type[ThemeRun | ImportRun],
                 run_id: int) -> bool:
     """The worker takes a run it was handed, once: False if the run is no longer waiting

@@ -22,6 +22,7 @@ def upgrade() -> None:
     sa.Column('lesson_id', sa.Integer(), nullable=False),
     sa.Column('model', sa.String(length=500), nullable=False),
     sa.Column('seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('added_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('claimed_until', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['lesson_id'], ['lessons.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('lesson_id', 'model')

@@ -23,6 +23,9 @@ def reindex_command() -> None:
     encoded again, so an interrupted run resumes where it stopped.
     """
     search = engine()
+    # First what imports left half-encoded, logged so that running processes take it in.
+    with progress_bar("Completing imports") as on_progress:
+        search.complete(on_progress=on_progress)
     with db.session as session:
         ids = list(session.scalars(select(Lesson.id).where(Lesson.deleted_at.is_(None))))
     with progress_bar("Embedding") as on_progress:
