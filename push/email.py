@@ -58,8 +58,12 @@ TEMPLATES = Environment(
 def queue_email(session: Session, settings: PushSettings, user: User,
                 notification: Notification) -> Delivery | None:
     """If email is on and `user` wants it immediately, write the email delivery for this
-    notification (and link it: `notification.delivery_id`); else None."""
-    if not settings.email_on or cadence(session, user.id, "email") != "immediately":
+    notification (and link it: `notification.delivery_id`); else None. A notification for
+    a daily or weekly digest is marked so (`for_digest`), for a catch-up if the account
+    turns to "immediately" before the digest goes."""
+    chosen = cadence(session, user.id, "email")
+    notification.for_digest = chosen in ("daily", "weekly")
+    if not settings.email_on or chosen != "immediately":
         return None
     payload = render(settings, user, "notification", notification.subject,
                      setting=CADENCES["immediately"], notification=notification)

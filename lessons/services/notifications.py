@@ -55,15 +55,13 @@ def notify(session: Session, user: User, key: str, notice: Notice) -> Notificati
     if user.disabled_at is not None or not may_see(session, user, notice.lesson_id):
         return None
     in_app = cadence(session, user.id, "in_app") != "off"
-    email = cadence(session, user.id, "email")
-    if not in_app and email == "off":
+    if not in_app and cadence(session, user.id, "email") == "off":
         return None
     # None: told already, by this run before it died or by another worker.
     return insert_once(session, Notification, ["key"], key=key[:300], user_id=user.id,
                        kind=notice.kind, subject=one_line(notice.subject, 300), body=notice.body,
                        link=notice.link, lesson_id=notice.lesson_id,
-                       project_id=notice.project_id, shown_in_app=in_app,
-                       for_digest=email in ("daily", "weekly"), created_at=utcnow())
+                       project_id=notice.project_id, shown_in_app=in_app, created_at=utcnow())
 
 
 def may_see(session: Session, user: User, lesson_id: int | None) -> bool:
