@@ -163,9 +163,10 @@ def judgment_key(lesson) -> str:
 
 def briefing_ranking(search_engine, session, project) -> list:
     """All the briefing's lessons in rank order (BRIEFING_SIZE of them), freshly generated."""
+    from lessons.services.reviews import feeds_insights
     from search.briefing import generate
 
-    briefing = generate(search_engine, session, project)
+    briefing = generate(search_engine, session, project, feeds_insights(True))
     return [item.lesson for item in sorted(briefing.items, key=lambda i: i.rank)]
 
 
@@ -335,7 +336,7 @@ def time_generate(app, descriptions, runs: int) -> tuple[list[float], list[float
     and seconds to embed the same aspects alone (the model's share of it)."""
     from search.briefing import generate, project_aspects
     from web.database import db
-    from web.engine import engine
+    from web.engine import engine, feeds
 
     long = [e for e in descriptions if len(e["description"].split()) >= LONG_WORDS]
     times, encoding = [], []
@@ -344,12 +345,12 @@ def time_generate(app, descriptions, runs: int) -> tuple[list[float], list[float
         projects = [bench_project(db.session, entry) for entry in long]
         aspects = [len(project_aspects(p)) for p in projects]
         for project in projects:  # warm-up: model, caches, SQLite pages
-            generate(search_engine, db.session, project)
+            generate(search_engine, db.session, project, feeds())
             db.session.rollback()
         for run in range(runs):
             project = projects[run % len(projects)]
             started = time.perf_counter()
-            generate(search_engine, db.session, project)
+            generate(search_engine, db.session, project, feeds())
             db.session.flush()
             times.append(time.perf_counter() - started)
             db.session.rollback()

@@ -30,6 +30,7 @@ from lessons.services.briefings import (
     project_decisions,
     store_briefing,
 )
+from lessons.services.reviews import Feeds
 from lessons.services.search_log import record_search
 from search.engine import SearchEngine
 from search.keyword import terms
@@ -85,25 +86,28 @@ def kickoff_hash(project: Project) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def ensure_briefing(engine: SearchEngine, session: Session, project: Project) -> Briefing | None:
-    """The project's briefing, computed now if there is none or its text changed; None without
-    text."""
+def ensure_briefing(engine: SearchEngine, session: Session, project: Project,
+                    feeds: Feeds) -> Briefing | None:
+    """The project's briefing from the lessons under `feeds`, computed now if there is none or
+    its text changed; None without text."""
     briefing = session.scalar(select(Briefing).where(Briefing.project_id == project.id))
     if not project_aspects(project) or project.is_deleted:
         return briefing
     if (briefing is None or briefing.text_hash != kickoff_hash(project)
             or briefing.model != engine.model):
-        briefing = generate(engine, session, project)
+        briefing = generate(engine, session, project, feeds)
         session.commit()
     return briefing
 
 
-def generate(engine: SearchEngine, session: Session, project: Project) -> Briefing:
-    """Compute and store the project's briefing (the caller commits)."""
+def generate(engine: SearchEngine, session: Session, project: Project,
+             feeds: Feeds) -> Briefing:
+    """Compute and store the project's briefing from the lessons under `feeds` (the caller
+    commits)."""
     aspects = project_aspects(project)
     vectors = engine.embedder.encode([aspect.text for aspect in aspects])
     own = list(session.scalars(select(Lesson.id).where(Lesson.project_id == project.id)))
-    conditions = [*live_conditions(None, exclude=own), *engine.feeds]
+    conditions = [*live_conditions(None, exclude=own), *feeds]
     scores: dict[int, float] = defaultdict(float)
     matched: dict[int, list[tuple[int, Aspect]]] = defaultdict(list)
     closest = 0.0
@@ -195,16 +199,17 @@ def diverse(session: Session, model: str, scores: dict[int, float]) -> list[int]
 
 
 def new_since_kickoff(
-    engine: SearchEngine, session: Session, project: Project, briefing: Briefing, limit: int = 10
+    engine: SearchEngine, session: Session, project: Project, briefing: Briefing, feeds: Feeds,
+    limit: int = 10,
 ) -> list[tuple[Lesson, float, str]]:
-    """Lessons logged (or approved) on other projects after the briefing that match the
-    project's aspects."""
+    """Lessons under `feeds` logged (or approved) on other projects after the briefing that
+    match the project's aspects."""
     since: datetime = briefing.generated_at
     entered = Lesson.created_at > since
-    if engine.feeds:  # only approved lessons feed briefings: one approved since is new too
+    if feeds:  # only approved lessons feed briefings: one approved since is new too
         entered |= Lesson.status_since > since
     fresh = list(session.scalars(select(Lesson.id).where(
-        entered, Lesson.deleted_at.is_(None), *engine.feeds,
+        entered, Lesson.deleted_at.is_(None), *feeds,
         (Lesson.project_id != project.id) | Lesson.project_id.is_(None))))
     if not fresh:
         return []

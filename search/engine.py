@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from lessons.db import database_identity
 from lessons.models import Change, Lesson, utcnow
 from lessons.services.common import record_change
-from lessons.services.reviews import feeds_insights
 from search import vectors
 from search.embedder import Embedder, Precomputed, get_embedder
 from search.index import (
@@ -66,7 +65,7 @@ class SearchEngine:
     """Owns the index of one process; all its methods are safe to call from many threads."""
 
     def __init__(self, sessions: sessionmaker[Session], folder: Path, model: str,
-                 wait_while_building: bool = True, approved_only: bool = True,
+                 wait_while_building: bool = True,
                  vector_index: str = DEFAULT_VECTOR_INDEX):
         self.sessions = sessions
         self.folder = folder
@@ -74,8 +73,6 @@ class SearchEngine:
         # Resolved now, so an unknown name stops the app at start-up, not at its first search.
         self.vector_index = vector_index
         self.index_type = vector_index_type(vector_index)
-        # What may feed briefings and themes: by default approved lessons only.
-        self.feeds = feeds_insights(approved_only)
         self.index: VectorIndex | None = None
         self.last_seq = 0
         self.database = ""  # the identity of the database the index reflects

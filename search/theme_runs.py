@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lessons.errors import ValidationError
 from lessons.models import ThemeRun, utcnow
 from lessons.services import audit
+from lessons.services.reviews import Feeds
 from lessons.services.runs import record_run
 from search.engine import SearchEngine
 from search.theme_store import Progress, recompute
@@ -32,9 +33,11 @@ def parse_theme_count(raw: object) -> int | None:
     return int(text)
 
 
-def run_recompute(sessions: sessionmaker[Session], engine: SearchEngine, run_id: int,
-                  themes: int | None, on_progress: Progress | None = None) -> ThemeRun:
-    """Recompute, recording progress and how it ended in the run; the finished run."""
+def run_recompute(sessions: sessionmaker[Session], engine: SearchEngine, feeds: Feeds,
+                  run_id: int, themes: int | None,
+                  on_progress: Progress | None = None) -> ThemeRun:
+    """Recompute the themes of the lessons under `feeds`, recording progress and how it
+    ended in the run; the finished run."""
 
     def record(**values: Any) -> None:
         record_run(sessions, ThemeRun, run_id, **values)
@@ -45,7 +48,7 @@ def run_recompute(sessions: sessionmaker[Session], engine: SearchEngine, run_id:
             on_progress(stage, done, total)
 
     try:
-        found = recompute(engine, themes, progress)
+        found = recompute(engine, feeds, themes, progress)
         record(status="done", themes=found, finished_at=utcnow())
         with sessions() as session:  # webhooks hear of it (push.dispatch)
             run = session.get_one(ThemeRun, run_id)

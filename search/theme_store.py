@@ -9,8 +9,8 @@ and keeps the id of the old theme each new one matches, so trends and links
 survive a recompute; a name the PMO gave a theme stays with its id.
 Between recomputes, and while one runs, a new lesson joins its nearest theme
 as soon as its vectors are stored, so the PMO view is never behind the lessons.
-Only lessons that feed insights (by default the approved ones: the engine's
-`feeds`) are clustered or join a theme; a lesson joins once it is approved,
+Only lessons that feed insights (`feeds`, by default the approved ones:
+lessons.services.reviews) are clustered or join a theme; a lesson joins once it is approved,
 and leaves when its author's change sends it back for review.
 """
 
@@ -27,12 +27,13 @@ from lessons.db import insert_or
 from lessons.fields import LESSON_TEXT_FIELDS
 from lessons.models import Lesson, LessonTheme, Theme, ThemeVector, utcnow
 from lessons.policy import seen_by_everyone
+from lessons.services.reviews import Feeds
 from search import themes
 from search.embedder import Embedder
 from search.vectors import all_vectors
 
-if TYPE_CHECKING:  # the engine tells `place_changed` below when vectors change
-    from search.engine import SearchEngine
+if TYPE_CHECKING:  # the engine tells `placer`'s listener below when vectors change
+    from search.engine import SearchEngine, VectorsChanged
 
 # A recomputed theme keeps an old id when their centroids are at least this alike: distinct
 # NASA themes reach 0.83, a theme and its recomputed self mostly 0.9 (bench/theme_quality.py).
@@ -41,12 +42,11 @@ LABEL_FIELDS = ("title", *LESSON_TEXT_FIELDS)
 ENCODE_BATCH = 256  # lessons encoded between progress reports
 WENT_WELL = Lesson.kind == "went_well"  # what works: themes of their own
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
-Feeds = Sequence[ColumnElement[bool]]  # what may feed themes (lessons.services.reviews)
 
 
-def recompute(engine: "SearchEngine", count: int | None = None,
+def recompute(engine: "SearchEngine", feeds: Feeds, count: int | None = None,
               on_progress: Progress | None = None) -> int:
-    """Cluster the live lessons that feed insights into about `count` themes (None: chosen by
+    """Cluster the live lessons under `feeds` into about `count` themes (None: chosen by
     size), store them; how many.
 
     Lessons that went well are clustered apart: a theme of what works never mixes with the
@@ -54,18 +54,17 @@ def recompute(engine: "SearchEngine", count: int | None = None,
     report = on_progress or (lambda stage, done, total: None)
     engine.ready(lambda done, total: report("Embedding lessons", done, total))
     with engine.sessions() as session:
-        lesson_ids, vectors = theme_vectors(session, engine.embedder, engine.model, engine.feeds,
-                                            report)
+        lesson_ids, vectors = theme_vectors(session, engine.embedder, engine.model, feeds, report)
         session.commit()  # a cache: kept even if clustering fails; frees SQLite for progress
         works = np.isin(lesson_ids, list(session.scalars(
-            select(Lesson.id).where(WENT_WELL, Lesson.deleted_at.is_(None), *engine.feeds))))
+            select(Lesson.id).where(WENT_WELL, Lesson.deleted_at.is_(None), *feeds))))
         groups = [works, ~works]
         found = [clustering(session, lesson_ids[group], vectors[group], share, bool(kind), report)
                  for group, share, kind in zip(groups, theme_counts(count, groups), (True, False),
                                                strict=True)]
         report("Saving", 0, 1)
         store(session, engine.model, found)
-        join_unthemed(session, engine.embedder, engine.model, engine.feeds)  # captured meanwhile
+        join_unthemed(session, engine.embedder, engine.model, feeds)  # captured meanwhile
         session.commit()
     report("Done", 1, 1)
     return sum(len(group.centroids) for group in found)
@@ -217,10 +216,14 @@ def store(session: Session, model: str, groups: Sequence[Clustering]) -> None:
         session.execute(insert(LessonTheme), assigned)
 
 
-def place_changed(session: Session, engine: "SearchEngine", lesson_ids: list[int]) -> None:
+def placer(feeds: Feeds) -> "VectorsChanged":
     """The engine's listener (web.engine registers it): lessons whose vectors just changed
-    join a theme, or leave theirs when they no longer feed themes."""
-    place_in_themes(session, engine.embedder, engine.model, lesson_ids, engine.feeds)
+    join a theme when they are under `feeds`, or leave theirs when they no longer are."""
+
+    def place_changed(session: Session, engine: "SearchEngine", lesson_ids: list[int]) -> None:
+        place_in_themes(session, engine.embedder, engine.model, lesson_ids, feeds)
+
+    return place_changed
 
 
 def place_in_themes(session: Session, embedder: Embedder, model: str,

@@ -14,7 +14,7 @@ from lessons.models import Lesson, Project
 from search.briefing import generate
 from search.ranking import Candidate, phrase_of, rank, signals
 from search.retrieve import search
-from web.engine import engine
+from web.engine import engine, feeds
 
 LOCK_IN = {  # the demo's vendor lock-in lessons: a supplier holds the data, formats or protocol
     "Raw trip data only available through TrakSure's portal",
@@ -53,7 +53,7 @@ def test_the_readme_examples_put_their_lessons_in_the_top_3(app, session):
                       status="proposed")
     session.add(project)
     session.flush()
-    briefing = generate(search_engine, session, project)
+    briefing = generate(search_engine, session, project, feeds())
     first = sorted(briefing.items, key=lambda item: item.rank)[:3]
     lessons = session.scalars(select(Lesson).where(
         Lesson.id.in_([item.lesson_id for item in first]))).all()

@@ -17,7 +17,7 @@ from lessons.demo import load_demo
 from search.theme_store import recompute
 from web import create_app
 from web.database import db
-from web.engine import engine
+from web.engine import engine, feeds
 
 pytestmark = pytest.mark.browser
 PHONE = {"width": 390, "height": 844}
@@ -38,7 +38,7 @@ def demo_app(tmp_path_factory):
             # What `lessons demo load` does next, without its run record: on a loaded
             # machine that record's progress writes can wait on the recompute's own
             # uncommitted theme vectors until SQLite gives up ("database is locked").
-            assert recompute(engine()) >= 5
+            assert recompute(engine(), feeds()) >= 5
         make_user(app, "pmo", "pat@example.org")
         yield app
         with app.app_context():

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from lessons.models import Briefing, Project
 from lessons.services.lessons import lesson_conditions
+from lessons.services.reviews import Feeds, feeds_insights
 from lessons.services.search_log import record_search
 from search import theme_store
 from search.briefing import ensure_briefing, generate
@@ -24,9 +25,9 @@ def init_app(app: Flask) -> None:
     folder = Path(app.instance_path) / "index"
     search_engine = SearchEngine(sessions, folder, app.config["EMBEDDING_MODEL"],
                                  wait_while_building=False,
-                                 approved_only=app.config["APPROVED_ONLY"],
                                  vector_index=app.config["VECTOR_INDEX"])
-    search_engine.on_vectors_changed(theme_store.place_changed)  # a new lesson joins a theme
+    # A new lesson joins a theme.
+    search_engine.on_vectors_changed(theme_store.placer(feeds(app)))
     app.extensions["lessons.search"] = search_engine
     app.after_request(index_after_write)
 
@@ -36,6 +37,11 @@ def engine() -> SearchEngine:
     return current_app.extensions["lessons.search"]
 
 
+def feeds(app: Flask | None = None) -> Feeds:
+    """What may feed briefings and themes in this app (`LESSONS_APPROVED_ONLY`)."""
+    return feeds_insights((app or current_app).config["APPROVED_ONLY"])
+
+
 def project_briefing(project: Project, regenerate: bool = False) -> Briefing | None:
     """The project's briefing, computed in a session that sees every lesson, then read back
     through the request's session, which shows each viewer only what they may see
@@ -43,10 +49,10 @@ def project_briefing(project: Project, regenerate: bool = False) -> Briefing | N
     with current_app.extensions["lessons.db"][1]() as system:
         everything = system.get(Project, project.id)
         if regenerate:
-            generate(engine(), system, everything)
+            generate(engine(), system, everything, feeds())
             system.commit()
         else:
-            ensure_briefing(engine(), system, everything)
+            ensure_briefing(engine(), system, everything, feeds())
     return stored_briefing(project)
 
 

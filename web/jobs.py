@@ -29,6 +29,7 @@ from lessons.services.runs import (
 )
 from search.engine import SearchEngine
 from search.theme_runs import run_recompute
+from web.engine import feeds
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ def recompute_job(app: Flask, engine: SearchEngine, run_id: int, themes: int | N
     """The queued recompute, once: progress and outcome in its run."""
     sessions = app.extensions["lessons.db"][1]
     if take_queued(sessions, ThemeRun, run_id):
-        run_recompute(sessions, engine, run_id, themes)
+        run_recompute(sessions, engine, feeds(app), run_id, themes)
 
 
 def import_job(app: Flask, engine: SearchEngine, run_id: int) -> None:

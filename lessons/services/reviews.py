@@ -13,7 +13,7 @@ records. By default only approved lessons feed kickoff briefings and themes
 with its status.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, CursorResult, func, select, update
@@ -44,8 +44,12 @@ OWN_LESSON = ("You wrote this lesson, so you cannot approve it: nobody approves 
               "lesson. Another reviewer from the PMO will.")
 
 
-def feeds_insights(approved_only: bool) -> list[ColumnElement[bool]]:
-    """The conditions on `Lesson` for what may feed briefings and themes (none: every lesson)."""
+# Conditions on `Lesson` for what may feed briefings and themes (none: every lesson).
+Feeds = Sequence[ColumnElement[bool]]
+
+
+def feeds_insights(approved_only: bool) -> Feeds:
+    """What may feed briefings and themes: approved lessons only, or every lesson."""
     return [Lesson.status == "approved"] if approved_only else []
 
 

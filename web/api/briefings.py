@@ -13,7 +13,7 @@ from web.api.schema import BODY_ERRORS, ID_PARAMETER, error, input_schema, json_
 from web.api.serializers import BRIEFING, BRIEFING_ITEM, DECISION, briefing_json, decision_json
 from web.auth import check_project_team
 from web.database import db
-from web.engine import engine, project_briefing
+from web.engine import engine, feeds, project_briefing
 from web.identity import current_actor
 
 
@@ -24,7 +24,7 @@ def briefing(row_id: int) -> Response:
     project = services.get_project(db.session, row_id)
     current = project_briefing(project)
     rows = briefing_rows(project, current)
-    fresh = new_since_kickoff(engine(), db.session, project, current) if current else []
+    fresh = new_since_kickoff(engine(), db.session, project, current, feeds()) if current else []
     return jsonify(briefing_json(project, current, rows, fresh))
 
 

@@ -12,7 +12,7 @@ from lessons.services.runs import begin_run
 from search.theme_runs import run_recompute
 from search.themes import K_MAX, K_MIN
 from web.database import db
-from web.engine import engine
+from web.engine import engine, feeds
 
 
 @click.command("themes")
@@ -39,8 +39,8 @@ def recompute_themes(count: int | None) -> ThemeRun:
             bar.total, bar.n = total, done
             bar.refresh()
 
-        run = run_recompute(current_app.extensions["lessons.db"][1], engine(), run.id, count,
-                            on_progress)
+        run = run_recompute(current_app.extensions["lessons.db"][1], engine(), feeds(), run.id,
+                            count, on_progress)
     if run.status != "done":
         raise click.ClickException(f"The recompute failed: {run.message}")
     return run

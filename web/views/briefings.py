@@ -23,7 +23,7 @@ from lessons.wording import plural
 from search.briefing import Row, briefing_rows, new_since_kickoff, project_aspects
 from web.auth import check_project_team
 from web.database import db
-from web.engine import engine, project_briefing, stored_briefing
+from web.engine import engine, feeds, project_briefing, stored_briefing
 from web.htmx import is_htmx, local_url, redirect_after_post, render
 from web.identity import current_actor
 from web.links import absolute_url
@@ -65,7 +65,7 @@ def shown_briefing(project: Project, category: str | None) -> Shown:
     counts = Counter(row.category for row in rows)
     category = category if category in counts else None
     shown = [row for row in rows if category is None or row.category == category]
-    fresh = new_since_kickoff(engine(), db.session, project, briefing) if briefing else []
+    fresh = new_since_kickoff(engine(), db.session, project, briefing, feeds()) if briefing else []
     return Shown(briefing, rows, shown, category, counts.most_common(), fresh)
 
 
