@@ -2,11 +2,14 @@
 
 An admin with a little data (a project with a charter, two lessons, an action) opens each
 page at 390 px and at 1280 px. No page may scroll sideways (wide tables scroll inside their
-own box, the header wraps), none may log a console error, and axe-core must find nothing
-"serious" or "critical". One test per viewport walks all the pages, so the browser, the
-server and the data are set up once, which keeps the file well under two minutes a database.
+own box, the header wraps), none may log a console error, axe-core must find nothing
+"serious" or "critical", and a screen reader's outline must hold: the page starts with its
+one h1, skips no heading level and names each navigation region. One test per viewport
+walks all the pages, so the browser, the server and the data are set up once.
 """
 
+
+from itertools import pairwise
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -99,6 +102,33 @@ def pages(data) -> dict[str, str]:
     }
 
 
+OUTLINE = """() => {
+  const headings = [...document.querySelectorAll('h1, h2, h3, h4, h5, h6')]
+    .map(h => [Number(h.tagName[1]), h.textContent.trim().slice(0, 60)]);
+  const navs = [...document.querySelectorAll('nav')].map(n =>
+    n.getAttribute('aria-label') || (n.getAttribute('aria-labelledby') &&
+      document.getElementById(n.getAttribute('aria-labelledby'))?.textContent.trim()) || '');
+  return {headings, navs};
+}"""
+
+
+def outline_problems(page, name: str) -> list[str]:
+    """Headings out of order (not starting with the one h1, or skipping a level) and
+    navigation regions without a name, or two with the same name, on the page on screen."""
+    found = page.evaluate(OUTLINE)
+    headings, navs = found["headings"], found["navs"]
+    problems = []
+    levels = [level for level, _ in headings]
+    if not levels or levels[0] != 1 or levels.count(1) != 1:
+        problems.append(f"{name}: starts with h{levels[:1]} and has {levels.count(1)} h1")
+    for (before, _), (level, text) in pairwise(headings):
+        if level > before + 1:
+            problems.append(f"{name}: h{before} then h{level} “{text}”")
+    if "" in navs or len(set(navs)) != len(navs):
+        problems.append(f"{name}: navigation regions named {navs}")
+    return problems
+
+
 def serious(violations: list[dict]) -> list[str]:
     """The violations that fail the test, one readable line each."""
     return [
@@ -137,7 +167,7 @@ def test_every_page_fits_the_screen_without_errors_or_serious_axe_findings(
 
     # Signing in is a page too, and one of the forms that must look like the others.
     page.goto("/sign-in")
-    problems = problems_on(page, axe, "sign-in")
+    problems = outline_problems(page, "sign-in") + problems_on(page, axe, "sign-in")
     page.locator("#email").fill("ada@example.org")
     page.locator("#password").fill(TEST_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
@@ -159,8 +189,7 @@ def test_every_page_fits_the_screen_without_errors_or_serious_axe_findings(
     for name, address in pages(data).items():
         response = page.goto(address)
         assert response is not None and response.ok, (name, address, response and response.status)
-        page.wait_for_load_state("networkidle")
-        problems += problems_on(page, axe, name)
+        problems += outline_problems(page, name) + problems_on(page, axe, name)
         problems += [f"{name}: {error}" for error in errors]
         errors.clear()
         if phone and name in SCREENSHOTS:

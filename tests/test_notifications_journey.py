@@ -16,8 +16,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from conftest import Api, console_errors, signed_in, signed_in_page
 from playwright.sync_api import expect
-from test_every_page_layout import problems_on
-from test_keyboard import outline_problems
+from test_every_page_layout import outline_problems, problems_on
 
 from push.dispatch import dispatch
 from web.database import db
@@ -38,8 +37,7 @@ def page(browser, app, viewport):
 
 
 def checked(page, name: str, width: int) -> list[str]:
-    """What the layout and keyboard tests check, on the page on screen, and its screenshot."""
-    page.wait_for_load_state("networkidle")
+    """What the layout test checks, on the page on screen, and its screenshot."""
     page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
     return problems_on(page, Axe(), name) + outline_problems(page, name)
 
