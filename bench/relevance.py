@@ -414,7 +414,8 @@ def tune_command(rounds: int) -> None:
 
 def latency_command(rounds: int, role: str) -> None:
     """Time /api/v1/search over the set, `rounds` times each query, as `lessons run` computes
-    (torch on the request's thread): p50 and p95 per query kind, first round and later ones."""
+    (on the request's thread: ONNX Runtime for a query's few pieces, torch otherwise): p50 and
+    p95 per query kind, first round and later ones."""
     from sqlalchemy import select
 
     from lessons.actor import SYSTEM
@@ -491,6 +492,8 @@ def main() -> None:
     latency = commands.add_parser("latency")
     latency.add_argument("--rounds", type=int, default=3)
     latency.add_argument("--role", default="admin", choices=["admin", "pmo", "contributor"])
+    latency.add_argument("--patch", nargs="+", default=[], metavar="MODULE.NAME=VALUE",
+                         help="e.g. search.embedder.FEW=0: every query through torch")
     tune = commands.add_parser("tune")
     tune.add_argument("--rounds", type=int, default=3)
     tune.add_argument("--patch", nargs="+", default=[], metavar="MODULE.NAME=VALUE")
@@ -508,6 +511,8 @@ def main() -> None:
                      {label: Path(path) for label, path in (a.split("=", 1) for a in args.saved)},
                      args.half)
     elif args.command == "latency":
+        for assignment in args.patch:
+            patch(assignment)
         latency_command(args.rounds, args.role)
     elif args.command == "tune":
         for assignment in args.patch:

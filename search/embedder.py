@@ -12,6 +12,8 @@ from typing import Protocol
 
 import numpy as np
 
+from search.onnx_encoder import OnnxEncoder
+
 # Nothing may download weights at run time: the default model ships in a package.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -22,6 +24,10 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 # against 36-42 a second, two rounds each; bench/README.md, "Import").
 BATCH = 16
 BUNDLED_NAMES = {DEFAULT_MODEL, "sentence-transformers/all-MiniLM-L6-v2"}
+# Encodes of up to this many texts (a query and its pieces, a lesson's passages, a
+# charter's aspects) run through ONNX Runtime on the calling thread (`search.onnx_encoder`);
+# bigger ones (imports, rebuilds) through torch, which spreads a batch over every core.
+FEW = 8
 
 
 class Embedder(Protocol):
@@ -53,16 +59,29 @@ class SentenceTransformerEmbedder:
         if dim is None:  # a model whose output size is only known by running it
             raise RuntimeError(f"The model {name} does not say its vector size.")
         self.dim = int(dim)
+        self._onnx: OnnxEncoder | None = None
+        self._onnx_tried = False
+        self._onnx_lock = threading.Lock()
 
     def encode(self, texts: Sequence[str], batch_size: int = BATCH) -> np.ndarray:
         """Unit-length vectors, one row per text."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if len(texts) <= FEW and (onnx := self.onnx()):
+            return onnx.encode(texts)
         vectors = self.model.encode(
             list(texts), batch_size=batch_size, normalize_embeddings=True,
             convert_to_numpy=True, show_progress_bar=False,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def onnx(self) -> OnnxEncoder | None:
+        """The model exported to ONNX Runtime, on first use; None where it cannot be."""
+        with self._onnx_lock:
+            if not self._onnx_tried:
+                self._onnx = OnnxEncoder.export(self.model)
+                self._onnx_tried = True
+            return self._onnx
 
 
 class Precomputed:
