@@ -163,10 +163,10 @@ def judgment_key(lesson) -> str:
 
 def briefing_ranking(search_engine, session, project) -> list:
     """All the briefing's lessons in rank order (BRIEFING_SIZE of them), freshly generated."""
-    from lessons.services.reviews import feeds_insights
     from search.briefing import generate
+    from web.engine import feeds
 
-    briefing = generate(search_engine, session, project, feeds_insights(True))
+    briefing = generate(search_engine, session, project, feeds())
     return [item.lesson for item in sorted(briefing.items, key=lambda i: i.rank)]
 
 

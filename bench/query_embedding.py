@@ -23,8 +23,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from search.embedder import DEFAULT_MODEL, compute_on_request_threads, get_embedder  # noqa: E402
-from search.passages import chunks  # noqa: E402
-from search.retrieve import QUERY_PIECE_CHARS  # noqa: E402
+from search.retrieve import query_pieces  # noqa: E402
 
 QUERIES = Path(__file__).resolve().parent / "paraphrase" / "queries.json"
 
@@ -32,10 +31,6 @@ QUERIES = Path(__file__).resolve().parent / "paraphrase" / "queries.json"
 def resident_mb() -> int:
     status = Path(f"/proc/{os.getpid()}/status").read_text()
     return int(status.split("VmRSS:")[1].split()[0]) // 1024
-
-
-def pieces(text: str) -> list[str]:
-    return chunks(text, QUERY_PIECE_CHARS) if len(text) > QUERY_PIECE_CHARS else [text]
 
 
 def main() -> None:
@@ -59,7 +54,7 @@ def main() -> None:
     times: dict[tuple[str, str], list[float]] = defaultdict(list)
     difference = 0.0
     for query in queries:
-        texts = pieces(query["text"])
+        texts = query_pieces(query["text"])
         vectors = {name: encode(texts) for name, encode in runtimes.items()}  # warm
         difference = max(difference, float(np.abs(vectors["torch"] - vectors["onnx"]).max()))
         for _ in range(rounds):

@@ -143,13 +143,13 @@ class Systems:
                                                 limit=POOL_DEPTH * 2).hits]
 
     def briefing(self, query: dict) -> list[int]:
-        from lessons.services.reviews import feeds_insights
         from search.briefing import generate
+        from web.engine import feeds
 
         if query["kind"] != "kickoff":
             return []
         project = self.project(query)
-        briefing = generate(self.engine, self.session, project, feeds_insights(True))
+        briefing = generate(self.engine, self.session, project, feeds())
         self.session.commit()
         return [item.lesson_id for item in sorted(briefing.items, key=lambda item: item.rank)]
 

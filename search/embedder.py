@@ -1,9 +1,11 @@
 """Sentence embeddings behind one small interface.
 
-The heavy imports (torch, sentence-transformers) happen here and only here,
-and each model loads once per process, however many apps or threads ask.
+The heavy imports (torch, sentence-transformers, and onnxruntime for a
+request's few texts: search.onnx_encoder) happen here and there only, and
+each model loads once per process, however many apps or threads ask.
 """
 
+import logging
 import os
 import threading
 from collections.abc import Sequence
@@ -17,6 +19,8 @@ from search.onnx_encoder import OnnxEncoder
 # Nothing may download weights at run time: the default model ships in a package.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 # Texts per forward pass. sentence-transformers sorts the texts by length first, so a small
@@ -68,7 +72,11 @@ class SentenceTransformerEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         if len(texts) <= FEW and (onnx := self.onnx()):
-            return onnx.encode(texts)
+            try:
+                return onnx.encode(texts)
+            except Exception:  # input its checks did not foresee: torch, from now on
+                log.exception("ONNX Runtime failed to encode; texts go to torch from now on")
+                self._onnx = None
         vectors = self.model.encode(
             list(texts), batch_size=batch_size, normalize_embeddings=True,
             convert_to_numpy=True, show_progress_bar=False,

@@ -113,11 +113,15 @@ def query_vector(embedder: Embedder, text: str) -> np.ndarray:
 
 @functools.lru_cache(maxsize=QUERY_CACHE)
 def _query_vector(embedder: Embedder, text: str) -> np.ndarray:
-    pieces = chunks(text, QUERY_PIECE_CHARS) if len(text) > QUERY_PIECE_CHARS else [text]
-    mean = embedder.encode(pieces).mean(axis=0)
+    mean = embedder.encode(query_pieces(text)).mean(axis=0)
     vector = (mean / max(float(np.linalg.norm(mean)), 1e-9)).astype(np.float32)
     vector.setflags(write=False)  # shared by every later search for the same text
     return vector
+
+
+def query_pieces(text: str) -> list[str]:
+    """The pieces a query is embedded in: itself, or a long one cut where the model reads."""
+    return chunks(text, QUERY_PIECE_CHARS) if len(text) > QUERY_PIECE_CHARS else [text]
 
 
 def search_by_vector(

@@ -3,10 +3,11 @@
 A person who does not use a mouse: the first Tab stop skips to the main content; the
 capture form starts on its title, comes back from a failed save on the first field in
 error, and after a save or a new action the focus lands on the message that says so,
-not on the page's body. A screen reader's outline: the review, lesson and account pages in
-the states tests/test_every_page_layout.py does not reach (returned, edited, seen by their
-author) start with their h1, skip no heading level and name each navigation region, as the
-layout test checks of every page it walks.
+not on the page's body. A screen reader's outline: the pages and states
+tests/test_every_page_layout.py does not reach (a returned lesson, its edit form and its
+author's Review page, a lesson's edit form and history, an account's admin pages) start
+with their h1, skip no heading level and name each navigation region, as the layout test
+checks of every page it walks.
 """
 
 
@@ -60,7 +61,7 @@ def walk(browser, viewport, url, email, addresses) -> list[str]:
     return problems + errors
 
 
-def test_every_page_starts_with_its_h1_skips_no_level_and_names_its_navigation(
+def test_pages_in_their_other_states_start_with_their_h1_and_name_their_navigation(
         browser, app, viewport, client, data):  # noqa: F811
     make_user(app, "admin", "ada@example.org", name="Admin")
     returned = returned_lesson(app, client)

@@ -5,6 +5,7 @@ encodes stay on torch. No database: the embedder alone.
 """
 
 import logging
+import sys
 
 import numpy as np
 import pytest
@@ -52,7 +53,23 @@ def test_a_query_goes_through_onnx_runtime_and_a_bulk_encode_through_torch(embed
     assert calls == [1]
 
 
-def test_a_model_that_cannot_be_exported_stays_on_torch(caplog):
+def test_a_process_without_onnxruntime_stays_on_torch(embedder, monkeypatch, caplog):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # `import onnxruntime` fails
     with caplog.at_level(logging.INFO, logger="search.onnx_encoder"):
-        assert OnnxEncoder.export(object()) is None
-    assert "Queries stay on torch" in caplog.text
+        assert OnnxEncoder.export(embedder.model) is None
+    assert "Queries stay on torch: the model did not export" in caplog.text
+
+
+def test_an_export_whose_vectors_differ_from_torch_is_not_trusted(embedder, monkeypatch,
+                                                                   caplog):
+    original = OnnxEncoder.encode
+
+    def skewed(self, texts):  # an export that got one coordinate of every vector wrong
+        vectors = original(self, texts).copy()
+        vectors[:, -1] += 0.01
+        return vectors
+
+    monkeypatch.setattr(OnnxEncoder, "encode", skewed)
+    with caplog.at_level(logging.WARNING, logger="search.onnx_encoder"):
+        assert OnnxEncoder.export(embedder.model) is None
+    assert "ONNX vectors differ" in caplog.text

@@ -46,6 +46,7 @@ def run_command(host: str, port: int, threads: int) -> None:
             search_engine.ready()
         finally:
             compute_on_request_threads()
+        search_engine.embedder.encode(["warm up"])  # the query's runtime exported now too
 
     threading.Thread(target=warm_up, name="search-warm-up", daemon=True).start()
     click.echo(f"Serving Lessons on http://{host}:{port} (Ctrl+C to stop)")
