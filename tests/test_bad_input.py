@@ -11,6 +11,7 @@ import re
 from html.parser import HTMLParser
 
 import pytest
+from conftest import Api
 from sqlalchemy import func, select
 
 from lessons.models import Change, Lesson, Project, Revision
@@ -63,12 +64,6 @@ class Guard:
         expected = {name: n + added for name, n in self.counts.items()}
         expected["projects"] = self.counts["projects"]
         assert self.count() == expected
-
-
-def create(client, url: str, **values) -> dict:
-    response = client.post(url, json=values)
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
 
 
 def api_write(client, method: str, target_id: int, values: dict):
@@ -154,14 +149,14 @@ def new_lesson_id(response) -> int:
 
 @pytest.fixture
 def project(client):
-    return create(client, "/api/v1/projects", name="ERP rollout", tags=["erp"])
+    return Api(client).post("projects", name="ERP rollout", tags=["erp"])
 
 
 @pytest.fixture
 def sentinel(client, project):
     """A lesson with most fields set, that no case may touch."""
-    return create(
-        client, API, title="Sentinel: keep me", what_happened="Nothing may change me.",
+    return Api(client).post(
+        "lessons", title="Sentinel: keep me", what_happened="Nothing may change me.",
         project_id=project["id"], severity="high", tags=["keep", "sentinel"],
         impact_days=3, impact_cost=12.5, occurred_on="2023-04-05", external_id="S-1",
     )
@@ -170,7 +165,7 @@ def sentinel(client, project):
 @pytest.fixture
 def target(client):
     """The lesson PATCH and the edit form aim at."""
-    return create(client, API, title="Target", what_happened="Edits aim here.")
+    return Api(client).post("lessons", title="Target", what_happened="Edits aim here.")
 
 
 @pytest.fixture
@@ -355,7 +350,7 @@ def test_multipart_form_refuses_invalid_utf8(client, guard):
 
 
 def test_script_is_stored_as_typed_and_shown_escaped(client, guard):
-    lesson = create(client, API, title=SCRIPT, what_happened="<img src=x onerror=alert(1)>")
+    lesson = Api(client).post("lessons", title=SCRIPT, what_happened="<img src=x onerror=alert(1)>")
     assert client.get(f"{API}/{lesson['id']}").get_json()["title"] == SCRIPT
     for url in (f"/lessons/{lesson['id']}", "/lessons/"):
         html = client.get(url).get_data(as_text=True)
@@ -382,8 +377,8 @@ SQL_LIKE = ["'; DROP TABLE lessons; --", '" OR 1=1 --', "Robert'); DELETE FROM p
 
 @pytest.mark.parametrize("text", SQL_LIKE)
 def test_sql_like_text_is_stored_as_typed(client, guard, text):
-    lesson = create(client, API, title=text, what_happened=text, author=text, external_id=text,
-                    tags=[text])
+    lesson = Api(client).post("lessons", title=text, what_happened=text, author=text,
+                              external_id=text, tags=[text])
     stored = client.get(f"{API}/{lesson['id']}").get_json()
     assert [stored[k] for k in ("title", "what_happened", "author", "external_id")] == [text] * 4
     assert stored["tags"] == [text.lower()]  # tags are kept lowercase by design
@@ -407,7 +402,7 @@ WORLD_TEXT = {
 
 
 def test_emoji_and_right_to_left_text_are_stored_as_typed_through_the_api(client, guard):
-    lesson = create(client, API, **WORLD_TEXT)
+    lesson = Api(client).post("lessons", **WORLD_TEXT)
     stored = client.get(f"{API}/{lesson['id']}").get_json()
     assert {k: stored[k] for k in WORLD_TEXT} == WORLD_TEXT
     guard.assert_untouched(added=1)

@@ -7,7 +7,7 @@ import re
 from decimal import Decimal
 
 import pytest
-from conftest import signed_in
+from conftest import Api, signed_in
 
 from lessons.wording import money, plural
 
@@ -41,16 +41,10 @@ def pounds(backend, make_app):
     return signed_in(make_app(DATABASE_URL=backend.url, CURRENCY="GBP"))
 
 
-def post(client, url, values):
-    response = client.post(url, json=values)
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()["id"]
-
-
 def test_the_lesson_page_and_its_history_show_the_currency(pounds):
-    lesson = post(pounds, "/api/v1/lessons", {
+    lesson = Api(pounds).post("lessons", **{
         "title": "Crane hire overran", "what_happened": "The crane stayed two weeks longer.",
-        "impact_cost": "12000.50"})
+        "impact_cost": "12000.50"})["id"]
     changed = pounds.patch(f"/api/v1/lessons/{lesson}", json={"impact_cost": "15000"})
     assert changed.status_code == 200, changed.get_json()
     page = pounds.get(f"/lessons/{lesson}").get_data(as_text=True)
@@ -60,9 +54,9 @@ def test_the_lesson_page_and_its_history_show_the_currency(pounds):
 
 
 def test_the_pmo_pages_and_exports_show_the_currency(pounds):
-    project = post(pounds, "/api/v1/projects", {"name": "Depot"})
+    project = Api(pounds).project("Depot")["id"]
     for title in ("Crane hire overran", "Crane booked too late"):
-        post(pounds, "/api/v1/lessons", {
+        Api(pounds).post("lessons", **{
             "title": title, "what_happened": "The crane stayed two weeks longer on site.",
             "impact_cost": "12000", "project_id": project, "status": "approved"})
     runner = pounds.application.test_cli_runner()

@@ -7,6 +7,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from conftest import Api
 from markdown_it import MarkdownIt
 
 from lessons.exports.archive import CSV_COLUMNS
@@ -16,12 +17,6 @@ from lessons.models import Action
 
 SCRIPT_IMAGE = "<img src=x onerror=alert(1)>"
 SCRIPT_LINK = "[x](javascript:alert(1))"
-
-
-def post(client, url: str, values: dict) -> dict:
-    response = client.post(url, json=values)
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
 
 
 # --- Markdown ------------------------------------------------------------------
@@ -80,22 +75,22 @@ def test_markdown_text_keeps_http_links_and_shows_a_broken_link_as_typed():
 def test_the_report_quotes_no_html_from_the_titles_in_its_reasons(client, runner, session):
     """A mistake back after its action is listed with the reason, which quotes the title of
     the lesson whose action was done: that title is user text like any other."""
-    projects = [post(client, "/api/v1/projects", {"name": f"Site {n}"})["id"] for n in range(3)]
-    first = post(client, "/api/v1/lessons", {
+    projects = [Api(client).post("projects", **{"name": f"Site {n}"})["id"] for n in range(3)]
+    first = Api(client).post("lessons", **{
         "title": f"{SCRIPT_IMAGE}Road permit requested too late {SCRIPT_LINK}",
         "what_happened": "The council needed eight weeks for the road closure permit and the "
                          "crews sat idle.", "project_id": projects[0],
         "occurred_on": "2024-01-10", "status": "approved"})["id"]
-    action = post(client, "/api/v1/actions", {"lesson_id": first, "description": "Checklist",
+    action = Api(client).post("actions", **{"lesson_id": first, "description": "Checklist",
                                               "status": "done"})
     session.get(Action, action["id"]).closed_at = datetime(2024, 2, 1, tzinfo=UTC)
     session.commit()
-    post(client, "/api/v1/lessons", {
+    Api(client).post("lessons", **{
         "title": "Road closure permit applied for late", "what_happened": "Eight weeks for "
         "the council's road closure permit; the crews waited on site.",
         "project_id": projects[1], "status": "approved",
         "occurred_on": (date.today() - timedelta(days=1)).isoformat()})
-    post(client, "/api/v1/lessons", {"title": "The caterer cancelled", "status": "approved",
+    Api(client).post("lessons", **{"title": "The caterer cancelled", "status": "approved",
                                      "what_happened": "Lunch arrived cold.",
                                      "project_id": projects[2]})
     assert runner.invoke(args=["themes", "--themes", "2"]).exit_code == 0
@@ -109,13 +104,13 @@ def test_the_report_quotes_no_html_from_the_titles_in_its_reasons(client, runner
 
 
 def test_the_briefing_markdown_has_no_script_link(client):
-    post(client, "/api/v1/lessons", {
+    Api(client).post("lessons", **{
         "title": f"{SCRIPT_LINK} Integrator lock-in", "status": "approved",
         "what_happened": "The integrator kept the design rights, so leaving them meant a "
                          "rebuild; the contract had no exit clause.",
         "recommendation": "Read [the clause](javascript:alert(2)) first.\n\n"
                           "[r]: javascript:alert(3)\n\nKeep [a copy](https://example.org/c)."})
-    project = post(client, "/api/v1/projects", {
+    project = Api(client).post("projects", **{
         "name": "Cloud ERP [p](javascript:alert(4))",
         "description": "Replace the ERP with a cloud suite through a systems integrator; "
                        "we must own the design and be able to leave the integrator."})
@@ -175,7 +170,7 @@ def test_csv_text_keeps_numbers_and_plain_text():
 
 def test_every_csv_export_quotes_every_cell_and_leaves_no_formula(client, runner, tmp_path):
     for cell in HOSTILE_CELLS:
-        post(client, "/api/v1/lessons", {"title": cell.strip() or "blank", "what_happened": cell,
+        Api(client).post("lessons", **{"title": cell.strip() or "blank", "what_happened": cell,
                                          "author": cell.strip()})
     response = client.get("/lessons/export.csv")
     target = tmp_path / "lessons.csv"
