@@ -239,7 +239,9 @@ class SearchEngine:
             session.flush()
             vectors.refresh_vectors(session, encoded, live_lessons(session, live),
                                     vectors.latest_changes(session, live))
-            vectors.set_backlog(session, self.model, lesson_ids, {})  # deleted ones too
+            # refresh_vectors took the live ones out of the backlog; the deleted go too.
+            deleted = sorted(set(lesson_ids) - set(live))
+            vectors.set_backlog(session, self.model, deleted, {})
             session.commit()
 
     def index_missing(self) -> None:
