@@ -35,6 +35,11 @@ seed's luck moves NMI by about as much as the methods differ. Then:
   and every lesson's theme written back) on copies of SQLite databases: the
   NASA one, and with --recompute-db the synthetic ones of search_speed.py.
 
+--names measures only the theme names instead (bench/theme_names.py): how
+often a lesson's own theme's name is the nearest name to it, for the old
+word-bag names and the shipped phrase + title names, and how often a name's
+nearest failure pattern is its theme's majority pattern.
+
 --experiments adds what was tried against the shipped method: other numbers
 of micro-clusters, Ward without the k-means pass and Ward on all lessons,
 other lesson vectors (title only, first passage, Lesson(s) Learned and
@@ -43,6 +48,7 @@ Recommendation(s) passages, mean-centred), and quality criteria for k.
 Run (one core; about 1 minute, 2 with --experiments):
     OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 HF_HUB_OFFLINE=1 \\
         .venv/bin/python bench/theme_quality.py [--experiments] [--synthetic 100000]
+        .venv/bin/python bench/theme_quality.py --names   # 12 min first (encoding), 1 after
 """
 
 import argparse
@@ -408,6 +414,9 @@ def experiments(corpus: Corpus, k: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--experiments", action="store_true", help="also the variants tried")
+    parser.add_argument("--names", action="store_true",
+                        help="only the theme names: would a reader match name to lessons "
+                             "(bench/theme_names.py; reads the NASA CSV, not base.db)")
     parser.add_argument("--synthetic", type=int, default=100_000, help="lessons for the timing")
     parser.add_argument("--recompute-db", type=Path, nargs="*", default=[BASE / "base.db"],
                         help="SQLite databases with vectors to time the product's whole "
@@ -415,6 +424,11 @@ def main() -> None:
                              "caches synthetic ones of 10k and 100k lessons)")
     args = parser.parse_args()
     faiss.omp_set_num_threads(1)  # the timings are for one core
+    if args.names:
+        from theme_names import measure_names  # beside this script
+
+        measure_names()
+        return
     wait_for_base()
     corpus = load_corpus()
     print(f"{len(corpus.fields):,} lessons, {(corpus.main_pattern >= 0).sum():,} labelled, "

@@ -144,10 +144,18 @@ LESSON_TEXT_FIELDS = tuple(field.name for field in LESSON_FIELDS if field.type =
 
 ACTION_FIELDS = (
     Field("lesson_id", "Lesson", "ref", required=True),
+    Field("title", "Title", "string", max_length=500,
+          help="A short name; a kickoff risk's is its lesson's title unless the team chose one."),
     Field("description", "What", "text", required=True, max_length=10_000),
     Field("owner", "Owner", "string", max_length=200,
           help="The email of the active account that owns it (or a name only one account "
-               "has); anything else is refused with 422."),
+               "has); anything else is refused with 422. For someone without an account, "
+               "leave it empty and give `outside_owner`."),
+    Field("outside_owner", "Owner without an account", "string", max_length=200,
+          help="Instead of `owner`: the name of someone who does not sign in to Lessons (a "
+               "supplier's contact, say), kept as text and shown as “(no account)”; they get "
+               "no reminders. Refused when it names an active account, or with a different "
+               "`owner`."),
     Field("due_on", "Due date", "date"),
     Field("status", "Status", "choice", choices=ACTION_STATUSES, default="open"),
 )

@@ -118,12 +118,19 @@ def shown_project(session: Session, viewer: Viewer | None, project: Project) -> 
     return data
 
 
+def session_viewer(session: Session) -> Viewer | None:
+    """Whom `restrict` made `session` see for (None: it sees everything)."""
+    viewer: Viewer | None = session.info.get("viewer")
+    return viewer
+
+
 def restrict(session: Session, viewer: Viewer | None) -> None:
     """Make every ORM query of `session` see only what `viewer` may see."""
     if viewer is None or viewer.role in SEES_EVERYTHING:
         return
     allowed = visible(viewer)
     session.info["restricted"] = True  # search narrows its vector search up front too
+    session.info["viewer"] = viewer  # for what is shown per viewer but is no row (charters)
     lesson_ids = select(Lesson.id).where(allowed)
     options = [with_loader_criteria(Lesson, allowed, include_aliases=True)]
     options += [with_loader_criteria(child, child.lesson_id.in_(lesson_ids), include_aliases=True)

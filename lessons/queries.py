@@ -67,6 +67,8 @@ PROJECT_FILTERS = PAGING + (
 
 ACTION_FILTERS = PAGING + (
     Field("lesson_id", "Lesson", "ref"),
+    Field("project_id", "Project", "ref",
+          help="The project whose team raised them as kickoff risks."),
     Field("status", "Status", "choice", choices=ACTION_STATUSES),
     Field("owner", "Owner", "string", max_length=200),
     Field("overdue", "Overdue only", "choice", choices={"true": "Yes", "false": "No"}),

@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from lessons.models import Delivery, Lesson, Notification, Preference, Project, User, utcnow
 from lessons.policy import visible
-from lessons.services.notifications import add_delivery, may_see
+from lessons.services.notifications import DIGEST, add_delivery, may_see
 from lessons.services.subscriptions import CADENCES, DEFAULT_CADENCE, cadence
 from lessons.wording import plural
 from push.config import PushSettings
@@ -152,7 +152,8 @@ def queue_digests(session: Session, settings: PushSettings, now: datetime) -> in
 def waiting_notifications(session: Session, periods: list[Period]
                           ) -> list[tuple[User, str, list[Notification]]]:
     """Each active account whose email cadence is due, with that cadence and its
-    notifications not emailed yet from before its period: one query for all of them."""
+    notifications not emailed yet from before its period: one query for all of them. An
+    in-app digest notice is left out: what it lists is in the email already."""
     chosen = func.coalesce(Preference.cadence, DEFAULT_CADENCE["email"])
     due = or_(*[(chosen == period.cadence) & (Notification.created_at < period.start)
                 & (Notification.created_at >= period.since)
@@ -161,7 +162,8 @@ def waiting_notifications(session: Session, periods: list[Period]
     rows = session.execute(
         select(Notification, User, chosen).join(User, User.id == Notification.user_id)
         .outerjoin(Preference, (Preference.user_id == User.id) & (Preference.channel == "email"))
-        .where(Notification.delivery_id.is_(None), User.disabled_at.is_(None), due)
+        .where(Notification.delivery_id.is_(None), Notification.kind != DIGEST,
+               User.disabled_at.is_(None), due)
         .order_by(Notification.user_id, Notification.created_at, Notification.id))
     grouped: dict[int, tuple[User, str, list[Notification]]] = {}
     for notification, user, user_cadence in rows:

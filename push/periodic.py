@@ -1,6 +1,6 @@
 """Periodic push: reminders of actions due soon or overdue, lessons waiting for review past
-the SLA, the weekly PMO digest, and email digests. Each is keyed on its day or week, so
-running it every quarter of an hour tells each person once."""
+the SLA, the weekly PMO digest, and the email and in-app digests. Each is keyed on its day
+or week, so running it every quarter of an hour tells each person once."""
 
 import logging
 from datetime import datetime, timedelta
@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lessons.models import Action, Lesson, User
-from lessons.services.notifications import Notice
+from lessons.services.notifications import Notice, digests_due, write_digest
 from lessons.wording import one_line
 from push import chat, digest, email
 from push.config import PushSettings
@@ -24,7 +24,8 @@ def run(sessions: sessionmaker[Session], settings: PushSettings, now: datetime) 
     """Everything periodic, each in its own transaction; one failing does not stop the rest,
     and the first failure is raised at the end, for the task's record."""
     failure: Exception | None = None
-    for work in (action_reminders, review_backlog, weekly_pmo, email.queue_digests):
+    for work in (action_reminders, review_backlog, weekly_pmo, email.queue_digests,
+                 in_app_digests):
         with sessions() as session:
             try:
                 work(session, settings, now)
@@ -95,3 +96,17 @@ def weekly_pmo(session: Session, settings: PushSettings, now: datetime) -> int:
         "pmo_weekly", f"PMO week {week}: {summary.headline}", summary.text, "/pmo"))
     chat.queue_digest(session, settings, summary, week)
     return told
+
+
+def in_app_digests(session: Session, settings: PushSettings, now: datetime) -> int:
+    """The in-app digests due (daily, and on Mondays weekly), as email's, one notice each;
+    an account that left its digest for "immediately" gets what waited in a catch-up with
+    the next daily one. How many were written."""
+    periods = {period.cadence: period for period in email.due_periods(now)}
+    periods["immediately"] = email.Period("immediately", periods["daily"].start, "")
+    written = 0
+    for user, chosen in digests_due(session, {name: p.start for name, p in periods.items()}):
+        period = periods[chosen]
+        written += write_digest(session, user, period.start, period.name,
+                                period.when) is not None
+    return written

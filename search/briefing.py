@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lessons.models import Action, Briefing, KickoffDecision, Lesson, Project
+from lessons.policy import reads_charter, session_viewer
 from lessons.services.briefings import (
     PlannedItem,
     decision_actions,
@@ -201,9 +202,10 @@ def diverse(session: Session, model: str, scores: dict[int, float]) -> list[int]
 def new_since_kickoff(
     engine: SearchEngine, session: Session, project: Project, briefing: Briefing, feeds: Feeds,
     limit: int = 10,
-) -> list[tuple[Lesson, float, str]]:
+) -> list[tuple[Lesson, float | None, str]]:
     """Lessons under `feeds` logged (or approved) on other projects after the briefing that
-    match the project's aspects."""
+    match the project's aspects, with how closely (None for a viewer who may not read the
+    charter: the number would let them probe its text with lessons of their own)."""
     since: datetime = briefing.generated_at
     entered = Lesson.created_at > since
     if feeds:  # only approved lessons feed briefings: one approved since is new too
@@ -224,7 +226,9 @@ def new_since_kickoff(
     lessons = {lesson.id: lesson for lesson in session.scalars(
         select(Lesson).where(Lesson.id.in_(list(best))))}
     ranked = sorted(best.items(), key=lambda pair: -pair[1][0])[:limit]
-    return [(lessons[i], similarity, label) for i, (similarity, label) in ranked]
+    shown = charter_shown(briefing)
+    return [(lessons[i], similarity if shown else None, label)
+            for i, (similarity, label) in ranked]
 
 
 def unit(vector: np.ndarray) -> np.ndarray:
@@ -238,12 +242,12 @@ WHY_ASPECTS = 2  # the parts of the description a line names: more read as "ever
 class Row:
     """One briefing line as people read it."""
 
-    rank: int
-    score: float
+    rank: int  # among the rows this viewer sees
+    score: float | None  # None unless the viewer sees every lesson (it counts them all)
     lesson: Lesson
     aspects: list[str]  # every aspect it matched, best first
-    aspect_text: str  # the text of the best one
-    terms: list[str]  # every word it shares with that text
+    aspect_text: str  # the text of the best one ("" unless the viewer reads the charter)
+    terms: list[str]  # every word it shares with that text (as aspect_text)
     projects_hit: int
     decision: KickoffDecision | None
     kept: bool = False  # no longer ranked, pinned because the team decided on it
@@ -264,7 +268,12 @@ def briefing_rows(project: Project, briefing: Briefing | None) -> list[Row]:
     """The briefing's lessons in rank order, with their decisions and how many projects hit each.
 
     Read in the session the briefing was loaded in: the viewer's, which shows
-    only the lessons they may see (`lessons.policy`).
+    only the lessons they may see (`lessons.policy`). Every output of a briefing
+    (page, PDF, API, Markdown, CSV) is made of these rows, so what they leave out
+    for this viewer no output shows: the charter text a row quotes and the words
+    it shares, unless the viewer reads the charter (`charter_shown`); the score,
+    unless the viewer sees every lesson, since it was computed over all of them
+    and would tell whether hidden lessons match the charter.
     """
     if briefing is None:
         return []
@@ -272,6 +281,8 @@ def briefing_rows(project: Project, briefing: Briefing | None) -> list[Row]:
     assert session is not None  # a briefing here was read through a session
     decisions = project_decisions(session, project.id)
     actions = decision_actions(session, project.id)
+    exact = session_viewer(session) is None
+    charter = charter_shown(briefing)
     rare = distinctive_terms(session, {term for item in briefing.items for term in item.terms})
     rows: list[Row] = []
     for item in briefing.items:
@@ -279,9 +290,26 @@ def briefing_rows(project: Project, briefing: Briefing | None) -> list[Row]:
         if lesson is None or lesson.is_deleted:
             continue
         hit = {lesson.project_id} | {o.project_id for o in lesson.occurrences}
+        shared = item.terms if charter else []
         # Ranked among what this viewer sees: a gap would hint at a lesson they may not.
-        rows.append(Row(len(rows) + 1, item.score, lesson, item.aspects, item.aspect_text,
-                        item.terms, len(hit - {None}), decisions.get(lesson.id), item.kept,
-                        [term for term in item.terms if term in rare],
-                        actions.get(lesson.id)))
+        rows.append(Row(len(rows) + 1, item.score if exact else None, lesson, item.aspects,
+                        item.aspect_text if charter else "", shared, len(hit - {None}),
+                        decisions.get(lesson.id), item.kept,
+                        [term for term in shared if term in rare], actions.get(lesson.id)))
     return rows
+
+
+def charter_shown(briefing: Briefing) -> bool:
+    """Whether the viewer the briefing was read for reads its project's charter, which the
+    briefing quotes (`lessons.policy.reads_charter`)."""
+    session = Session.object_session(briefing)
+    assert session is not None  # a briefing here was read through a session
+    return reads_charter(session, session_viewer(session), briefing.project_id)
+
+
+def shown_aspects(briefing: Briefing) -> list[dict[str, str]]:
+    """The parts of the charter the briefing was computed from, as its viewer may read them:
+    their labels only unless they read the charter (`charter_shown`)."""
+    shown = charter_shown(briefing)
+    return [{"label": aspect["label"], "text": aspect["text"] if shown else ""}
+            for aspect in briefing.aspects]

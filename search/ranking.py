@@ -11,6 +11,12 @@ length. They were chosen on the tuning half of the paraphrase set and
 checked on its held-out half (bench/README.md, "Relevance on queries people
 type"). This is a linear learning-to-rank over the signals the product has:
 no cross-encoder with its weights can be installed here.
+
+One thing is not left to the weights: a lesson whose title is the query, or
+that is tagged with exactly the query's phrase (case, punctuation and spacing
+aside), comes before every other, whatever its score. Someone who typed a
+title means that lesson, and a bonus added to a sum could still lose to
+lessons that merely repeat its words.
 """
 
 import math
@@ -91,7 +97,7 @@ def signals(candidates: Mapping[int, Candidate], query_terms: Sequence[str],
         title_share = (len(starting_words(query_terms, candidate.title)) / len(query_terms)
                        if query_terms else 0.0)
         phrase = short and (f" {query_phrase} " in f" {phrase_of(candidate.title)} "
-                            or query_phrase in {phrase_of(tag) for tag in candidate.tag_names})
+                            or is_named(candidate, query_phrase))
         result[lesson_id] = (
             candidate.dense,
             candidate.passages,
@@ -105,8 +111,17 @@ def signals(candidates: Mapping[int, Candidate], query_terms: Sequence[str],
 
 def rank(candidates: Mapping[int, Candidate], query_terms: Sequence[str], query_phrase: str,
          weights: Weights | None = None) -> dict[int, float]:
-    """Candidates by their weighted signals, best first."""
+    """Candidates best first: those named by the query (`is_named`), then by weighted signals."""
     weights = weights or weights_for(len(query_terms))
     scored = {lesson_id: weights.score(values)
               for lesson_id, values in signals(candidates, query_terms, query_phrase).items()}
-    return dict(sorted(scored.items(), key=lambda item: (-item[1], item[0])))
+    named = {lesson_id for lesson_id, candidate in candidates.items()
+             if is_named(candidate, query_phrase)}
+    return dict(sorted(scored.items(),
+                       key=lambda item: (item[0] not in named, -item[1], item[0])))
+
+
+def is_named(candidate: Candidate, query_phrase: str) -> bool:
+    """Whether the lesson's title is the query's phrase, or one of its tags is."""
+    return bool(query_phrase) and (phrase_of(candidate.title) == query_phrase
+                                   or query_phrase in {phrase_of(t) for t in candidate.tag_names})

@@ -4,7 +4,8 @@ A recompute clusters one vector per lesson (search.themes): its title,
 lessons learned and recommendation read whole, which agree more with how
 things went wrong than the mean of its search passages (bench/README.md).
 Those vectors are stored, so a recompute encodes only lessons whose text
-changed. It names each theme by its distinctive terms and central lesson,
+changed. It names each theme by its distinctive terms and central lesson
+(the most central one everyone may read: the name is shown to everyone),
 and keeps the id of the old theme each new one matches, so trends and links
 survive a recompute; a name the PMO gave a theme stays with its id.
 Between recomputes, and while one runs, a new lesson joins its nearest theme
@@ -98,8 +99,11 @@ def clustering(session: Session, lesson_ids: np.ndarray, vectors: np.ndarray,
     labels = themes.cluster(vectors, count)
     centroids = themes.centroids(vectors, labels)
     report("Naming themes", 0, 1)
-    keywords = themes.distinctive_terms(lesson_texts(session, lesson_ids), labels)
-    central = [int(lesson_ids[i]) for i in themes.central_member(vectors, labels, centroids)]
+    texts = lesson_texts(session, lesson_ids)
+    keywords = themes.distinctive_terms(texts, labels)
+    nameable = np.array([bool(text) for text in texts])  # lesson_texts: only what all may see
+    central = [int(lesson_ids[i])
+               for i in themes.central_member(vectors, labels, centroids, nameable)]
     return Clustering(lesson_ids, labels, centroids, keywords, central, works)
 
 

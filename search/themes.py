@@ -12,12 +12,14 @@ and first-index tie-breaks make the same input give the same themes.
 """
 
 import math
+import re
+from collections import Counter, defaultdict
 
 import faiss
 import numpy as np
 from scipy import sparse
 from scipy.optimize import linear_sum_assignment
-from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
 MICRO_CLUSTERS = 200  # 100 to 800 measured equal in quality (bench/theme_quality.py)
 MICRO_PER_THEME = 4  # a theme set by hand still gets several micro-clusters to merge
@@ -26,6 +28,7 @@ K_MIN = 2
 K_MAX = 60  # more than this is no longer an overview on one page
 TOKEN_PATTERN = r"(?u)\b[a-zA-Z][a-zA-Z-]+\b"  # words, not part numbers or dates
 COMMON_SHARE = 0.25  # a word in over a quarter of all lessons names no theme ("design", "nasa")
+STOP_WORDS = set(ENGLISH_STOP_WORDS)
 
 
 def cluster(vectors: np.ndarray, k: int | None = None, seed: int = 0) -> np.ndarray:
@@ -160,39 +163,89 @@ def nearest_theme(vector: np.ndarray, theme_centroids: np.ndarray) -> int:
     return int(np.argmax(theme_centroids @ vector))
 
 
-def central_member(vectors: np.ndarray, labels: np.ndarray,
-                   theme_centroids: np.ndarray) -> list[int]:
-    """Per theme, the index of the lesson closest to its centroid (its title labels the theme)."""
+def central_member(vectors: np.ndarray, labels: np.ndarray, theme_centroids: np.ndarray,
+                   nameable: np.ndarray | None = None) -> list[int]:
+    """Per theme, the index of the lesson closest to its centroid (its title names the theme):
+    the closest of the `nameable` ones when the theme has any."""
     similarity = (vectors * theme_centroids[labels]).sum(axis=1)
     central = []
     for theme in range(len(theme_centroids)):
         members = np.flatnonzero(labels == theme)
+        if nameable is not None and nameable[members].any():
+            members = members[nameable[members]]
         central.append(int(members[np.argmax(similarity[members])]))
     return central
 
 
 def distinctive_terms(texts: list[str], labels: np.ndarray, top: int = 8) -> list[list[str]]:
-    """Per theme, the terms that set it apart, by class-based TF-IDF (as in BERTopic).
+    """Per theme, the terms that set it apart, by class-based TF-IDF (as in BERTopic), in
+    their usual spelling ("ESD", "valve"): the two-word phrase that names it first, if it has
+    one, then the most distinctive.
 
     A term scores its share of the theme's words times log(1 + A / f), where A
     is the average number of words per theme and f the term's count over all
-    themes: frequent in this theme, rare in the others.
+    themes: frequent in this theme, rare in the others. A phrase is two words
+    side by side in the text (no stop word between them, so "requested too
+    late" gives no "requested late") met at least twice in the theme.
     """
     themes = int(labels.max()) + 1
-    vectorizer = CountVectorizer(stop_words="english", ngram_range=(1, 2),
-                                 token_pattern=TOKEN_PATTERN, min_df=2,
+    # Stop words are dropped after counting, not before, so that phrases stay real phrases.
+    vectorizer = CountVectorizer(ngram_range=(1, 2), token_pattern=TOKEN_PATTERN, min_df=2,
                                  max_df=max(2, round(COMMON_SHARE * len(texts))))
     try:
         counts = vectorizer.fit_transform(texts)
     except ValueError:  # no word occurs twice: nothing recurs to name a theme by
         return [[] for _ in range(themes)]
+    words = vectorizer.get_feature_names_out()
+    content = [j for j, term in enumerate(words) if not STOP_WORDS & set(term.split())]
+    counts, words = counts[:, content], words[content]
     per_theme = np.asarray((membership(labels, themes) @ counts).todense(), dtype=np.float64)
     share = per_theme / np.maximum(per_theme.sum(axis=1, keepdims=True), 1.0)
     rarity = np.log1p(per_theme.sum(axis=1).mean() / np.maximum(per_theme.sum(axis=0), 1.0))
-    scores = share * rarity
-    words = vectorizer.get_feature_names_out()
-    return [[str(words[j]) for j in np.argsort(-row, kind="stable")[:top] if row[j] > 0]
-            for row in scores]
+    phrase = np.char.find(words.astype(str), " ") >= 0
+    scores = np.where(phrase & (per_theme < 2), 0.0, share * rarity)
+    found = []
+    for theme, row in enumerate(scores):
+        order = [j for j in np.argsort(-row, kind="stable") if row[j] > 0]
+        chosen = order[:top]
+        if (naming := naming_phrase(order, words, phrase)) is not None:
+            chosen = [naming, *(j for j in chosen if j != naming)][:top]
+        members = [texts[i] for i in np.flatnonzero(labels == theme)]
+        found.append(usual_spelling([str(words[j]) for j in chosen], members))
+    return found
+
+
+def naming_phrase(order: list[int], words: np.ndarray, phrase: np.ndarray) -> int | None:
+    """The phrase a theme is named by, of its terms in `order`: the first holding one of its
+    three most distinctive words ("high pressure" for "pressure, valve, flow"), else the first.
+
+    A phrase that merely scores well can miss the theme ("circuit breakers" for a theme
+    of materials), and names that miss are matched to their lessons less often
+    (bench/README.md).
+    """
+    top_words = {str(words[j]) for j in [j for j in order if not phrase[j]][:3]}
+    phrases = [j for j in order if phrase[j]]
+    return next((j for j in phrases if top_words & set(str(words[j]).split())),
+                phrases[0] if phrases else None)
+
+
+def usual_spelling(terms: list[str], texts: list[str]) -> list[str]:
+    """Each lowercase term as these texts most often spell it inside a sentence ("ESD",
+    "Mars"); lowercase if only titles and sentence starts give it a capital."""
+    bodies = ["\n" + text.partition("\n")[2] for text in texts]  # titles are in title case
+    spellings: dict[str, Counter[str]] = defaultdict(Counter)
+    for group in ([t for t in terms if " " not in t], [t for t in terms if " " in t]):
+        if not group:  # words and phrases apart: a phrase hides the words inside it
+            continue
+        pattern = re.compile(r"(?<![.!?:\n-]\s)(?<!\n)\b(" + "|".join(
+            re.escape(term).replace(r"\ ", r"\s+") for term in group) + r")\b", re.IGNORECASE)
+        for body in bodies:
+            for match in pattern.finditer(body):
+                spelling = " ".join(match.group(1).split())
+                spellings[spelling.lower()][spelling] += 1
+    # On a tie the lowercase spelling wins: it sorts last, and reverse puts it first.
+    return [max(sorted(spellings[term], reverse=True), key=spellings[term].__getitem__)
+            if spellings[term] else term for term in terms]
 
 
 def match_to_previous(old_centroids: dict[int, np.ndarray], new_centroids: np.ndarray,

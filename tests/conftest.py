@@ -463,19 +463,26 @@ def sign_in(page, email: str, heading: str) -> None:
     expect(page.locator("h1")).to_have_text(heading)
 
 
+def page_signed_in(browser, url: str, viewport, email: str, path: str, heading: str):
+    """A page in a browser context of its own (a person's own browser) at `viewport` on the
+    app served at `url`, signed in as `email` and opened at `path` (whose h1 is `heading`).
+    Close its context (`page.context.close()`) before the server stops."""
+    page = browser.new_context(base_url=url, viewport=viewport).new_page()
+    page.goto(path)  # signing in first: the form comes back here afterwards
+    sign_in(page, email, heading)
+    return page
+
+
 @contextmanager
-def signed_in_page(browser, app, viewport, path: str, heading: str) -> Iterator:
-    """A page at `viewport`, signed in as a PMO on the app served for this block only, opened
-    at `path` (whose h1 is `heading`); the context closes its connections before the server
-    stops."""
-    make_user(app, "pmo", "pat@example.org")
+def signed_in_page(browser, app, viewport, path: str, heading: str, **fields) -> Iterator:
+    """A page at `viewport`, signed in as a PMO (pat@example.org, with `fields` such as a
+    name) on the app served for this block only, opened at `path` (whose h1 is `heading`);
+    the context closes its connections before the server stops."""
+    make_user(app, "pmo", "pat@example.org", **fields)
     with served(app) as url:
-        context = browser.new_context(base_url=url, viewport=viewport)
-        page = context.new_page()
-        page.goto(path)  # signing in first: the form comes back here afterwards
-        sign_in(page, "pat@example.org", heading)
+        page = page_signed_in(browser, url, viewport, "pat@example.org", path, heading)
         yield page
-        context.close()
+        page.context.close()
 
 
 def console_errors(page) -> list[str]:

@@ -214,7 +214,8 @@ def test_the_session_cookie_is_httponly_lax_and_secure_over_https(app):
 # Roles
 
 # Written out, not derived from the code: what each role may reach.
-PMO_ONLY = {"pmo.dashboard", "pmo.report", "pmo.report_csv", "pmo.report_markdown", "api.report",
+PMO_ONLY = {"pmo.dashboard", "pmo.report", "pmo.report_csv", "pmo.report_markdown",
+            "pmo.report_pdf", "api.report",
             "themes.recompute", "api.recompute_themes", "themes.rename", "api.rename_theme",
             "imports.new", "imports.upload",
             "imports.show", "imports.change_mapping", "imports.start", "imports.progress",

@@ -60,17 +60,20 @@ def test_a_stranger_cannot_change_anothers_action_on_the_pages_or_the_api(world)
             "status": "dropped"}),
         eve.post(f"/actions/{action}/delete"),
         eve.post(f"/actions/{action}/restore"),
+        eve.post(f"/actions/{action}/owner", data={"owner": "eve@example.org"}),
     ]
-    assert [r.status_code for r in refused] == [403] * 5
+    assert [r.status_code for r in refused] == [403] * 6
     url = f"/api/v1/actions/{action}"
     for answer in (eve.patch(url, json={"status": "dropped"}),
                    eve.patch(url, json={"lesson_id": world["own"]}),
                    eve.delete(url), eve.post(f"{url}/restore")):
         assert answer.status_code == 403 and "error" in answer.get_json()
     after = action_row(app, action)
-    assert (after.lesson_id, after.description, after.status, after.deleted_at) == (
-        before.lesson_id, before.description, before.status, before.deleted_at)
+    assert (after.lesson_id, after.description, after.status, after.deleted_at, after.owner_id,
+            after.owner) == (before.lesson_id, before.description, before.status,
+                             before.deleted_at, before.owner_id, before.owner)
     assert audit_rows(app, "action_edit") == [] and audit_rows(app, "action_delete") == []
+    assert audit_rows(app, "action_reassign") == []
 
 
 @pytest.mark.parametrize("who", ["ana", "ben", "cat", "pmo"])
@@ -136,6 +139,8 @@ def test_every_change_to_actions_decisions_and_occurrences_is_audited_once(world
              json={"lesson_id": lesson, "decision": "risk"})
     recorded = cat.post(f"/api/v1/lessons/{lesson}/occurrences", json={"note": "Again"})
     assert recorded.status_code == 201
+    assert ben.post(f"/actions/{action}/delete").status_code == 303
+    assert ben.post(f"/api/v1/actions/{action}/restore").status_code == 200
 
     assert [(e.actor, e.target) for e in audit_rows(app, "action_status")] == [
         ("ben@example.org", f"action {action}")]
@@ -145,6 +150,9 @@ def test_every_change_to_actions_decisions_and_occurrences_is_audited_once(world
     assert [(e.actor, e.target, e.detail["after"]) for e in decisions] == [
         ("cat@example.org", f"project {project}", "applied"),
         ("cat@example.org", f"project {project}", "risk")]
+    for kind in ("action_delete", "action_restore"):
+        assert [(e.actor, e.target) for e in audit_rows(app, kind)] == [
+            ("ben@example.org", f"action {action}")], kind
     occurrences = audit_rows(app, "occurrence_create")
     assert [(e.actor, e.target) for e in occurrences] == [
         ("cat@example.org", f"occurrence {recorded.get_json()['id']}")]

@@ -56,9 +56,7 @@ def test_a_backup_restored_into_a_fresh_instance_finds_every_lesson(
         assert hits[0]["id"] == lesson_id
 
 
-def test_restore_refuses_what_is_not_a_lessons_backup(backend, client, runner, tmp_path):
-    if backend.name != "sqlite":
-        pytest.skip("pg_restore judges its own input; the SQLite checks are ours")
+def test_restore_refuses_what_is_not_a_lessons_backup(client, runner, tmp_path):
     client.post("/api/v1/lessons", json={"title": "Kept", "what_happened": "Still here."})
     junk = tmp_path / "notes.txt"
     junk.write_text("not a database")

@@ -6,17 +6,25 @@ follow what they typed (the panel must survive every answer, which an
 inherited outerHTML swap once broke after the first). They empty "what
 happened", decide theirs is one of the suggestions, record it as another
 occurrence from the title alone after a one-line confirmation, and undo
-it. The panel sits beside the form at 1280 px and right under the title at
+it; then they save theirs as a new lesson, sent for review under their own
+name (the account's, filled in for them), with one submit in the audit log.
+The panel sits beside the form at 1280 px and right under the title at
 390 px; suggestions read from most to least alike; the page logs no console
-error (an htmx:targetError would be one) and throws nothing.
+error (an htmx:targetError would be one) and throws nothing; axe-core finds
+nothing serious with the suggestions showing, with the confirmation showing,
+nor on the saved lesson (screenshots of each in /tmp/shots).
 """
 
 import re
+import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from conftest import console_errors, signed_in_page
+from flask import request
 from playwright.sync_api import expect
+from test_notifications_journey import checked
+from test_reviews import submit_rows
 
 # Lessons about clearly different things, so that more typing changes what matches.
 LESSONS = {
@@ -39,14 +47,16 @@ LESSONS = {
 FIRST_TITLE = "Supplier kept our data"
 MORE_TITLE = " locked in their platform"
 WHAT_HAPPENED = "The council took weeks to approve the road closure permit and crews sat idle."
+OURS = "The supplier's export was a proprietary dump we could not read."
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
 def page(browser, app, viewport):
-    """The capture form at `viewport`, signed in as a PMO."""
-    with signed_in_page(browser, app, viewport, "/lessons/new", "Log a lesson") as page:
+    """The capture form at `viewport`, signed in as a PMO, Pat Quinn."""
+    with signed_in_page(browser, app, viewport, "/lessons/new", "Log a lesson",
+                        name="Pat Quinn") as page:
         yield page
 
 
@@ -79,7 +89,7 @@ def box(locator) -> dict:
 
 
 def test_similar_while_typing_then_the_same_lesson_from_its_title_and_undo(
-        page, page_errors, client, viewport):
+        page, page_errors, app, client, viewport):
     ids = {}
     for key, (title, body) in LESSONS.items():
         response = client.post("/api/v1/lessons", json={"title": title, "what_happened": body})
@@ -124,7 +134,7 @@ def test_similar_while_typing_then_the_same_lesson_from_its_title_and_undo(
         assert panel["y"] >= title_box["y"] + title_box["height"] - 1
         assert panel["y"] + panel["height"] <= box(page.locator("#field-project_id"))["y"] + 1
         assert panel["x"] + panel["width"] <= width
-    page.screenshot(path=f"/tmp/capture-{width}.png", full_page=True)
+    problems = checked(page, "capture", width)
 
     # 3. "What happened" emptied again, as when the panel first shows up under a title.
     what_happened.click()
@@ -141,7 +151,7 @@ def test_similar_while_typing_then_the_same_lesson_from_its_title_and_undo(
     when = page.locator("#occurred_on").input_value()  # the form's default: today
     expect(confirm).to_contain_text(f"Record another occurrence of “{LESSONS['lock-in'][0]}” "
                                     f"({when}) with the note “{full_title}”?")
-    page.screenshot(path=f"/tmp/capture-{width}-confirm.png", full_page=True)
+    problems += checked(page, "capture-confirm", width)
     occurrences = f"/api/v1/lessons/{ids['lock-in']}/occurrences"
     assert client.get(occurrences).get_json()["items"] == []  # nothing before the answer
     confirm.get_by_role("button", name="Record it").click()
@@ -159,4 +169,44 @@ def test_similar_while_typing_then_the_same_lesson_from_its_title_and_undo(
     expect(title).to_have_value(full_title)
     expect(page.locator("#similar-suggestions .similar-list > li")).not_to_have_count(0)
 
+    # 6. Theirs after all: what happened, then saved and sent for review, by its author.
+    expect(page.locator("#author")).to_have_value("Pat Quinn")  # from the account
+    what_happened.click()
+    with page.expect_response(answer_to(full_title, OURS)):
+        page.keyboard.type(OURS, delay=10)
+    page.get_by_role("button", name="Save and submit for review").click()
+    expect(page.locator("h1")).to_have_text(full_title)
+    expect(page.locator("article.lesson header")).to_contain_text("logged by Pat Quinn")
+    expect(page.locator("#review-heading")).to_have_text("Awaiting review")
+    problems += checked(page, "capture-saved", width)
+    saved = page.url.rstrip("/").rsplit("/", 1)[-1]
+    assert [row.actor for row in submit_rows(app, saved)] == ["pat@example.org"]
+
+    assert not problems, "\n".join(problems)
     assert page_errors == []
+
+
+def test_a_save_clicked_while_suggestions_are_due_is_not_lost(browser, app):
+    """Someone types and clicks Save within the suggestions' pause, and the save takes
+    longer than what is left of it: the suggestion asked meanwhile must not abort the save
+    (once it did: the lesson was saved but the page stayed on the filled form, inviting a
+    second save), nor log an error."""
+    view = app.view_functions["lessons.new"]
+
+    def slow_save(**arguments):
+        if request.method == "POST":
+            time.sleep(1)  # longer than the 500 ms pause, so the suggestion fires during it
+        return view(**arguments)
+
+    app.view_functions["lessons.new"] = slow_save
+    with signed_in_page(browser, app, {"width": 1280, "height": 800}, "/lessons/new",
+                        "Log a lesson") as page:
+        errors = console_errors(page)
+        page.locator("#title").click()
+        page.keyboard.type("Crane booked for the wrong week", delay=10)
+        page.locator("#what_happened").click()
+        page.keyboard.type("The crane came before the steel.", delay=10)
+        page.get_by_role("button", name="Save and submit for review").click()
+        expect(page.locator("h1")).to_have_text("Crane booked for the wrong week")
+        page.wait_for_timeout(700)  # the suggestion's answer, had it been left waiting
+        assert errors == []

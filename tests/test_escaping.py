@@ -72,12 +72,12 @@ def test_markdown_text_keeps_http_links_and_shows_a_broken_link_as_typed():
     assert MarkdownIt("commonmark").renderInline(broken) == SCRIPT_LINK
 
 
-def test_the_report_quotes_no_html_from_the_titles_in_its_reasons(client, runner, session):
+def test_the_report_quotes_no_html_and_no_formula_from_the_titles(client, runner, session):
     """A mistake back after its action is listed with the reason, which quotes the title of
     the lesson whose action was done: that title is user text like any other."""
     projects = [Api(client).post("projects", **{"name": f"Site {n}"})["id"] for n in range(3)]
     first = Api(client).post("lessons", **{
-        "title": f"{SCRIPT_IMAGE}Road permit requested too late {SCRIPT_LINK}",
+        "title": f"{SCRIPT_IMAGE}Road permit requested too late {SCRIPT_LINK} x;=1+1",
         "what_happened": "The council needed eight weeks for the road closure permit and the "
                          "crews sat idle.", "project_id": projects[0],
         "occurred_on": "2024-01-10", "status": "approved"})["id"]
@@ -101,6 +101,10 @@ def test_the_report_quotes_no_html_from_the_titles_in_its_reasons(client, runner
     assert "<" not in text and "onerror" not in text
     assert "after the action on “Road permit requested too late" in text
     assert_safe_markdown(text)
+    # The CSV report has the title as a repeat's item, and quoted in its reason.
+    text = client.get("/pmo/report.csv").get_data(as_text=True)
+    assert text.count(f"{SCRIPT_LINK} x;'=1+1") == 2
+    assert quoted_throughout(text) and formulas(text) == []
 
 
 def test_the_briefing_markdown_has_no_script_link(client):
@@ -181,3 +185,20 @@ def test_every_csv_export_quotes_every_cell_and_leaves_no_formula(client, runner
     assert formulas(downloaded) == []
     rows = list(csv.DictReader(io.StringIO(downloaded)))
     assert len(rows) == len(HOSTILE_CELLS)
+
+
+def quoted_throughout(text: str) -> bool:
+    """Whether every cell of a CSV document is between quotes (as `csv_text` writes them)."""
+    return re.fullmatch(r'(?:"(?:[^"]|"")*"(?:,|\r\n))+', text) is not None
+
+
+def test_the_briefing_csv_quotes_every_cell_and_leaves_no_formula(client):
+    for cell in ("=cmd|' /C calc'!A0", "x;=1+1", *HOSTILE_CELLS):
+        Api(client).post("lessons", **{
+            "title": f"{cell} crane shipped late", "status": "approved", "recommendation": cell,
+            "what_happened": "The crane vendor shipped the tower crane six weeks late."})
+    project = Api(client).post("projects", **{
+        "name": "=HYPERLINK(\"http://x\")", "description": "Tower crane delivery by a vendor."})
+    text = client.get(f"/projects/{project['id']}/briefing.csv").get_data(as_text=True)
+    assert "cmd|' /C calc'!A0 crane shipped late" in text  # the hostile lessons are in it
+    assert quoted_throughout(text) and formulas(text) == []

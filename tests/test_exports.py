@@ -1,7 +1,9 @@
-"""Markdown exports read away from the app: each lesson carries its id, an absolute link to
-its page, its project, severity, category, impact, what happened, the recommendation and,
-in a briefing, the team's decision and note."""
+"""Markdown (and a briefing's CSV) exports read away from the app: each lesson carries its id,
+an absolute link to its page, its project, severity, category, impact, what happened, the
+recommendation and, in a briefing, the team's decision and note."""
 
+import csv
+import io
 import re
 
 from conftest import signed_in
@@ -87,3 +89,23 @@ def test_the_report_markdown_links_each_repeated_lesson(client, runner):
     repeats = text.split("## Identified, not learned")[1].split("##")[0]
     assert any(f"[#{i}](http://localhost/lessons/{i})" in repeats for i in ids), repeats
     assert_safe_markdown(text)
+
+
+def test_the_briefing_csv_carries_what_its_markdown_does(client):
+    project, decided, other = briefed_project(client)
+    post(client, f"/api/v1/projects/{project}/briefing/decisions",
+         {"lesson_id": other, "decision": "not_applicable", "note": "=1+1 no closures"})
+    response = client.get(f"/projects/{project}/briefing.csv")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    rows = {int(row["lesson_id"]): row
+            for row in csv.DictReader(io.StringIO(response.get_data(as_text=True)))}
+    row = rows[decided]
+    assert (row["link"], row["project"], row["severity"]) == (
+        f"http://localhost/lessons/{decided}", "Depot works", "high")
+    assert row["what_happened"].startswith("The council needed eight weeks")
+    assert row["recommendation"] == "Apply for road closure permits in the first month."
+    assert (row["decision"], row["note"]) == ("applied", "Permit booked in week 1.")
+    assert row["risk_title"] == row["risk_status"] == ""  # no risk raised on it
+    # Every cell goes through the formula guard, the team's note too.
+    assert (rows[other]["decision"], rows[other]["note"]) == ("not_applicable",
+                                                              "'=1+1 no closures")

@@ -10,16 +10,10 @@ must return the same lessons in the same order with the same numbers.
 """
 
 import pytest
-from conftest import signed_in
+from conftest import Api, signed_in
 
 PROBED = "zeolite"  # the word the contributor wants to learn about
 ABSENT = "quasar"  # in no lesson at all
-
-
-def log(client, **values) -> dict:
-    response = client.post("/api/v1/lessons", json=values)
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
 
 
 @pytest.fixture
@@ -38,10 +32,10 @@ def probe(app):
             ("Turbine blades cracked", "Turbine inspection came too late.", "draft"),
             ("Gearbox and turbine misaligned", "Gearbox to turbine coupling wore out.",
              "submitted")):
-        log(prober, title=title, what_happened=body, project_id=own, status=status)
+        Api(prober).lesson(title, body, project_id=own, status=status)
     for number in range(6):  # a public corpus, so no searched word is in half of all lessons
-        public = log(other, title=f"Supplier invoice dispute {number}",
-                     what_happened="Invoices arrived late and were paid twice.")
+        public = Api(other).lesson(f"Supplier invoice dispute {number}",
+                                   "Invoices arrived late and were paid twice.")
         assert pmo.post(f"/api/v1/lessons/{public['id']}/approve").status_code == 200
     return {"prober": prober, "other": other, "pmo": pmo, "own": own, "hidden": hidden}
 
@@ -51,11 +45,11 @@ def hide_the_probed_word(probe) -> None:
     other, pmo, hidden = probe["other"], probe["pmo"], probe["hidden"]
     body = f"{PROBED} {PROBED} beds saturated; the {PROBED} supplier and the gearbox vendor."
     for visibility in ("project", "business_unit", "project", "business_unit"):
-        lesson = log(other, title=f"{PROBED.title()} beds", what_happened=body,
-                     project_id=hidden, visibility=visibility)
+        lesson = Api(other).lesson(f"{PROBED.title()} beds", body, project_id=hidden,
+                                   visibility=visibility)
         assert pmo.post(f"/api/v1/lessons/{lesson['id']}/approve").status_code == 200
     for _ in range(3):  # someone else's drafts, public once submitted
-        log(other, title=f"{PROBED.title()} draft", what_happened=body, status="draft")
+        Api(other).lesson(f"{PROBED.title()} draft", body, status="draft")
 
 
 def observed(probe) -> dict[str, list[tuple]]:

@@ -287,3 +287,79 @@ def test_a_bad_base_url_is_a_one_line_error(team, runner, url):
     assert result.output.strip().splitlines() == [
         f"Error: --base-url {url!r} is not valid: LESSONS_BASE_URL must be an http:// or "
         "https:// address such as https://lessons.example.org."]
+
+
+def section(page: str, start: str) -> str:
+    """The part of `page` from `start` to the end of its section."""
+    return page.split(start, 1)[1].split("</section>", 1)[0]
+
+
+def test_the_navigation_counts_my_open_actions_and_home_lists_mine_due_this_week(team):
+    pat, ben, eve, lesson = team["pat"], team["ben"], team["eve"], team["lesson"]
+    def due(days):
+        return (date.today() + timedelta(days=days)).isoformat()
+
+    add(pat, lesson, "Ben's late clause", owner="ben@example.org", due_on=due(-3))
+    add(pat, lesson, "Ben's soon check", owner="ben@example.org", due_on=due(3))
+    add(pat, lesson, "Ben's later check", owner="ben@example.org", due_on=due(30))
+    done = add(pat, lesson, "Ben's finished one", owner="ben@example.org", due_on=due(-5))
+    pat.patch(f"/api/v1/actions/{done.get_json()['id']}", json={"status": "done"})
+    add(pat, lesson, "Eve's late step", owner="eve@example.org", due_on=due(-1))
+
+    home = ben.get("/").get_data(as_text=True)
+    assert ('>Actions <span class="count-badge late" title="3 open of yours, 1 overdue">3'
+            '<span class="visually-hidden"> open of yours, 1 overdue</span>') in home
+    assert 'title="1 open of yours, 1 overdue">1<' in eve.get("/").get_data(as_text=True)
+    assert '>Actions</a>' in pat.get("/").get_data(as_text=True)  # Pat owns none: no count
+    mine = section(home, "<h2>Your actions</h2>")
+    assert "Ben&#39;s late clause" in mine and "Overdue" in mine
+    assert "Ben&#39;s soon check" in mine and f"Due {due(3)}" in mine
+    assert mine.index("late clause") < mine.index("soon check")
+    assert "later check" not in mine and "finished" not in mine and "Eve" not in mine
+    assert f'href="/lessons/{lesson}#actions"' in mine and 'href="/actions/mine"' in mine
+    assert "overdue actions" not in home  # a contributor reads their own, not everyone's
+    # The PMO has none of their own, and keeps everyone's overdue ones.
+    pmo_home = pat.get("/").get_data(as_text=True)
+    assert "Nothing of yours is overdue or due within 7 days." in pmo_home
+    everyone = section(pmo_home, "<h2>Everyone’s overdue actions</h2>")
+    assert "Ben&#39;s late clause" in everyone and "Eve&#39;s late step" in everyone
+    assert "soon check" not in everyone
+
+
+def test_an_owner_without_an_account_is_chosen_as_such_and_marked(team):
+    pat, lesson, app = team["pat"], team["lesson"], team["app"]
+    added = pat.post("/actions/", data={"lesson_id": lesson, "description": "Resend drawings",
+                                        "owner": "", "outside_owner": "Kim at Acme"}, headers=HX)
+    assert added.status_code == 200 and "Kim at Acme (no account)" in added.get_data(as_text=True)
+    body = add(pat, lesson, "Sign the waiver", outside_owner="Lee Supplier").get_json()
+    assert (body["owner"], body["owner_id"], body["owner_name"], body["outside_owner"]) == (
+        "Lee Supplier", None, "Lee Supplier", "Lee Supplier")
+    listed = pat.get("/actions/").get_data(as_text=True)
+    for name in ("Kim at Acme", "Lee Supplier"):
+        assert f'{name} <span class="meta">(no account)</span>' in listed
+    # Never an account by mistake (nor one of two of that name), never two owners, and held
+    # to the field's length.
+    make_user(app, "contributor", "al@example.org", name="Al")
+    make_user(app, "contributor", "al2@example.org", name="al")
+    for fields, problem in (({"outside_owner": "Ben Okafor"}, "has an account"),
+                            ({"outside_owner": "AL"}, "al@example.org or al2@example.org"),
+                            ({"owner": "ben@example.org", "outside_owner": "Kim"}, "not both"),
+                            ({"outside_owner": "K" * 201}, "")):
+        refused = add(pat, lesson, "Refused", status=422, **fields)
+        assert problem in refused.get_json()["fields"]["outside_owner"]
+    # Read back and sent again it stays; the edit form shows it in its own field.
+    again = pat.patch(f"/api/v1/actions/{body['id']}", json={
+        **{k: body[k] for k in ("owner", "outside_owner")}, "description": "Sign it"})
+    assert (again.status_code, again.get_json()["outside_owner"]) == (200, "Lee Supplier")
+    form = pat.get(f"/actions/{body['id']}/edit").get_data(as_text=True)
+    assert 'name="owner" value=""' in form and 'name="outside_owner" value="Lee Supplier"' in form
+    assert not audit_rows(app, "action_reassign")
+    given = pat.patch(f"/api/v1/actions/{body['id']}", json={"owner": "ben@example.org"})
+    assert (given.get_json()["owner_id"], given.get_json()["outside_owner"]) == (
+        team["ben"].user_id, None)
+    assert [(e.detail["before"], e.detail["after"]) for e in audit_rows(app, "action_reassign")
+            ] == [("Lee Supplier", "ben@example.org")]
+    schemas = pat.get("/api/v1/openapi.json").get_json()["components"]["schemas"]
+    assert "does not sign in" in schemas["ActionInput"]["properties"]["outside_owner"][
+        "description"]
+    assert "outside_owner" in schemas["ActionPatch"]["properties"]

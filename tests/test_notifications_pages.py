@@ -8,6 +8,7 @@ is what brings a new lesson to the bell.
 """
 
 import uuid
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
@@ -15,9 +16,10 @@ from conftest import Api, signed_in
 from jsonschema import Draft202012Validator
 from sqlalchemy import select
 
-from lessons.models import LessonTheme, Notification, Subscription, Theme, User
+from lessons.models import LessonTheme, Notification, Subscription, Theme, User, utcnow
 from lessons.services.notifications import Notice, notify
 from lessons.services.subscriptions import cadences, project_followers
+from push import periodic
 from push.dispatch import dispatch
 from web.database import db
 from web.queue import push_settings
@@ -272,13 +274,16 @@ def test_settings_are_saved_per_channel_and_bad_input_changes_nothing(app, peopl
     assert "Email is off on this server; an admin sets <code>LESSONS_SMTP_URL</code>" in page
     assert 'name="in_app" value="immediately" checked' in page
     assert 'name="email" value="daily" checked' in page
+    for channel in ("in_app", "email"):  # the four choices on each channel
+        for value in ("immediately", "daily", "weekly", "off"):
+            assert f'name="{channel}" value="{value}"' in page, (channel, value)
     assert "You follow nothing yet" in page
 
     saved = eve.post("/notifications/settings", data={"in_app": "off", "email": "weekly"})
     assert saved.status_code == 303
     with app.app_context():
         assert cadences(db.session, eve.user_id) == {"in_app": "off", "email": "weekly"}
-    for bad in ({"in_app": "daily", "email": "off"}, {"in_app": "immediately"},
+    for bad in ({"in_app": "hourly", "email": "off"}, {"in_app": "immediately"},
                 {"in_app": "immediately", "email": "hourly"}):
         refused = eve.post("/notifications/settings", data=bad)
         body = html(refused)
@@ -299,6 +304,14 @@ def test_the_email_note_goes_once_the_server_sends_email(backend, make_app):
     app = make_app(DATABASE_URL=backend.url, SMTP_URL="smtp://mail.example.org:25")
     page = html(signed_in(app, "contributor").get("/notifications/settings"))
     assert "Email is off on this server" not in page
+    admin_page = html(signed_in(app, "admin").get("/integrations/"))
+    assert '<p id="email-state">Email is on: notifications' in admin_page
+
+
+def test_the_integrations_page_says_email_is_off_without_an_smtp_server(app):
+    page = html(signed_in(app, "admin").get("/integrations/"))
+    assert '<p id="email-state">Email is off: set LESSONS_SMTP_URL to turn it on.</p>' in page
+    assert "Email is on" not in page
 
 
 def test_the_api_lists_marks_sets_and_follows(app, people, spec):
@@ -390,3 +403,104 @@ def test_following_a_category_brings_a_newly_approved_lesson_to_the_bell(app, pe
     opened = ben.get(f"/notifications/{note.id}/open")
     assert opened.location == f"/lessons/{drafted['id']}"
     assert "Notifications, " not in html(ben.get("/"))
+
+
+def test_a_daily_in_app_digest_holds_the_news_and_lists_it_in_one_notice(app, people):
+    ben, eve, pat = people["ben"], people["eve"], people["pat"]
+    settings = push_settings(app)
+    saved = ben.post("/notifications/settings", data={"in_app": "daily", "email": "daily"})
+    assert saved.status_code == 303
+    ben.post("/follow", data={"kind": "category", "target": CATEGORY})
+    with app.app_context():
+        dispatch(db.session, settings)  # the first run only sets where it starts
+    titles = ["Supplier held our data hostage", "Exit clause missing from the contract",
+              "Canary: the vendor kept the team's backups"]
+    ids = [Api(pat).lesson(title, "Six weeks of waiting.", category=CATEGORY,
+                           status="approved")["id"] for title in titles]
+    with app.app_context():
+        dispatch(db.session, settings)
+    assert "Notifications, " not in html(ben.get("/"))  # held for the digest
+    assert "No notifications yet" in html(ben.get("/notifications"))
+    # The canary becomes team-only on a project Ben is not on: it drops out of his digest.
+    sealed = Api(pat).project("Sealed programme")["id"]
+    assert pat.patch(f"/api/v1/lessons/{ids[2]}", json={
+        "project_id": sealed, "visibility": "project"}).status_code == 200
+
+    tomorrow = utcnow() + timedelta(days=1)
+    with app.app_context():
+        assert periodic.in_app_digests(db.session, settings, tomorrow) == 1
+        assert periodic.in_app_digests(db.session, settings, tomorrow) == 0  # once
+        db.session.commit()
+    listed = ben.get("/api/v1/notifications").get_json()
+    [digest] = listed["items"]
+    assert listed["unread"] == 1 and digest["subject"].startswith("Your daily digest: 2 updates")
+    assert digest["body"] == "2 updates — see the list."  # titles only on its page
+    assert eve.get(f"/notifications/{digest['id']}/digest").status_code == 404
+    opened = ben.get(f"/notifications/{digest['id']}/open")
+    assert opened.location == f"/notifications/{digest['id']}/digest"
+    page = html(ben.get(opened.location))
+    assert titles[0] in page and titles[1] in page and "Canary" not in page
+    assert page.count('class="notification read"') == 2
+    assert "Notifications, " not in html(ben.get("/"))  # opening it read it
+
+
+def digest_run(app, now) -> int:
+    """Run the in-app digests due at `now`, committed; how many were written."""
+    with app.app_context():
+        written = periodic.in_app_digests(db.session, push_settings(app), now)
+        db.session.commit()
+        return written
+
+
+def test_a_lesson_hidden_after_its_digest_leaves_no_title_behind(app, people):
+    ben, pat = people["ben"], people["pat"]
+    assert ben.post("/notifications/settings",
+                    data={"in_app": "daily", "email": "daily"}).status_code == 303
+    titles = ["Supplier held our data hostage", "Canary: the vendor kept the team's backups",
+              "Sparrow: the deleted lesson"]
+    ids = [Api(pat).lesson(title, "Six weeks of waiting.", status="approved")["id"]
+           for title in titles]
+    for title, lesson_id in zip(titles, ids, strict=True):
+        tell(app, ben.user_id, title, link=f"/lessons/{lesson_id}", lesson_id=lesson_id)
+    assert digest_run(app, utcnow() + timedelta(days=1)) == 1
+    [digest] = ben.get("/api/v1/notifications").get_json()["items"]
+    assert digest["subject"].startswith("Your daily digest: 3 updates")
+    # Written while Ben could see all three; then one turns team-only, another is deleted.
+    sealed = Api(pat).project("Sealed programme")["id"]
+    assert pat.patch(f"/api/v1/lessons/{ids[1]}", json={
+        "project_id": sealed, "visibility": "project"}).status_code == 200
+    assert pat.delete(f"/api/v1/lessons/{ids[2]}").status_code == 200
+
+    inbox = html(ben.get("/notifications"))
+    listed = ben.get("/api/v1/notifications").get_data(as_text=True)
+    page = html(ben.get(f"/notifications/{digest['id']}/digest"))
+    assert "Your daily digest: 3 updates" in inbox and titles[0] in page
+    for seen_by_ben_no_more in ("Canary", "Sparrow"):
+        for shown in (inbox, listed, page):
+            assert seen_by_ben_no_more not in shown
+
+
+def test_a_notice_committed_after_its_digest_ran_goes_in_the_next_one(app, people):
+    ben = people["ben"]
+    assert ben.post("/notifications/settings",
+                    data={"in_app": "daily", "email": "daily"}).status_code == 303
+    tell(app, ben.user_id, "Told before the first digest")
+    tomorrow = utcnow() + timedelta(days=1)
+    assert digest_run(app, tomorrow) == 1
+    [first] = ben.get("/api/v1/notifications").get_json()["items"]
+    # Stamped before that digest's time, but its transaction committed after the digest's.
+    late = tell(app, ben.user_id, "Stamped before the digest, committed after it")
+    with app.app_context():
+        note = db.session.get_one(Notification, late)
+        note.created_at = db.session.get_one(Notification, first["id"]).created_at - timedelta(
+            seconds=1)
+        db.session.commit()
+
+    assert digest_run(app, tomorrow + timedelta(days=1)) == 1
+    assert digest_run(app, tomorrow + timedelta(days=1)) == 0  # gathered once
+    second, _ = ben.get("/api/v1/notifications").get_json()["items"]
+    assert second["subject"].startswith("Your daily digest: 1 update ")
+    page = html(ben.get(f"/notifications/{second['id']}/digest"))
+    assert "Stamped before the digest" in page and "Told before the first" not in page
+    first_page = html(ben.get(f"/notifications/{first['id']}/digest"))
+    assert "Told before the first" in first_page and "Stamped before" not in first_page

@@ -161,17 +161,39 @@ def test_csv_cells_neutralise_formulas_but_keep_numbers():
 
 def test_the_dashboard_draws_its_charts_with_their_numbers(client, runner):
     projects = [make_project(client, f"Depot {n}", "Operations") for n in range(2)]
-    for n, project in enumerate(projects):
-        add(client, f"Road permit late {n}", "The council took eight weeks for the road "
-            "closure permit.", project, date.today(), impact_cost="12000", impact_days=10)
-    add(client, "Caterer cancelled", "Lunch arrived cold.", projects[0],
-        date.today() - timedelta(days=100), impact_days=1)
+    permits = [add(client, f"Road permit late {n}", "The council took eight weeks for the road "
+                   "closure permit.", project, date.today(), impact_cost="12000", impact_days=10,
+                   severity=("high", "medium")[n]) for n, project in enumerate(projects)]
+    caterer = add(client, "Caterer cancelled", "Lunch arrived cold.", projects[0],
+                  date.today() - timedelta(days=100), impact_days=1)
+    client.post("/api/v1/actions", json={"lesson_id": permits[0], "description": "Checklist"})
+    client.post("/api/v1/actions", json={"lesson_id": permits[0], "description": "Book early",
+                                         "status": "done"})
+    kickoffs = [make_project(client, f"Kickoff {n}", "Operations") for n in range(2)]
+    for project, lesson, decision in ((kickoffs[0], permits[0], "applied"),
+                                      (kickoffs[0], permits[1], "applied"),
+                                      (kickoffs[0], caterer, "risk"),  # opens a third action
+                                      (kickoffs[1], permits[0], "not_applicable")):
+        assert client.post(f"/api/v1/projects/{project}/briefing/decisions", json={
+            "lesson_id": lesson, "decision": decision}).status_code == 200
     assert runner.invoke(args=["themes", "--themes", "2"]).exit_code == 0
     page = client.get("/pmo").get_data(as_text=True)
     charts = re.findall(r'<svg class="chart (\w+)"[^>]*role="img" aria-labelledby="([\w-]+)-title '
                         r'\2-desc"', page)
     kinds = Counter(kind for kind, _ in charts)
-    assert kinds["bars"] == 2 and kinds["columns"] == 1 and kinds["sparkline"] >= 2
+    assert kinds["bars"] == 3 and kinds["columns"] == 3 and kinds["sparkline"] >= 2
+    # Per 90-day window, oldest first: the last holds today, the one before 100 days ago.
+    last = f"{date.today() - timedelta(days=89)} to {date.today()}"
+    before = f"{date.today() - timedelta(days=179)} to {date.today() - timedelta(days=90)}"
+    lessons_desc = re.search(r'<desc id="window-lessons-desc">([^<]*)</desc>', page)[1]
+    assert f"{last}: lessons 2, high or critical 1." in lessons_desc
+    assert f"{before}: lessons 1, high or critical 0;" in lessons_desc
+    assert re.search(rf'<desc id="window-actions-desc">[^<]*{last}: opened 3, closed 1\.</desc>',
+                     page)
+    assert (f"<tr><td>{last}</td><td>2</td><td>1</td><td>3</td><td>1</td></tr>" in page)
+    assert re.search(r'<desc id="kickoff-reuse-desc">Applied: 2; Not applicable: 1; '
+                     r'Raised as a risk: 1\.</desc>', page)
+    assert "<tr><td>Applied</td><td>2</td></tr>" in page
     # Each chart's numbers are in its description, for those who cannot see it.
     assert re.search(r'<desc id="theme-cost-desc">[^<]*EUR\u00a024,000[^<]*</desc>', page)
     assert re.search(r'<desc id="theme-days-desc">[^<]*20 days[^<]*</desc>', page)

@@ -7,7 +7,7 @@ due, and lessons waiting past the review target reach the people they concern. R
 the dispatcher or the periodic work again tells nobody twice.
 """
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import Api, signed_in
@@ -16,10 +16,13 @@ from sqlalchemy import select, update
 from lessons.models import (
     Action,
     AuditEvent,
+    ChatHook,
     Delivery,
     Lesson,
+    LessonTheme,
     Notification,
     PushCursor,
+    Theme,
     User,
     Webhook,
     utcnow,
@@ -180,6 +183,60 @@ def test_actions_coming_due_and_reviews_waiting_are_told_once(app, run):
     assert kinds == ["action_due", "action_overdue"]
     [late] = told(app, pmo.user_id)
     assert late.kind == "review_late" and "7 days" in late.subject
+
+
+def test_a_theme_follower_is_told_once_that_the_lesson_joined_the_theme(app, run):
+    author, pmo, fan = (signed_in(app, role) for role in ("contributor", "pmo", "contributor"))
+    with app.app_context():  # the one live theme: an approved lesson joins it
+        centroid = engine().embedder.encode([HOSTAGE["what_happened"]])[0]
+        db.session.add(Theme(id=3, model=engine().model, name="Vendors holding data",
+                             keywords=["vendor", "data"],
+                             centroid=centroid.astype("float32").tobytes()))
+        db.session.commit()
+    follow_as(app, fan.user_id, "theme", "3")
+    lesson = Api(author).lesson(**HOSTAGE)
+    approve(pmo, lesson["id"])
+    run()
+    run()
+    with app.app_context():
+        assert db.session.get_one(LessonTheme, lesson["id"]).theme_id == 3
+    [notice] = told(app, fan.user_id)
+    assert notice.kind == "new_lesson" and notice.lesson_id == lesson["id"]
+    assert "It joined the theme “Vendors holding data”, which you follow." in notice.body
+
+
+def test_the_weekly_pmo_digest_goes_on_mondays_once(app):
+    pmo = [signed_in(app, "pmo").user_id for _ in range(2)]
+    contributor = signed_in(app, "contributor")
+    project = Api(contributor).project("Depot upgrade")
+    with app.app_context():
+        for kind in ("slack", "teams"):
+            db.session.add(ChatHook(kind=kind, url=f"http://127.0.0.1:9/{kind}",
+                                    created_by="test"))
+        db.session.add(ChatHook(kind="slack", url="http://127.0.0.1:9/project",
+                                project_id=project["id"], created_by="test"))
+        db.session.commit()
+    monday = datetime(2026, 12, 7, 6, tzinfo=UTC)
+    week = monday.strftime("%G-W%V")
+    settings = push_settings(app)
+    with app.app_context():
+        everyone_pmo = set(db.session.scalars(select(User.id).where(User.role == "pmo")))
+        told_per_run = []
+        for now in (monday - timedelta(days=6), monday, monday + timedelta(hours=3),
+                    monday + timedelta(days=1)):  # Tuesday, Monday, Monday again, Tuesday
+            told_per_run.append(periodic.weekly_pmo(db.session, settings, now))
+            db.session.commit()
+        posts = [(d.channel, d.target) for d in db.session.scalars(
+            select(Delivery).order_by(Delivery.id))]
+    assert told_per_run == [0, len(everyone_pmo), 0, 0]
+    assert set(pmo) <= everyone_pmo
+    for user_id in everyone_pmo:
+        [notice] = told(app, user_id)
+        assert notice.kind == "pmo_weekly" and notice.subject.startswith(f"PMO week {week}: ")
+        assert notice.link == "/pmo" and "Rising themes:" in notice.body
+    assert told(app, contributor.user_id) == []
+    # The organisation's hooks, once each; a project's hook gets no PMO digest.
+    assert posts == [("slack", "http://127.0.0.1:9/slack"), ("teams", "http://127.0.0.1:9/teams")]
 
 
 def test_new_since_kickoff_reaches_the_team_of_a_live_project_it_matches(app, run, client):

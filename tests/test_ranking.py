@@ -195,8 +195,11 @@ def test_the_same_candidates_in_any_order_rank_the_same():
                               title=rng.choice(["Vendor lock-in", "Late permit", "Exit costs"]))
             for lesson in range(1, 40)}
     first = ranked(pool, SEARCH)
-    scores = list(first.values())
-    assert scores == sorted(scores, reverse=True)
+    named = [lesson for lesson in first if pool[lesson].title == "Vendor lock-in"]
+    assert list(first)[:len(named)] == named  # titled with the query: ahead, then by score
+    for tier in (named, list(first)[len(named):]):
+        scores = [first[lesson] for lesson in tier]
+        assert scores == sorted(scores, reverse=True)
     for _ in range(5):
         items = list(pool.items())
         rng.shuffle(items)
@@ -215,3 +218,19 @@ def test_a_weight_for_each_signal_and_no_more():
     assert SHORT.score((1.0,) * len(SIGNALS)) == pytest.approx(sum(SHORT.as_tuple()))
     with pytest.raises(ValueError):
         SHORT.score((1.0,) * (len(SIGNALS) - 1))
+
+
+def test_a_lesson_titled_or_tagged_with_the_query_comes_first_whatever_its_score():
+    # Everything but the name favours the others: they hold the phrase in their titles too.
+    long_title = "Flibbertigibbet clause signed before the legal review had finished"
+    pool = {
+        1: Candidate(dense=0.1, passages=0.1, title="Flibbertigibbet!"),
+        2: Candidate(dense=0.1, passages=0.1, title="Site survey", tag_names=["flibbertigibbet"]),
+        3: Candidate(dense=0.1, passages=0.1, title=long_title.upper()),
+        **{lesson: Candidate(dense=0.9, passages=0.9, words=5.0, tags=0.9,
+                             title=f"Flibbertigibbet clause {lesson}: {long_title}")
+           for lesson in range(4, 20)},
+    }
+    assert list(ranked(pool, "  flibbertigibbet. "))[:2] == [1, 2]  # equal scores: by id
+    assert list(ranked(pool, long_title))[0] == 3  # longer than a phrase: titles count still
+    assert 1 not in list(ranked(pool, "flibbertigibbet clause"))[:16]  # holding is not naming

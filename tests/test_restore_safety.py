@@ -3,15 +3,17 @@ was made for: bad backups are refused in one line with nothing touched, and a sn
 before a restore is rebuilt even when the restore was cut short before its own rebuild."""
 
 import sqlite3
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
 from conftest import signed_in
 from sqlalchemy import inspect, select, text
+from sqlalchemy.engine import make_url
 from test_backup import fresh_url  # noqa: F401 - a fixture: an empty database of the backend's kind
 from test_index_robustness import count_rebuilds
 
+import lessons.backup
 from lessons.backup import backup, restore
 from lessons.db import head_revision, make_engine, upgrade
 from lessons.models import Lesson
@@ -54,14 +56,27 @@ def sqlite_file(path: Path, *statements: str) -> Path:
     return path
 
 
-def bad_backup(kind: str, good: Path, folder: Path) -> Path:
+def stub_backup(url: str, version: str, target: Path) -> Path:
+    """A backup (the backend's own kind) of the empty database at `url` given only a schema
+    version: what the migrations keep, and no table of the app."""
+    stub = make_engine(url)
+    with stub.begin() as connection:
+        connection.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32))"))
+        connection.execute(text("INSERT INTO alembic_version VALUES (:v)"), {"v": version})
+    stub.dispose()
+    backup(url, target)
+    return target
+
+
+def bad_backup(kind: str, good: Path, folder: Path, empty_url: str) -> Path:
     """A file someone might hand to `lessons restore` that must be refused."""
     if kind == "schema-version-but-no-tables":
-        return sqlite_file(folder / "stub.db", "CREATE TABLE alembic_version (version_num TEXT)",
-                           "INSERT INTO alembic_version VALUES ('0001')")
+        return stub_backup(empty_url, "0001", folder / "stub.backup")
     if kind == "at-head-but-no-tables":
-        return sqlite_file(folder / "stub.db", "CREATE TABLE alembic_version (version_num TEXT)",
-                           f"INSERT INTO alembic_version VALUES ('{head_revision()}')")
+        return stub_backup(empty_url, head_revision(), folder / "stub.backup")
+    if kind == "not-a-backup":
+        (folder / "notes.txt").write_text("Minutes of the kickoff: nothing to restore here.\n")
+        return folder / "notes.txt"
     if kind == "hash-in-its-path":
         # "file:{path}" would end at the "#": the good backup beside it would be checked instead.
         return sqlite_file(Path(f"{good}#old"), "CREATE TABLE notes (body TEXT)")
@@ -76,24 +91,51 @@ def bad_backup(kind: str, good: Path, folder: Path) -> Path:
     return folder / "cut.db"
 
 
-def lessons_on_sqlite_only(backend, client, reason: str) -> None:
-    """Skip on PostgreSQL (for `reason`), else log the lessons a backup will hold."""
-    if backend.name != "sqlite":
-        pytest.skip(reason)
+def log_topics(client) -> None:
+    """The lessons a backup will hold."""
     for title, body in TOPICS:
         client.post("/api/v1/lessons", json={"title": title, "what_happened": body})
 
 
+@pytest.fixture
+def scratch_databases(monkeypatch) -> list[str]:
+    """The names of the scratch databases a PostgreSQL restore staged its backup in."""
+    made: list[str] = []
+    staged_in = lessons.backup.scratch_database
+
+    @contextmanager
+    def recorded(engine):
+        with staged_in(engine) as url:
+            made.append(make_url(url).database)
+            yield url
+
+    monkeypatch.setattr(lessons.backup, "scratch_database", recorded)
+    return made
+
+
+def leftovers(backend, app, scratch: list[str]) -> list[str]:
+    """What a restore left behind: temp folders beside a SQLite file, scratch databases."""
+    if backend.name == "sqlite":
+        folder = Path(app.config["DATABASE_URL"].removeprefix("sqlite:///")).parent
+        return [path.name for path in folder.glob(".restore-*")]
+    assert len(scratch) == 1  # the backup was loaded into a scratch database first
+    with backend.engine.connect() as connection:
+        return list(connection.scalars(text("SELECT datname FROM pg_database WHERE datname = "
+                                            "ANY(:names)"), {"names": scratch}))
+
+
 @pytest.mark.parametrize("kind", ["schema-version-but-no-tables", "at-head-but-no-tables",
-                                  "hash-in-its-path", "bit-flipped-version", "truncated"])
+                                  "not-a-backup", "truncated", "hash-in-its-path",
+                                  "bit-flipped-version"])
 def test_a_bad_backup_is_refused_in_one_line_and_the_live_database_is_untouched(
-        backend, app, client, runner, tmp_path, kind):
-    lessons_on_sqlite_only(backend, client, "pg_restore judges its own input in one transaction; "
-                                            "these are SQLite files")
-    good = tmp_path / "backups" / "lessons.db"
+        backend, app, client, runner, tmp_path, fresh_url, scratch_databases, kind):  # noqa: F811
+    if backend.name != "sqlite" and kind in ("hash-in-its-path", "bit-flipped-version"):
+        pytest.skip("SQLite files: pg_restore reads its file itself and checks its own format")
+    log_topics(client)
+    good = tmp_path / "backups" / "lessons.backup"
     assert runner.invoke(args=["backup", "--output", str(good)]).exit_code == 0
     before = live_state(app)
-    source = bad_backup(kind, good, tmp_path / "backups")
+    source = bad_backup(kind, good, tmp_path / "backups", fresh_url)
 
     result = runner.invoke(args=["restore", str(source), "--yes"])
     assert result.exit_code == 1, result.output
@@ -101,21 +143,20 @@ def test_a_bad_backup_is_refused_in_one_line_and_the_live_database_is_untouched(
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: ") and str(source) in lines[0], lines
     assert live_state(app) == before
-    assert not list(Path(app.config["DATABASE_URL"].removeprefix("sqlite:///")).parent
-                    .glob(".restore-*"))  # nothing left beside the live database
+    assert leftovers(backend, app, scratch_databases) == []
 
 
 def test_a_good_backup_whose_path_holds_a_hash_is_restored(backend, app, client, runner,
-                                                           tmp_path):
-    lessons_on_sqlite_only(backend, client,
-                           "the path is SQLite's; pg_restore reads its file itself")
-    source = tmp_path / "backups #2" / "lessons?.db"
+                                                           tmp_path, scratch_databases):
+    log_topics(client)
+    source = tmp_path / "backups #2" / "lessons?.backup"
     assert runner.invoke(args=["backup", "--output", str(source)]).exit_code == 0
     client.post("/api/v1/lessons", json={"title": "Written after the backup",
                                          "what_happened": "Gone once the backup is back."})
     result = runner.invoke(args=["restore", str(source), "--yes"])
     assert result.exit_code == 0, result.output
     assert live_state(app)[0] == sorted(title for title, _ in TOPICS)
+    assert leftovers(backend, app, scratch_databases) == []
 
 
 def test_a_restore_cut_short_before_its_rebuild_leaves_no_snapshot_trusted(

@@ -10,11 +10,13 @@ from datetime import timedelta
 
 import pytest
 from conftest import audit_rows, signed_in
+from flask import Config, Flask
 
 from lessons.errors import Conflict, Forbidden, ValidationError
 from lessons.models import AuditEvent, Lesson, User
 from lessons.services import create_lesson, delete_lesson
 from lessons.services.reviews import review_step
+from web.config import load_settings
 from web.database import db
 
 LESSON = {"title": "Permit for the crane came late",
@@ -328,6 +330,37 @@ def test_nobody_approves_their_own_lesson(app, people):
         assert db.session.get(Lesson, theirs["id"]).status == "submitted"
 
 
+def test_a_single_pmo_organisation_may_approve_its_own_lessons_and_each_says_so(backend,
+                                                                                 make_app):
+    """With LESSONS_ALLOW_SELF_APPROVAL (off above: refused), the PMO approves their own
+    lesson from the API and the page, and the step, the page and the audit row say so."""
+    app = make_app(DATABASE_URL=backend.url, ALLOW_SELF_APPROVAL=True)
+    pmo, author = signed_in(app, "pmo"), signed_in(app, "contributor")
+    by_api, by_page, theirs = log(pmo), log(pmo, title="Hoarding licence lapsed"), log(author)
+    approved = step(pmo, by_api["id"], "approve", "Checked against the permit log.")
+    assert approved.status_code == 200 and approved.get_json()["status"] == "approved"
+    assert f"/lessons/{by_page['id']}/approve" in pmo.get(f"/lessons/{by_page['id']}").get_data(
+        as_text=True)  # offered, as it is allowed
+    assert pmo.post(f"/lessons/{by_page['id']}/approve", data={}).status_code == 303
+    assert step(pmo, theirs["id"], "approve").status_code == 200
+    said = "Approved by its own author: this organisation allows it (LESSONS_ALLOW_SELF_APPROVAL)"
+    for lesson, reply in ((by_api, " Checked against the permit log."), (by_page, ""),
+                          (theirs, None)):
+        last = pmo.get(f"/api/v1/lessons/{lesson['id']}/reviews").get_json()["items"][-1]
+        own = reply is not None
+        assert last["event"] == "approved"
+        assert (last["comment"] or "").startswith(said) is own
+        if own:
+            assert last["comment"].endswith(f"single reviewer.{reply}")
+        page = pmo.get(f"/lessons/{lesson['id']}").get_data(as_text=True)
+        history = page.split('class="review-history"')[1].split("</section>")[0]
+        assert (said in history) is own
+    approvals = {row.target: row.detail or {} for row in audit_rows(app, "lesson_approve")}
+    assert [(approvals[f"lesson {lesson['id']}"].get("self_approved"),
+             approvals[f"lesson {lesson['id']}"].get("comment", "").startswith(said))
+            for lesson in (by_api, by_page, theirs)] == [(True, True), (True, True), (None, False)]
+
+
 def test_the_review_queue_says_who_submitted_what_for_which_project_and_how_long_ago(app, people):
     author, pmo = people["author"], people["pmo"]
     project = author.post("/api/v1/projects", json={"name": "Riverside tower"}).get_json()
@@ -425,3 +458,19 @@ def test_resubmitting_a_returned_lesson_asks_what_changed_and_keeps_the_reply(ap
     # The reviewer reads the reply in the lesson's review history.
     assert "Named Westminster." in people["pmo"].get(f"/lessons/{by_button}").get_data(
         as_text=True)
+
+
+def test_on_off_settings_are_read_strictly(tmp_path, monkeypatch):
+    """The environment gives text: "False" must not switch self-approval on."""
+    def settings() -> Config:
+        app = Flask("settings", instance_path=str(tmp_path))
+        load_settings(app, None)
+        return app.config
+
+    monkeypatch.setenv("LESSONS_ALLOW_SELF_APPROVAL", "False")
+    assert settings()["ALLOW_SELF_APPROVAL"] is False
+    monkeypatch.setenv("LESSONS_ALLOW_SELF_APPROVAL", " Yes ")
+    assert settings()["ALLOW_SELF_APPROVAL"] is True
+    monkeypatch.setenv("LESSONS_ANONYMOUS_READ", "maybe")
+    with pytest.raises(ValueError, match="LESSONS_ANONYMOUS_READ must be true or false"):
+        settings()

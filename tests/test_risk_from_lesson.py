@@ -8,6 +8,8 @@ The API half runs here; the same loop in a real browser (desktop and phone) is
 `test_raising_a_risk_in_the_browser`.
 """
 
+import csv
+import io
 import re
 
 import pytest
@@ -136,6 +138,67 @@ def test_an_owner_with_a_decision_that_opens_no_action_is_a_422(kickoff):
     assert audit_rows(app, "decision") == []
     blank = decide(pat, project, {"lesson_id": lesson, "decision": "applied", "owner": ""})
     assert blank.status_code == 200 and blank.get_json()["action"] is None
+
+
+
+def test_a_risk_has_a_title_and_a_due_date_and_shows_in_the_exports(kickoff):
+    ben, pat, project, lesson, app = kickoff["ben"], kickoff["pat"], kickoff["project"], \
+        kickoff["lesson"], kickoff["app"]
+    # A charter that brings the crane lesson into the briefing.
+    assert pat.patch(f"/api/v1/projects/{project}", json={
+        "description": "Replace the depot cranes. The crane vendor shipped late last time, so "
+                       "the crane contract needs a late-delivery penalty."}).status_code == 200
+    first = decide(ben, project, {"lesson_id": lesson, "decision": "risk"}).get_json()["action"]
+    assert (first["title"], first["due_on"]) == ("Crane vendor shipped late", None)
+    # A date is checked as every date is; a risk's details with another decision name nothing.
+    bad = decide(ben, project, {"lesson_id": lesson, "decision": "risk", "due_on": "31/03/2031"})
+    assert bad.status_code == 422
+    assert bad.get_json()["fields"]["due_on"] == "Must be a date as YYYY-MM-DD."
+    stray = decide(ben, project, {"lesson_id": lesson, "decision": "applied",
+                                  "title": "Cranes", "due_on": "2031-03-31"})
+    assert stray.status_code == 422 and set(stray.get_json()["fields"]) == {"title", "due_on"}
+    assert "Raised as a risk" in stray.get_json()["fields"]["due_on"]
+    # Sent again, they change the same action; the edit is audited.
+    again = decide(pat, project, {"lesson_id": lesson, "decision": "risk",
+                                  "title": "Crane delivery risk", "due_on": "2031-03-31"})
+    action = again.get_json()["action"]
+    assert (action["id"], action["title"], action["due_on"], action["owner"]) == (
+        first["id"], "Crane delivery risk", "2031-03-31", "ben@example.org")
+    assert action["description"] == "Put a late-delivery penalty in every crane contract."
+    assert [e.actor for e in audit_rows(app, "action_edit")] == ["pat@example.org"]
+
+    item = next(i for i in pat.get(f"/api/v1/projects/{project}/briefing").get_json()["items"]
+                if i["id"] == lesson)
+    risk = item["risk_action"]
+    assert (risk["id"], risk["title"], risk["owner_name"], risk["due_on"], risk["status"]) == (
+        action["id"], "Crane delivery risk", "Ben Okafor", "2031-03-31", "open")
+    markdown = pat.get(f"/projects/{project}/briefing.md").get_data(as_text=True)
+    assert "- Risk: Crane delivery risk — owner Ben Okafor, due 2031-03-31, open" in markdown
+    rows = list(csv.DictReader(io.StringIO(
+        pat.get(f"/projects/{project}/briefing.csv").get_data(as_text=True))))
+    row = next(r for r in rows if r["lesson_id"] == str(lesson))
+    assert [row[k] for k in ("risk_title", "risk_owner", "risk_due_on", "risk_status")] == [
+        "Crane delivery risk", "Ben Okafor", "2031-03-31", "Open"]
+    # Closed, the exports say so.
+    ben.post(f"/actions/{action['id']}/status", data={"status": "done"})
+    markdown = pat.get(f"/projects/{project}/briefing.md").get_data(as_text=True)
+    assert "- Risk: Crane delivery risk — owner Ben Okafor, due 2031-03-31, done" in markdown
+
+
+def test_the_actions_a_project_raised_are_listed_by_project_id(kickoff):
+    pat, project, lesson = kickoff["pat"], kickoff["project"], kickoff["lesson"]
+    other = pat.post("/api/v1/projects", json={"name": "Quay works"}).get_json()["id"]
+    raised = [decide(pat, p, {"lesson_id": lesson, "decision": "risk"}).get_json()["action"]["id"]
+              for p in (project, other)]
+    pat.post("/api/v1/actions", json={"lesson_id": lesson, "description": "Not a risk"})
+    assert pat.get("/api/v1/actions").get_json()["total"] == 3
+    for project_id, action_id in zip((project, other), raised, strict=True):
+        found = pat.get("/api/v1/actions", query_string={"project_id": project_id}).get_json()
+        assert [a["id"] for a in found["items"]] == [action_id]
+    assert pat.get("/api/v1/actions", query_string={"project_id": "x"}).status_code == 422
+    spec = pat.get("/api/v1/openapi.json").get_json()
+    names = [p["name"] for p in spec["paths"]["/actions"]["get"]["parameters"]]
+    assert "project_id" in names
 
 
 @pytest.mark.browser

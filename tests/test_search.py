@@ -310,3 +310,24 @@ def test_a_keyword_search_leaves_its_connection_free_to_write(client, session, b
                                                best_similarity=0.5, at=utcnow()))
     record_search(session, "search", "council permits", 0.9, actor="tester")
     session.commit()
+
+
+
+def test_a_lesson_titled_or_tagged_with_the_query_comes_first_however_often_others_say_it(
+        client):
+    # The phrase bonus was only added to the score: lessons whose titles merely held the word,
+    # and whose text repeated it, outscored the one titled with it.
+    api = Api(client)
+    for number in range(40):
+        api.lesson(f"Flibbertigibbet review {number}",
+                   f"The flibbertigibbet clause came up again in review {number}: "
+                   "the flibbertigibbet owner changed, the flibbertigibbet schedule slipped, "
+                   "and the Flibbertigibbet report was late.")
+    titled = api.lesson("Flibbertigibbet!", "Procurement signed the framework before the site "
+                        "survey, so the foundations were redesigned twice at our cost.")
+    tagged = api.lesson("Framework signed before the survey", "The piles were redesigned.",
+                        tags=["FLIBBERTIGIBBET"])
+    for query in ("flibbertigibbet", "  Flibbertigibbet. "):
+        hits = found(client, query, limit=5)
+        assert {hit["id"] for hit in hits[:2]} == {titled["id"], tagged["id"]}, hits
+        assert all(hit["title"].startswith("Flibbertigibbet review") for hit in hits[2:])

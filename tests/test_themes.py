@@ -8,7 +8,7 @@ import pytest
 from conftest import Api, audit_rows, signed_in
 from jsonschema import Draft202012Validator
 
-from lessons.models import Action, ThemeRun
+from lessons.models import Action, ThemeRun, theme_name
 from search import themes as search_themes
 
 TOPICS = {
@@ -320,7 +320,7 @@ def test_the_pmo_names_a_theme_and_the_name_survives_a_recompute(app, client, ru
     recompute(runner, 3)
     permits = theme_of(themes(client), topics["permits"][0])
     automatic = next(item["label"] for item in themes(client)["items"] if item["id"] == permits)
-    assert automatic[:1].isupper() and "," in automatic  # its words, read as a name
+    assert automatic[:1].isupper() and " — " in automatic and "," not in automatic  # a phrase
     page = client.post(f"/themes/{permits}/name", data={"name": "  Permits   asked too late "})
     assert page.status_code == 303
     recompute(runner, 3)
@@ -340,6 +340,36 @@ def test_the_pmo_names_a_theme_and_the_name_survives_a_recompute(app, client, ru
         as_text=True)
     reset = client.patch(f"/api/v1/themes/{permits}", json={"name": None})
     assert reset.status_code == 200 and reset.get_json()["label"] == automatic
+
+
+def test_a_theme_is_named_by_a_phrase_of_its_lessons_and_its_central_title(client, runner,
+                                                                            topics):
+    recompute(runner, 3)
+    texts = {lesson_id: f"{title} {body}".lower() for ids, items in
+             zip(topics.values(), TOPICS.values(), strict=True)
+             for lesson_id, (title, body) in zip(ids, items, strict=True)}
+    listing = themes(client)
+    for topic in ("lock-in", "permits"):  # "testing" has no phrase said twice: its top word
+        item = next(item for item in listing["items"]
+                    if item["id"] == theme_of(listing, topics[topic][0]))
+        phrase, title = item["label"].split(" — ")
+        assert len(item["label"]) <= 60 and phrase.lower() in item["keywords"]
+        # Two words side by side in at least two of the theme's own lessons.
+        assert len(phrase.split()) == 2 and sum(
+            phrase.lower() in texts[lesson["id"]] for lesson in item["lessons"]) >= 2
+        # Then the central lesson's title as written, cut on a word boundary if long.
+        central = item["central_lesson"]["title"]
+        assert central.startswith(title.removesuffix("…")) and title.split()[:3] == \
+            central.split()[:3]
+
+
+def test_a_long_automatic_name_is_cut_on_a_word_boundary_and_says_nothing_twice():
+    long_title = "Check valves installed backwards on the oxidiser line went unnoticed"
+    assert theme_name(["valve", "check valve"], long_title) == \
+        "Check valve — Check valves installed backwards…"  # never ending on "on the"
+    assert theme_name(["data", "data export"], "Supplier refused the data export") == \
+        "Supplier refused the data export"  # the title already holds the phrase
+    assert theme_name(["esd", "ESD bags"], "") == "ESD bags"  # no title everyone may read
 
 
 def test_only_the_pmo_names_themes(app, runner, topics):

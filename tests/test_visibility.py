@@ -134,6 +134,7 @@ def test_the_pmo_sees_everything_and_visitors_only_organisation_lessons(world, m
 def test_theme_names_never_use_words_of_restricted_lessons(world):
     for theme in world["pmo"].get("/api/v1/themes").get_json()["items"]:
         assert not any("quokka" in word or "marmoset" in word for word in theme["keywords"])
+        assert "quokka" not in theme["label"].lower() and "marmoset" not in theme["label"].lower()
 
 
 def test_a_visibility_change_is_audited_and_takes_effect_at_once(app, world):
@@ -178,3 +179,46 @@ def test_a_project_with_team_only_lessons_shows_its_charter_to_its_team_and_the_
     # A project whose lessons are not team-only keeps its charter open to every account.
     kickoff = world["member"].get(f"/api/v1/projects/{world['kickoff']}").get_json()
     assert "zanzibar" in kickoff["description"]
+
+
+def test_a_briefing_quotes_a_charter_only_to_who_may_read_it(world):
+    """Every briefing output (pages, API, Markdown, CSV) leaves out the charter text a lesson
+    matched and the words they share for whoever may not read the charter."""
+    project, public = world["project"], PUBLIC["title"]
+    # The made-up word is the charter's alone: seen anywhere, it was quoted from the charter.
+    charter = "Firmware from a telemetry supplier, for the Zarquon uplink."
+    patched = world["member"].patch(f"/api/v1/projects/{project}", json={"description": charter})
+    assert patched.status_code == 200, patched.get_json()
+    base = f"/projects/{project}"
+    outputs = [base, f"{base}/briefing", f"/api/v1{base}/briefing", f"{base}/briefing.md",
+               f"{base}/briefing.csv"]
+    for reader in ("outsider", "colleague"):
+        client = world[reader]
+        for path in outputs:
+            text = client.get(path).get_data(as_text=True)
+            assert public in text and "zarquon" not in text.lower(), (reader, path)
+        briefing = client.get(f"/api/v1{base}/briefing").get_json()
+        assert [(i["aspect_text"], i["terms"]) for i in briefing["items"]] == [("", [])]
+        assert {aspect["text"] for aspect in briefing["aspects"]} == {""}
+        assert "shared words" not in client.get(f"{base}/briefing.md").get_data(as_text=True)
+        assert "firmware" not in client.get(f"{base}/briefing.csv").get_data(as_text=True)
+    # The team reads the charter, so its briefing quotes it and names the words it shares.
+    member = world["member"]
+    assert "Zarquon" in member.get(f"{base}/briefing").get_data(as_text=True)
+    [item] = member.get(f"/api/v1{base}/briefing").get_json()["items"]
+    assert item["aspect_text"] == charter and "firmware" in item["terms"]
+    assert "firmware" in member.get(f"{base}/briefing.csv").get_data(as_text=True)
+    # A lesson logged since matches the charter: how closely is a number only its readers get.
+    fresh = world["pmo"].post("/api/v1/lessons", json={
+        "title": "Telemetry firmware supplier delivered the uplink late", "status": "approved",
+        "what_happened": "Firmware for the telemetry uplink came from the supplier late."})
+    assert fresh.status_code == 201, fresh.get_json()
+    similarities = {reader: [(i["title"], i["similarity"]) for i in world[reader].get(
+        f"/api/v1{base}/briefing").get_json()["new_since_kickoff"]]
+        for reader in ("member", "outsider")}
+    [(title, similarity)] = similarities["member"]
+    assert title.startswith("Telemetry firmware") and similarity > 0.3
+    assert similarities["outsider"] == [(title, None)]
+    percent = f"({similarity * 100:.0f}%)"
+    assert percent in member.get(f"{base}/briefing").get_data(as_text=True)
+    assert percent not in world["outsider"].get(f"{base}/briefing").get_data(as_text=True)

@@ -23,7 +23,7 @@ from conftest import Api, audit_rows, signed_in
 from jsonschema import Draft202012Validator
 from sqlalchemy import select, update
 
-from lessons.models import Delivery, Webhook, utcnow
+from lessons.models import Delivery, Theme, Webhook, utcnow
 from push import http
 from push.dispatch import dispatch
 from push.send import send_due
@@ -125,8 +125,20 @@ def test_events_are_signed_and_match_the_openapi_document(app, receiver):
     api.lesson("Still in review", "Submitted, not approved.")  # not an event
 
     assert run_push(app) == 2
+    events = {sent["event"]: sent for sent in signed_events(admin, receiver, secret)}
+    assert set(events) == {"lesson.approved", "action.created"}
+    link = f"http://lessons.test/lessons/{lesson['id']}"
+    assert events["lesson.approved"]["data"]["lesson"] == {
+        "id": lesson["id"], "title": "Supplier kept our data locked in", "url": link}
+    assert events["action.created"]["data"]["action"]["description"] == "Add an export clause"
+    assert [row.target for row in audit_rows(app, "webhook_create")] == ["webhook 1"]
+
+
+def signed_events(admin, receiver: Receiver, secret: str) -> list[dict]:
+    """The bodies the receiver got, each checked: signed with `secret` (which it never
+    shows), its headers, and valid against the OpenAPI document's schema for its event."""
     spec = admin.get("/api/v1/openapi.json").get_json()
-    events = {}
+    events = []
     for headers, body, _ in receiver.posts:
         expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
         assert hmac.compare_digest(headers["X-Lessons-Signature"], expected)
@@ -140,13 +152,44 @@ def test_events_are_signed_and_match_the_openapi_document(app, receiver):
             "application/json"]["schema"]
         Draft202012Validator.check_schema(schema)
         Draft202012Validator(schema).validate(sent)
-        events[sent["event"]] = sent
-    assert set(events) == {"lesson.approved", "action.created"}
-    link = f"http://lessons.test/lessons/{lesson['id']}"
-    assert events["lesson.approved"]["data"]["lesson"] == {
-        "id": lesson["id"], "title": "Supplier kept our data locked in", "url": link}
-    assert events["action.created"]["data"]["action"]["description"] == "Add an export clause"
-    assert [row.target for row in audit_rows(app, "webhook_create")] == ["webhook 1"]
+        events.append(sent)
+    return events
+
+
+def test_a_risk_raised_at_a_kickoff_is_a_signed_event(app, receiver):
+    admin = signed_in(app)
+    api = Api(admin)
+    secret = add_webhook(admin, receiver.url, "risk.raised")
+    project = api.project("Depot upgrade")
+    lesson = api.lesson("Crane vendor shipped late", "Six weeks late.", status="approved")
+    run_push(app)
+    decided = admin.post(f"/api/v1/projects/{project['id']}/briefing/decisions",
+                         json={"lesson_id": lesson["id"], "decision": "risk"})
+    assert decided.status_code in (200, 201), decided.get_json()
+    assert run_push(app) == 1
+    [sent] = signed_events(admin, receiver, secret)
+    assert sent["event"] == "risk.raised"
+    assert sent["data"] == {
+        "lesson": {"id": lesson["id"], "title": "Crane vendor shipped late",
+                   "url": f"http://lessons.test/lessons/{lesson['id']}"},
+        "project": {"id": project["id"],
+                    "url": f"http://lessons.test/projects/{project['id']}"}}
+
+
+def test_a_theme_named_by_the_pmo_is_a_signed_event(app, receiver):
+    admin = signed_in(app)
+    with app.extensions["lessons.db"][1]() as session:
+        session.add(Theme(id=4, model="test", keywords=["crane", "vendor"], centroid=b""))
+        session.commit()
+    secret = add_webhook(admin, receiver.url, "theme.changed")
+    run_push(app)
+    renamed = admin.patch("/api/v1/themes/4", json={"name": "Cranes delivered late"})
+    assert renamed.status_code == 200, renamed.get_json()
+    assert run_push(app) == 1
+    [sent] = signed_events(admin, receiver, secret)
+    assert sent["event"] == "theme.changed"
+    assert sent["data"] == {"theme": {"id": 4, "name": "Cranes delivered late",
+                                      "url": "http://lessons.test/themes/4"}}
 
 
 def test_a_failing_receiver_is_retried_with_backoff_and_gets_the_event_once(app, receiver):

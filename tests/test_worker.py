@@ -5,6 +5,7 @@ exactly once after a restart."""
 
 import asyncio
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from sqlalchemy import func, select
 from lessons.models import Notification, ThemeRun, User, utcnow
 from lessons.services.runs import begin_run, expire_if_stale, take_queued
 from lessons.services.subscriptions import follow, set_cadence
+from push import periodic
 from web.database import db
 
 LESSONS = Path(sys.executable).with_name("lessons")
@@ -79,7 +81,8 @@ def wait_until(check, seconds: float = 30) -> None:
         time.sleep(0.1)
 
 
-def test_the_worker_tells_the_author_within_seconds(make_app, backend, queue_url, tmp_path):
+def test_the_worker_tells_the_author_within_seconds(make_app, backend, queue_url, tmp_path,
+                                                    monkeypatch):
     app = make_app(DATABASE_URL=backend.url, QUEUE_URL=queue_url)
     with running(start_worker(backend, queue_url, tmp_path / "instance")) as process:
         author, pmo = signed_in(app, "contributor"), signed_in(app, "pmo")
@@ -94,9 +97,17 @@ def test_the_worker_tells_the_author_within_seconds(make_app, backend, queue_url
 
         wait_until(told)
         assert process.poll() is None, process.stderr.read().decode()
+    # The schedule's tasks as the worker runs them, the periodic one failing.
+    tasks = app.extensions["lessons.queue"][1]
+    monkeypatch.setattr(periodic, "run", lambda *args: 1 / 0)
+    tasks["sweep"].call_local()
+    tasks["periodic"].call_local()
     status = app.test_cli_runner().invoke(args=["status"])
     assert status.exit_code == 0, status.output
     assert "queue: " in status.output and " waiting" in status.output
+    ran = r"last ran \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC"
+    assert re.search(rf"^periodic periodic: {ran}, failed$", status.output, re.M), status.output
+    assert re.search(rf"^periodic sweep: {ran}, ok$", status.output, re.M), status.output
 
 
 class StallingInbox:
@@ -127,12 +138,12 @@ def free_port() -> int:
 
 
 def test_a_worker_killed_mid_batch_delivers_every_email_exactly_once_after_restart(
-        make_app, backend, tmp_path):
+        make_app, backend, queue_url, tmp_path):
     inbox = StallingInbox(stall_at=8)
     inbox.controller.start()
     settings = {"SMTP_URL": f"smtp://127.0.0.1:{inbox.port}", "SEND_TIMEOUT": "1",
                 "RETRY_SECONDS": "0.2"}
-    app = make_app(DATABASE_URL=backend.url, **settings)
+    app = make_app(DATABASE_URL=backend.url, QUEUE_URL=queue_url, **settings)
     try:
         fans = [make_user(app, "contributor", f"fan{n}@example.org") for n in range(20)]
         with app.app_context():
@@ -145,11 +156,12 @@ def test_a_worker_killed_mid_batch_delivers_every_email_exactly_once_after_resta
                                  "Calibration was lost on every unit.", category="technical",
                                  status="approved")
         assert lesson["status"] == "approved"
-        with running(start_worker(backend, "", tmp_path / "instance", **settings)) as first:
+        with running(start_worker(backend, queue_url, tmp_path / "instance", **settings)
+                     ) as first:
             assert inbox.stalled.wait(60), "the worker never reached the ninth email"
             first.kill()  # SIGKILL: no clean-up, its claim on the ninth email stays behind
             first.wait(timeout=30)
-        with running(start_worker(backend, "", tmp_path / "instance", **settings)):
+        with running(start_worker(backend, queue_url, tmp_path / "instance", **settings)):
             wait_until(lambda: len(inbox.recipients) >= len(fans), seconds=60)
             time.sleep(2)  # anything sent twice would arrive now
         emails = [f"fan{n}@example.org" for n in range(20)]

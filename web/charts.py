@@ -17,6 +17,7 @@ SPARK_BAR, SPARK_GAP, SPARK_HEIGHT = 8, 2, 28  # px: 8 windows make an 80 px spa
 BAR_ROW, BAR_THICKNESS = 38, 10  # px per bar: a label line, then the bar under it
 LABEL_CHARS = 32  # a label and an amount side by side fit 366 px, a phone's content width
 COLUMNS_HEIGHT, COLUMN_TOP = 120, 18  # px: the tallest column, room for its number above
+LEGEND_ROW = 20  # px: the legend over columns of more than one series
 
 
 @dataclass(frozen=True)
@@ -80,26 +81,43 @@ def bars(uid: str, title: str, rows: Sequence[Bar]) -> Markup:
     return svg(uid, title, desc, "".join(body), "100%", max(len(rows), 1) * BAR_ROW, "bars")
 
 
-def columns(uid: str, title: str, rows: Sequence[Bar]) -> Markup:
-    """Vertical columns side by side across the width (months), each with its number above
-    and its short label under it."""
-    count = max(len(rows), 1)
-    peak = max((row.value for row in rows), default=0) or 1
-    slot = 100 / count
-    body = []
-    for i, row in enumerate(rows):
-        height = round(max(row.value, 0) / peak * (COLUMNS_HEIGHT - COLUMN_TOP))
-        middle = (i + 0.5) * slot
-        top = COLUMNS_HEIGHT - height
-        number = (f'<text class="figure" x="{middle:.3f}%" y="{top - 4}" '
-                  f'text-anchor="middle">{escape(row.shown)}</text>' if row.value else "")
+def columns(uid: str, title: str, rows: Sequence[Bar], *more: Sequence[Bar],
+            names: Sequence[str] = ()) -> Markup:
+    """Vertical columns side by side across the width (months, windows), each with its number
+    above and its short label under it. With `more` series (one name each in `names`, the
+    first's too), each slot holds a column per series, told apart by a legend on top."""
+    series = [rows, *more]
+    count, width = max(len(rows), 1), 70 / max(len(rows), 1) / len(series)  # % of the width
+    peak = max((bar.value for one in series for bar in one), default=0) or 1
+    slot, top = 100 / count, LEGEND_ROW if more else 0
+    floor = top + COLUMNS_HEIGHT
+    body, tips = [legend(names)] if more else [], []
+    for i, group in enumerate(zip(*series, strict=True)):
+        first = group[0]
+        tips.append(f"{first.tip or first.label}: " + (", ".join(
+            f"{name} {bar.shown}" for name, bar in zip(names, group, strict=True))
+            if more else first.shown))
+        parts = []
+        for k, bar in enumerate(group):
+            height = round(max(bar.value, 0) / peak * (COLUMNS_HEIGHT - COLUMN_TOP))
+            left = i * slot + slot * 0.15 + k * width
+            parts.append(f'<rect class="bar series-{k}" x="{left:.3f}%" y="{floor - height}" '
+                         f'width="{width:.3f}%" height="{height}"/>')
+            if bar.value:
+                parts.append(f'<text class="figure" x="{left + width / 2:.3f}%" '
+                             f'y="{floor - height - 4}" text-anchor="middle">'
+                             f'{escape(bar.shown)}</text>')
         body.append(
-            f'<g><title>{escape(row.tip or row.label)}: {escape(row.shown)}</title>'
-            f'<rect class="bar" x="{i * slot + slot * 0.15:.3f}%" y="{top}" '
-            f'width="{slot * 0.7:.3f}%" height="{height}"/>{number}'
-            f'<text class="label" x="{middle:.3f}%" y="{COLUMNS_HEIGHT + 14}" '
-            f'text-anchor="middle">{escape(row.label)}</text></g>')
-    body.append(f'<line class="axis" x1="0" x2="100%" y1="{COLUMNS_HEIGHT + 0.5}" '
-                f'y2="{COLUMNS_HEIGHT + 0.5}"/>')
-    desc = "; ".join(f"{row.tip or row.label}: {row.shown}" for row in rows) + "."
-    return svg(uid, title, desc, "".join(body), "100%", COLUMNS_HEIGHT + 20, "columns")
+            f'<g><title>{escape(tips[-1])}</title>{"".join(parts)}'
+            f'<text class="label" x="{(i + 0.5) * slot:.3f}%" y="{floor + 14}" '
+            f'text-anchor="middle">{escape(first.label)}</text></g>')
+    body.append(f'<line class="axis" x1="0" x2="100%" y1="{floor + 0.5}" y2="{floor + 0.5}"/>')
+    return svg(uid, title, "; ".join(tips) + ".", "".join(body), "100%", floor + 20, "columns")
+
+
+def legend(names: Sequence[str]) -> str:
+    """A row of swatches naming the series, each in its share of the width."""
+    return "".join(
+        f'<rect class="bar series-{k}" x="{k * 100 / len(names):.3f}%" y="3" width="10" '
+        f'height="10"/><text class="label" x="{k * 100 / len(names):.3f}%" dx="14" y="12">'
+        f'{escape(name[:1].upper() + name[1:])}</text>' for k, name in enumerate(names))

@@ -31,6 +31,8 @@ DEFAULTS: dict[str, Any] = {
     "ANONYMOUS_READ": False,
     # Only approved lessons feed kickoff briefings and themes (false: every lesson not deleted).
     "APPROVED_ONLY": True,
+    # Let a reviewer approve their own lesson (a single-PMO organisation); the approval says so.
+    "ALLOW_SELF_APPROVAL": False,
     # How many reverse proxies in front set X-Forwarded-For/-Proto (0: none, trust no header).
     "TRUSTED_PROXIES": 0,
     # The lesson categories offered and accepted, as a JSON list or comma-separated.
@@ -62,6 +64,9 @@ DEFAULTS: dict[str, Any] = {
     # Slack's signing secret for the /lesson slash command; empty turns the command off.
     "SLACK_SIGNING_SECRET": "",
 }
+# What an on/off setting may say in the environment.
+SWITCH_WORDS = {"true": True, "1": True, "yes": True, "on": True,
+                "false": False, "0": False, "no": False, "off": False}
 
 
 def instance_path() -> str | None:
@@ -85,8 +90,22 @@ def load_settings(app: Flask, overrides: dict[str, Any] | None) -> None:
         categories = categories.split(",")
     app.config["CATEGORIES"] = [c.strip() for c in categories if c.strip()]
     _check_links_and_money(app)
+    _read_switches(app)
     if app.config["SMTP_URL"]:  # a typo found at start-up, not on every email's delivery
         parse_smtp_url(str(app.config["SMTP_URL"]))
+
+
+def _read_switches(app: Flask) -> None:
+    """Settings that are on or off, read strictly: the environment gives "False" as text,
+    which Python would take for true (LESSONS_ALLOW_SELF_APPROVAL=False turning it on)."""
+    for name, default in DEFAULTS.items():
+        value = app.config[name]
+        if not isinstance(default, bool) or isinstance(value, bool):
+            continue
+        word = str(value).strip().lower()
+        if word not in SWITCH_WORDS:
+            raise ValueError(f"{ENV_PREFIX}_{name} must be true or false, not {value!r}.")
+        app.config[name] = SWITCH_WORDS[word]
 
 
 def _check_links_and_money(app: Flask) -> None:

@@ -35,7 +35,7 @@ from lessons.models.search import (
     PassageVector,
     SearchLog,
 )
-from lessons.models.themes import LessonTheme, Theme, ThemeVector, keyword_label
+from lessons.models.themes import LessonTheme, Theme, ThemeVector, theme_name
 
 __all__ = [
     "Action",
@@ -79,6 +79,6 @@ __all__ = [
     "UserSession",
     "Webhook",
     "iso",
-    "keyword_label",
+    "theme_name",
     "utcnow",
 ]

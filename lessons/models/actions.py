@@ -21,6 +21,9 @@ class Action(Timestamps, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id"), index=True)
+    # A short name, which a kickoff risk has (its lesson's title unless the team chose one);
+    # `description` says what to do.
+    title: Mapped[str | None] = mapped_column(String(500))
     description: Mapped[str] = mapped_column(Text)
     # The owner's account email when `owner_id` is set; else a name typed before owners
     # were accounts (or imported), which names nobody who signs in.
@@ -45,6 +48,11 @@ class Action(Timestamps, Base):
         """Who owns it, as people read it: the account's name (or email), else the text."""
         return self.owner_account.label if self.owner_account else self.owner
 
+    @property
+    def outside_owner(self) -> str | None:
+        """The name of an owner who has no account (chosen as such, or from before accounts)."""
+        return self.owner if self.owner_id is None else None
+
     def is_overdue(self, today: date) -> bool:
         return self.status == "open" and self.due_on is not None and self.due_on < today
 
@@ -53,10 +61,12 @@ class Action(Timestamps, Base):
         return {
             "id": self.id,
             "lesson_id": self.lesson_id,
+            "title": self.title,
             "description": self.description,
             "owner": self.owner,
             "owner_id": self.owner_id,
             "owner_name": self.owner_label,
+            "outside_owner": self.outside_owner,
             "project_id": self.project_id,
             "due_on": iso(self.due_on),
             "status": self.status,

@@ -72,6 +72,10 @@ class Notification(Base):
     for_digest: Mapped[bool] = mapped_column(default=False, server_default=false())
     # The email that carried it (alone or in a digest); None while it waits for one.
     delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id"), index=True)
+    # The in-app digest notice that gathered it, marked in the digest's transaction; None
+    # while it is held for one (or was never held).
+    digest_id: Mapped[int | None] = mapped_column(
+        ForeignKey("notifications.id", name="fk_notifications_digest_id"), index=True)
 
 
 class Delivery(Base):

@@ -22,7 +22,7 @@ class Theme(Base):
     model: Mapped[str] = mapped_column(String(500))
     name: Mapped[str | None] = mapped_column(String(200))  # given by the PMO; kept on recompute
     works: Mapped[bool] = mapped_column(default=False)  # lessons that went well: what works
-    keywords: Mapped[list[str]] = mapped_column(JSON)  # most distinctive first (c-TF-IDF)
+    keywords: Mapped[list[str]] = mapped_column(JSON)  # naming phrase, then most distinctive
     central_lesson_id: Mapped[int | None] = mapped_column(ForeignKey("lessons.id"))
     centroid: Mapped[bytes] = mapped_column(LargeBinary)
     computed_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -31,24 +31,46 @@ class Theme(Base):
 
     @property
     def label(self) -> str:
-        """The PMO's name for it, else its most distinctive words."""
-        return self.name or self.words_label
+        """The PMO's name for it, else its automatic name."""
+        return self.name or self.automatic_label
 
     @property
-    def words_label(self) -> str:
-        """Its name from its words, what it is called until the PMO names it."""
-        return keyword_label(self.keywords) or f"Theme {self.id}"
+    def automatic_label(self) -> str:
+        """Its name until the PMO names it: its distinctive phrase and its most central lesson's
+        title, when everyone may read that lesson (the name is shown to everyone)."""
+        central = self.central_lesson
+        title = (central.title if central is not None and not central.is_deleted
+                 and central.visibility == "organisation" and central.status != "draft" else "")
+        return theme_name(self.keywords, title) or f"Theme {self.id}"
 
 
-def keyword_label(keywords: list[str], terms: int = 3, among: int = 8) -> str:
-    """A theme's name from its distinctive words, most distinctive first: a two-word phrase
-    stands for the words it holds ("data export" for "data" and "export")."""
-    top = keywords[:among]
-    covered = {word for phrase in top if " " in phrase for word in phrase.split()}
-    chosen = sorted((term for term in top if " " in term or term not in covered),
-                    key=lambda term: " " not in term)[:terms]  # phrases read best: first
-    label = ", ".join(chosen)
-    return label[:1].upper() + label[1:]
+NAME_LENGTH = 60  # a name must fit a table cell and a notification's subject line
+TRAILING = {"a", "an", "and", "as", "at", "by", "for", "from", "in", "of", "on", "or", "the",
+            "to", "with"}  # words a cut name must not end on
+
+
+def theme_name(keywords: list[str], title: str) -> str:
+    """A theme's automatic name, as "Data export — Supplier kept the design rights": its
+    naming phrase (the first in `keywords`: search.themes.naming_phrase; else its top word)
+    and its central lesson's title, cut on a word boundary to NAME_LENGTH; the title alone
+    when it already holds the phrase."""
+    phrase = next((term for term in keywords if " " in term), keywords[0] if keywords else "")
+    title = " ".join(title.split())
+    if phrase and f" {phrase.lower()} " in f" {title.lower()} ":
+        phrase = ""
+    name = " — ".join(part for part in (phrase[:1].upper() + phrase[1:], title) if part)
+    return shortened(name, NAME_LENGTH)
+
+
+def shortened(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters on a word boundary, marked with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 1]  # room for the ellipsis
+    words = (cut if text[limit - 1] == " " else cut.rsplit(" ", 1)[0]).split()
+    while len(words) > 1 and (words[-1].lower() in TRAILING or words[-1] in ("—", "-")):
+        words.pop()
+    return " ".join(words).rstrip(",;:.") + "…"
 
 
 class ThemeVector(Base):

@@ -7,11 +7,12 @@ edit, a status set on its own, a reassignment (with from and to), a delete and a
 An owner is an account (`owner_id`; `owner` keeps its email). Paths where a person picks
 the owner (the pages, the API, a kickoff risk) pass `accounts_only`: an owner who is not
 an active account, or who may not see the lesson (the one it moves onto, too), is refused
-with a 422. The demo data and historical records keep a name that matches no account as
-text.
+with a 422, unless it is explicitly someone without an account (`outside_owner`: a name
+kept as text, refused if it names an account). The demo data and historical records keep
+a name that matches no account as text.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -45,9 +46,9 @@ def create_action(session: Session, data: Mapping[str, Any], *, actor: Actor | s
     values = clean(ACTION_FIELDS, data)
     _check_lesson(session, values["lesson_id"])
     action = Action(project_id=project_id)
-    owner = values.pop("owner")
+    owner, outside = _owner_of(values)
     _apply(action, values)
-    _set_owner(session, action, owner, accounts_only)
+    _set_owner(session, action, owner, accounts_only, outside)
     session.add(action)
     session.flush()
     record_change(session, "action", action.id, "create")
@@ -84,12 +85,13 @@ def _update(session: Session, action_id: int, data: Mapping[str, Any], *, partia
     moved = values.get("lesson_id", action.lesson_id) != action.lesson_id
     if moved:
         _check_lesson(session, values["lesson_id"])
-    changes_owner = "owner" in values
-    owner = values.pop("owner", None)
+    changes_owner = "owner" in values or bool(values.get("outside_owner"))
+    owner, outside = _owner_of(values)
     _apply(action, values)
-    # An old free-text owner sent back unchanged (the edit form does) stays as it is.
+    # A free-text owner sent back unchanged (the edit form does) stays as it is.
     if changes_owner and (owner or "").casefold() != (action.owner or "").casefold():
-        _change_owner(session, action, owner, accounts_only=accounts_only, actor=actor)
+        _change_owner(session, action, owner, accounts_only=accounts_only, actor=actor,
+                      outside=outside)
     elif moved and accounts_only and action.owner_account is not None:
         # The owner stays: they must be able to see the lesson it moved onto.
         _check_sees_lesson(session, action.owner_account, action.lesson_id)
@@ -113,13 +115,28 @@ def reassign_action(session: Session, action_id: int, owner: Any, *,
 
 def find_owner(session: Session, text: str) -> User | None:
     """The active account `text` names: its email, or a name only one active account has."""
+    named = accounts_named(session, text)
+    return named[0] if len(named) == 1 else None
+
+
+def accounts_named(session: Session, text: str) -> Sequence[User]:
+    """The active account whose email `text` is, else those (two at most) with that name."""
     active = User.disabled_at.is_(None)
     user = session.scalar(select(User).where(active, User.email == text.strip().lower()))
-    if user is None:
-        named = session.scalars(select(User).where(
-            active, func.lower(User.name) == text.strip().lower()).limit(2)).all()
-        user = named[0] if len(named) == 1 else None
-    return user
+    if user is not None:
+        return [user]
+    return session.scalars(select(User).where(
+        active, func.lower(User.name) == text.strip().lower()).order_by(User.email).limit(2)).all()
+
+
+def open_action_counts(session: Session, owner_id: int, today: date) -> tuple[int, int]:
+    """How many live open actions an account owns (its "My actions"), and how many of those
+    are overdue on `today`."""
+    late = func.count().filter(Action.due_on < today)
+    counts = session.execute(select(func.count(), late).where(
+        Action.owner_id == owner_id, Action.status == "open", Action.deleted_at.is_(None),
+        Action.lesson.has(Lesson.deleted_at.is_(None)))).one()
+    return counts[0], counts[1]
 
 
 def owner_choices(session: Session) -> list[User]:
@@ -155,7 +172,7 @@ def list_actions(session: Session, query: Mapping[str, Any], today: date) -> Pag
     if query.get("state") != "all":
         # An action of a deleted lesson is out of sight with its lesson.
         conditions.append(Action.lesson.has(Lesson.deleted_at.is_(None)))
-    for name in ("lesson_id", "status", "owner_id"):
+    for name in ("lesson_id", "project_id", "status", "owner_id"):
         if query.get(name) is not None:
             conditions.append(getattr(Action, name) == query[name])
     if query.get("owner"):
@@ -191,25 +208,46 @@ def clean_value_of(name: str, value: Any) -> Any:
     return clean(tuple(f for f in ACTION_FIELDS if f.name == name), {name: value})[name]
 
 
+def _owner_of(values: dict[str, Any]) -> tuple[str | None, bool]:
+    """Take the owner out of clean `values`: an account (`owner`), or a name outside Lessons
+    (`outside_owner`, and then True); never two different ones."""
+    owner, outside = values.pop("owner", None), values.pop("outside_owner", None)
+    # An outside owner read from the API comes back in both fields: the same name is one owner.
+    if outside and owner and owner.casefold() != outside.casefold():
+        raise ValidationError(
+            {"outside_owner": "Give the owner either as an account or as someone without an "
+                              "account, not both."}, "Two owners were given.")
+    return (outside, True) if outside else (owner, False)
+
+
 def _change_owner(session: Session, action: Action, owner: str | None, *,
-                  accounts_only: bool, actor: Actor | str) -> None:
+                  accounts_only: bool, actor: Actor | str, outside: bool = False) -> None:
     """Give the action to `owner` (as `_set_owner`) and, if that moved it, audit one
-    `action_reassign` from whom to whom: the owners' emails, or an old owner's text."""
+    `action_reassign` from whom to whom: the owners' emails, or a free-text owner's text."""
     before = (action.owner_id, action.owner)
-    _set_owner(session, action, owner, accounts_only)
+    _set_owner(session, action, owner, accounts_only, outside)
     if (action.owner_id, action.owner) != before:
         audit.record(session, actor, "action_reassign", f"action {action.id}",
                      lesson_id=action.lesson_id, before=before[1], after=action.owner)
 
 
-def _set_owner(session: Session, action: Action, owner: str | None, accounts_only: bool) -> None:
+def _set_owner(session: Session, action: Action, owner: str | None, accounts_only: bool,
+               outside: bool = False) -> None:
     """Point the action at the account `owner` names; keep unmatched text unless
-    `accounts_only`, which refuses it, and refuses an owner who may not see the lesson."""
-    user = find_owner(session, owner) if owner else None
-    if owner and user is None and accounts_only:
+    `accounts_only`, which refuses it, and refuses an owner who may not see the lesson.
+    An `outside` owner, someone chosen as having no account, is text and never an account's."""
+    named = accounts_named(session, owner) if owner else []
+    user = named[0] if len(named) == 1 else None
+    if outside and named:  # two accounts of that name: one of them, surely
+        raise ValidationError(
+            {"outside_owner": f"“{owner}” has an account ({' or '.join(u.email for u in named)}): "
+                              "choose them as the owner, so they see it under My actions."},
+            "The owner without an account has one.")
+    if owner and user is None and accounts_only and not outside:
         raise ValidationError(
             {"owner": f"No active account has the email “{owner}”: the owner must be someone "
-                      "who signs in. Choose a person from the list."},
+                      "who signs in. Choose a person from the list, or give the name as "
+                      "someone without an account."},
             "The owner is not an account.")
     if user is not None and accounts_only:
         _check_sees_lesson(session, user, action.lesson_id)

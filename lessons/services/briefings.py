@@ -4,6 +4,7 @@ verdicts."""
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select, text
@@ -22,7 +23,7 @@ from lessons.models import (
     utcnow,
 )
 from lessons.services import audit
-from lessons.services.actions import create_action, reassign_action
+from lessons.services.actions import create_action, reassign_action, update_action
 from lessons.services.common import get_live_row, record_change
 from lessons.validation import clean
 
@@ -30,9 +31,13 @@ DECISION_FIELDS = (
     Field("lesson_id", "Lesson", "ref", required=True),
     Field("decision", "Decision", "choice", required=True, choices=DECISIONS),
     Field("note", "Note", "text", max_length=10_000),
-    # Who owns the action a risk opens (an account's email): the person deciding if blank.
+    # The action a risk opens: who owns it (an account's email; the person deciding if
+    # blank), its title (the lesson's if blank) and when it is due.
     Field("owner", "Risk owner", "string", max_length=200),
+    Field("title", "Risk title", "string", max_length=500),
+    Field("due_on", "Risk due date", "date"),
 )
+RISK_ONLY = ("owner", "title", "due_on")  # they describe the action only a risk opens
 RARE_SHARE = 0.05  # a word in more of the live lessons than this explains no match
 RARE_FLOOR = 2  # ...but one in this many is rare in any collection, however small
 MAX_FREQUENCY_WORDS = 300  # a page's briefing shares far fewer; the rest are not counted
@@ -172,17 +177,18 @@ def decide(
     """Record (or change) the team's decision on one lesson surfaced for the project, and
     audit it. Who may decide is the caller's check (web.auth `check_project_team`).
 
-    "Raised as a risk" opens an action on the project's side (`raise_risk`), owned by
-    `owner` if given; given for a lesson that has one, it reassigns it. `owner` with another
-    decision is refused (it would name nobody). Deciding otherwise later leaves that action
-    as it is: work may have started on it, and the pages say it stays open until someone
-    closes or drops it."""
+    "Raised as a risk" opens an action on the project's side (`raise_risk`) with `owner`,
+    `title` and `due_on` if given; given for a lesson that has one, they change it. Any of
+    them with another decision is refused (they would describe no action). Deciding
+    otherwise later leaves that action as it is: work may have started on it, and the pages
+    say it stays open until someone closes or drops it."""
     get_live_row(session, Project, project_id)
     values = clean(DECISION_FIELDS, data)
-    if values["owner"] and values["decision"] != "risk":
-        raise ValidationError({"owner": "A risk owner goes with “Raised as a risk” only: "
-                                        "leave it out for another decision."},
-                              "An owner was sent with a decision that opens no action.")
+    stray = {f.name: f"{f.label} goes with “Raised as a risk” only: leave it out for another "
+                     "decision." for f in DECISION_FIELDS if f.name in RISK_ONLY and values[f.name]}
+    if stray and values["decision"] != "risk":
+        raise ValidationError(stray, "A risk's details were sent with a decision that opens "
+                                     "no action.")
     lesson = session.get(Lesson, values["lesson_id"])
     if lesson is None or lesson.is_deleted:
         raise ValidationError({"lesson_id": "No such lesson."})
@@ -200,24 +206,32 @@ def decide(
     audit.record(session, actor, "decision", f"project {project_id}", lesson_id=lesson.id,
                  before=before, after=decision.decision)
     if decision.decision == "risk":
-        raise_risk(session, project_id, lesson, owner=values["owner"], actor=actor)
+        raise_risk(session, project_id, lesson, actor=actor,
+                   **{name: values[name] for name in RISK_ONLY})
     return decision
 
 
-def raise_risk(session: Session, project_id: int, lesson: Lesson, *, owner: str | None,
-               actor: Actor) -> Action:
+def raise_risk(session: Session, project_id: int, lesson: Lesson, *, actor: Actor,
+               owner: str | None = None, title: str | None = None,
+               due_on: date | None = None) -> Action:
     """The project's action on a lesson raised as a risk: the one it has (open or not, never
-    a second), given to `owner` if named, or a new one owned by `owner` (else `actor`), its
-    text the lesson's recommendation."""
+    a second), given to `owner` and retitled or rescheduled if those are given, or a new
+    one owned by `owner` (else `actor`), titled `title` (else the lesson's title), due
+    `due_on`, its text (the mitigation) the lesson's recommendation."""
     action = decision_actions(session, project_id).get(lesson.id)
+    due = due_on.isoformat() if due_on else None  # as the action's fields take it
     if action is not None:
         if owner:
             action = reassign_action(session, action.id, owner, actor=actor)
+        changes = {name: value for name, value in (("title", title), ("due_on", due)) if value}
+        if changes:
+            action = update_action(session, action.id, changes, actor=actor)
         return action
     text = lesson.recommendation or f"Manage the risk: {lesson.title}"
     # The person deciding owns it by default; one without an account (a script's actor
     # name) stays as text, but an owner someone chose must be an account.
-    return create_action(session, {"lesson_id": lesson.id, "description": text[:10_000],
+    return create_action(session, {"lesson_id": lesson.id, "title": title or lesson.title[:500],
+                                   "description": text[:10_000], "due_on": due,
                                    "owner": owner or actor.name}, actor=actor,
                          accounts_only=bool(owner), project_id=project_id)
 

@@ -4,7 +4,10 @@
 ("lesson 12 approved, for account 3"): writing the same key again is a no-op,
 so a job that runs twice tells nobody twice. It refuses to tell anyone about a
 lesson they may not see (DESIGN, invariant 10), and the inbox checks again when
-read, so a lesson made team-only later drops out of outsiders' lists too.
+read, so a lesson made team-only later drops out of outsiders' lists too. An
+account whose in-app cadence is a daily or weekly digest has its notifications
+held (not shown) until `write_digest` gathers them into one digest notice, marking
+each with it; the notice says how many, and its page lists them (`held`), checked again.
 
 A `Delivery` is one message out (an email, a Slack or Teams post, a webhook
 call), rendered once and written under its own unique key before anything is
@@ -26,15 +29,19 @@ from sqlalchemy import ColumnElement, CursorResult, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from lessons.errors import Conflict, NotFound
-from lessons.models import Delivery, Lesson, Notification, User, utcnow
+from lessons.models import Delivery, Lesson, Notification, Preference, User, utcnow
 from lessons.policy import sees, visible
 from lessons.queries import Page
 from lessons.services.common import find_row, insert_once, paginate
-from lessons.services.subscriptions import cadence
-from lessons.wording import one_line
+from lessons.services.subscriptions import DEFAULT_CADENCE, cadence
+from lessons.wording import one_line, plural
 
 GIVE_UP_AFTER = timedelta(hours=24)
 MAX_ERROR = 2_000
+DIGEST = "digest"  # the kind of an in-app digest notice
+# How far back an in-app digest reaches for what no digest gathered: turning the digest on
+# brings the last four weeks' news, not everything ever told.
+HELD_REACH = timedelta(days=28)
 
 
 @dataclass(frozen=True)
@@ -51,17 +58,19 @@ class Notice:
 
 def notify(session: Session, user: User, key: str, notice: Notice) -> Notification | None:
     """Tell `user` once under `key`; None if told already, if the account is disabled, if it
-    turned both channels off, or if the lesson is one they may not see."""
+    turned both channels off, or if the lesson is one they may not see. Shown in the app at
+    once only if the account wants it so; a digest's reader has it held for the digest."""
     if user.disabled_at is not None or not may_see(session, user, notice.lesson_id):
         return None
-    in_app = cadence(session, user.id, "in_app") != "off"
-    if not in_app and cadence(session, user.id, "email") == "off":
+    in_app = cadence(session, user.id, "in_app")
+    if in_app == "off" and cadence(session, user.id, "email") == "off":
         return None
     # None: told already, by this run before it died or by another worker.
     return insert_once(session, Notification, ["key"], key=key[:300], user_id=user.id,
                        kind=notice.kind, subject=one_line(notice.subject, 300), body=notice.body,
                        link=notice.link, lesson_id=notice.lesson_id,
-                       project_id=notice.project_id, shown_in_app=in_app, created_at=utcnow())
+                       project_id=notice.project_id, shown_in_app=in_app == "immediately",
+                       created_at=utcnow())
 
 
 def may_see(session: Session, user: User, lesson_id: int | None) -> bool:
@@ -102,6 +111,66 @@ def mark_read(session: Session, user: User, notification_id: int | None = None) 
     done = cast(CursorResult[Any], session.execute(
         update(Notification).where(*where).values(read_at=utcnow())))
     return done.rowcount
+
+
+# In-app digests
+
+
+def digests_due(session: Session, starts: dict[str, datetime]) -> list[tuple[User, str]]:
+    """The active accounts with notifications held for an in-app digest starting at
+    `starts[cadence]` (their cadence's), with that cadence: one query for all of them."""
+    chosen = func.coalesce(Preference.cadence, DEFAULT_CADENCE["in_app"])
+    due = or_(*[(chosen == name) & _waiting(start) for name, start in starts.items()])
+    rows = session.execute(
+        select(Notification.user_id, chosen)
+        .join(User, User.id == Notification.user_id)
+        .outerjoin(Preference, (Preference.user_id == Notification.user_id)
+                   & (Preference.channel == "in_app"))
+        .where(User.disabled_at.is_(None), due)
+        .group_by(Notification.user_id, chosen).order_by(Notification.user_id)).all()
+    return [(session.get_one(User, user_id), name) for user_id, name in rows]
+
+
+def _waiting(until: datetime) -> ColumnElement[bool]:
+    """Held for an in-app digest before `until` (at most HELD_REACH back) and gathered by
+    none yet. Gathered ones are marked, not found by time, so one stamped before a digest
+    but committed after it is the next digest's."""
+    return (~Notification.shown_in_app & (Notification.kind != DIGEST)
+            & Notification.digest_id.is_(None) & (Notification.created_at < until)
+            & (Notification.created_at >= until - HELD_REACH))
+
+
+def held(session: Session, user: User, digest: Notification) -> list[Notification]:
+    """What `digest` gathered for `user`, about no lesson or one they may still see, the
+    oldest first."""
+    return list(session.scalars(select(Notification).where(
+        Notification.user_id == user.id, Notification.digest_id == digest.id, _seen(user))
+        .order_by(Notification.created_at, Notification.id)))
+
+
+def write_digest(session: Session, user: User, until: datetime, name: str,
+                 when: str) -> Notification | None:
+    """One in-app notice for what waited for `user`'s digest until `until` and they may
+    see, each marked as gathered by it; None if nothing waited or it was written already.
+    The notice says only how many and links to the list: a title it named would stay in
+    the inbox after its lesson was hidden, where `held` checks again."""
+    told = list(session.scalars(select(Notification.id).where(
+        Notification.user_id == user.id, _waiting(until), _seen(user))))
+    if not told:
+        return None
+    updates = plural(len(told), "update")
+    digest = insert_once(
+        session, Notification, ["key"], key=f"in_app:digest:{user.id}:{until.isoformat()}",
+        user_id=user.id, kind=DIGEST, subject=f"Your {name}: {updates} ({when})",
+        body=f"{updates} — see the list.", shown_in_app=True, created_at=until)
+    if digest is None:
+        return None
+    digest.link = f"/notifications/{digest.id}/digest"
+    session.execute(update(Notification)
+                    .where(Notification.id.in_(told), Notification.digest_id.is_(None))
+                    .values(digest_id=digest.id))
+    session.flush()
+    return digest
 
 
 # Deliveries

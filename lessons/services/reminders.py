@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from email.utils import formataddr
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session, selectinload
 
 from lessons.models import Action, Lesson, User
 from lessons.policy import visible
@@ -54,12 +54,7 @@ class Reminders:
 
 def due_reminders(session: Session, today: date, days: int) -> Reminders:
     """The open actions overdue or due by `today + days`, grouped by owner (by email)."""
-    horizon = today + timedelta(days=days)
-    actions = session.scalars(
-        select(Action).where(Action.status == "open", Action.deleted_at.is_(None),
-                             Action.due_on.is_not(None), Action.due_on <= horizon,
-                             Action.lesson.has(Lesson.deleted_at.is_(None)))
-        .order_by(Action.due_on, Action.id)).all()
+    actions = session.scalars(_due_by(today + timedelta(days=days))).all()
     by_owner: dict[int, Reminder] = {}
     unowned = []
     for action in actions:
@@ -73,6 +68,26 @@ def due_reminders(session: Session, today: date, days: int) -> Reminders:
     for reminder in by_owner.values():
         _hide_unseen(session, reminder)
     return Reminders(sorted(by_owner.values(), key=lambda r: r.owner.email), unowned)
+
+
+def owner_reminder(session: Session, owner_id: int, today: date, days: int) -> Reminder:
+    """One account's reminder, as `due_reminders` makes it: what its home page shows them."""
+    reminder = Reminder(session.get_one(User, owner_id))
+    for action in session.scalars(_due_by(today + timedelta(days=days))
+                                  .where(Action.owner_id == owner_id)):
+        assert action.due_on is not None  # the query picks dated actions only
+        (reminder.overdue if action.due_on < today else reminder.due_soon).append(action)
+    _hide_unseen(session, reminder)
+    return reminder
+
+
+def _due_by(horizon: date) -> Select[Action]:
+    """The live open actions due by `horizon`, overdue ones included, the earliest first."""
+    return (select(Action).where(Action.status == "open", Action.deleted_at.is_(None),
+                                 Action.due_on.is_not(None), Action.due_on <= horizon,
+                                 Action.lesson.has(Lesson.deleted_at.is_(None)))
+            .order_by(Action.due_on, Action.id)
+            .options(selectinload(Action.lesson)))  # each shows its lesson's title
 
 
 def _hide_unseen(session: Session, reminder: Reminder) -> None:

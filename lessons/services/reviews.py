@@ -7,7 +7,9 @@ to an approved lesson sends it back for review, since an approval covers the
 text the PMO read. Each step is kept as a `Review` row (its author and the
 PMO read them: lessons.policy), and submits, approvals and returns go to the
 audit log. Nobody approves their own lesson: its author's account, PMO or
-admin, waits for another reviewer. Imports and archives bring approved
+admin, waits for another reviewer, unless the caller allows it (a single-PMO
+organisation's setting), and then the approval says so in its step and its
+audit row. Imports and archives bring approved
 records. By default only approved lessons feed kickoff briefings and themes
 (`feeds_insights`); lists and search show every lesson the viewer may see,
 with its status.
@@ -42,6 +44,8 @@ STEP_FIELDS = (Field("comment", "Comment", "text", max_length=MAX_COMMENT,
 REOPENED = "Changed by its author after approval, so reviewed again."
 OWN_LESSON = ("You wrote this lesson, so you cannot approve it: nobody approves their own "
               "lesson. Another reviewer from the PMO will.")
+SELF_APPROVED = ("Approved by its own author: this organisation allows it "
+                 "(LESSONS_ALLOW_SELF_APPROVAL), having a single reviewer.")
 
 
 # Conditions on `Lesson` for what may feed briefings and themes (none: every lesson).
@@ -80,13 +84,16 @@ def open_review(session: Session, lesson: Lesson, status: str, actor: Actor | st
 
 
 def review_step(session: Session, lesson_id: int, step: str, *, actor: Actor | str,
-                data: Mapping[str, Any] | None = None) -> Lesson:
+                data: Mapping[str, Any] | None = None,
+                allow_self_approval: bool = False) -> Lesson:
     """Move a live lesson one step on, with the untrusted `data`'s optional comment; a return
-    needs one saying what to change, and a returned lesson's submit one saying what changed."""
+    needs one saying what to change, and a returned lesson's submit one saying what changed.
+    Its author approves it only if `allow_self_approval`, and the step then says so."""
     actor = as_actor(actor)
     starts, status = STEPS[step]
     lesson = get_live_row(session, Lesson, lesson_id)
-    if step == "approve" and is_own(session, lesson, actor.name):
+    own = step == "approve" and is_own(session, lesson, actor.name)
+    if own and not allow_self_approval:
         raise Forbidden(OWN_LESSON)
     if lesson.status not in starts:
         raise wrong_status(lesson.status, starts, status)
@@ -108,7 +115,9 @@ def review_step(session: Session, lesson_id: int, step: str, *, actor: Actor | s
     if moved.rowcount != 1:
         session.refresh(lesson)
         raise wrong_status(lesson.status, starts, status)
-    record_step(session, lesson, status, actor, comment)
+    if own:  # read in the lesson's review history and the audit log alike
+        comment = f"{SELF_APPROVED} {comment}" if comment else SELF_APPROVED
+    record_step(session, lesson, status, actor, comment, **({"self_approved": True} if own else {}))
     return lesson
 
 
@@ -136,14 +145,14 @@ def reopen(session: Session, lesson: Lesson, actor: Actor | str) -> None:
 
 
 def record_step(session: Session, lesson: Lesson, event: str, actor: Actor | str,
-                comment: str | None) -> None:
-    """Keep the step on the lesson and in the audit log, and log the change, so search
-    engines catch up: an approved lesson joins its theme, a reopened one leaves it."""
+                comment: str | None, **detail: Any) -> None:
+    """Keep the step on the lesson and in the audit log (with `detail`), and log the change,
+    so search engines catch up: an approved lesson joins its theme, a reopened one leaves it."""
     session.add(Review(lesson=lesson, event=event, actor=as_actor(actor).name, comment=comment))
     action = {"submitted": "lesson_submit", "approved": "lesson_approve",
               "returned": "lesson_return"}[event]
     audit.record(session, actor, action, f"lesson {lesson.id}",
-                 **({"comment": comment} if comment else {}))
+                 **({"comment": comment} if comment else {}), **detail)
     session.flush()
     record_change(session, "lesson", lesson.id, "update")
 

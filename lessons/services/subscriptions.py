@@ -22,8 +22,8 @@ KINDS = {"project": "Project", "theme": "Theme", "category": "Category", "search
 CHANNELS = {"in_app": "In the app", "email": "Email"}
 CADENCES = {"immediately": "Immediately", "daily": "Daily digest", "weekly": "Weekly digest",
             "off": "Off"}
-# In the app, a notice is there at once or not at all; email can wait for a digest.
-CHANNEL_CADENCES = {"in_app": ("immediately", "off"), "email": tuple(CADENCES)}
+# Every channel offers every cadence: a digest in the app is one notice listing what waited.
+CHANNEL_CADENCES = {channel: tuple(CADENCES) for channel in CHANNELS}
 DEFAULT_CADENCE = {"in_app": "immediately", "email": "daily"}
 MAX_SEARCH = 200
 # A member who does not want their project's news: a subscription row that says "not".

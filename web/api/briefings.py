@@ -44,10 +44,17 @@ def decide(row_id: int) -> Response:
 def decision_body(choices: dict[str, dict[str, str]]) -> dict[str, Any]:
     """The body of a decision, from the fields the service validates it with."""
     body = input_schema(DECISION_FIELDS, choices, patch=False)
-    # The field table carries no help for the owner, and a client needs to know what it takes.
-    body["properties"]["owner"]["description"] = (
-        "For a risk: the email of who owns the action it opens (default: the caller). "
-        "Unknown: 422.")
+    # The field table carries no help for these, and a client needs to know what they take.
+    described = {
+        "owner": "For a risk: the email of who owns the action it opens (default: the "
+                 "caller). Unknown: 422.",
+        "title": "For a risk: the title of the action it opens (default: the lesson's).",
+        "due_on": "For a risk: when the action it opens is due.",
+    }
+    for name, text in described.items():
+        body["properties"][name]["description"] = text + (
+            " Sent again for a lesson that has its action, it changes that action; with "
+            "another decision, 422.")
     return body
 
 

@@ -35,12 +35,15 @@ PERIOD = {
 # The report as `pmo_report` (insights.report) gives it.
 REPORT = {
     "type": "object",
-    "required": ["scope", "window_days", "periods", "themes", "rising", "falling",
+    "required": ["scope", "window_days", "periods", "windows", "themes", "rising", "falling",
                  "themes_total", "repeats", "actions", "review", "reuse", "capture", "gaps"],
     "properties": {
         "scope": {"type": "object"}, "window_days": {"type": "integer"},
         "periods": {"type": "object", "required": ["current", "previous"],
                     "properties": {"current": PERIOD, "previous": PERIOD}},
+        "windows": {"type": "array", "items": PERIOD,
+                    "description": "The same figures for each trend window, oldest first; the "
+                                   "last is the current one."},
         "themes": {"type": "array", "items": {"type": "object"}},
         "rising": {"type": "array"}, "falling": {"type": "array"},
         "themes_total": {"type": "integer"},

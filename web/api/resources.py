@@ -210,7 +210,8 @@ EXTRA_OUTPUT: dict[str, dict[str, Any]] = {
                 "status": {"enum": list(LESSON_STATUSES)}},
     "actions": {"overdue": {"type": "boolean"}, "closed_at": TIMESTAMP,
                 "owner_id": {"type": ["integer", "null"],
-                             "description": "The owner's account; null for a name from before "
+                             "description": "The owner's account; null for someone without "
+                                            "one (`outside_owner`), or a name from before "
                                             "owners were accounts (kept in `owner`)."},
                 "owner_name": {"type": ["string", "null"],
                                "description": "The owner as people read it: the account's name "

@@ -14,6 +14,7 @@ from web.api.serializers import REVISION, listing, listing_schema, revision_json
 from web.auth import VISITOR, changeable_lesson, current_user
 from web.database import db
 from web.identity import current_actor
+from web.views.reviews import self_approval_allowed
 
 
 @api.get("/lessons/<int:row_id>/reviews")
@@ -33,7 +34,8 @@ def submit_lesson(row_id: int) -> Response:
 
 @api.post("/lessons/<int:row_id>/approve")
 def approve_lesson(row_id: int) -> Response:
-    """Approve a submitted lesson (the PMO); an optional `comment`."""
+    """Approve a submitted lesson (the PMO, not its author unless LESSONS_ALLOW_SELF_APPROVAL);
+    an optional `comment`."""
     return review(row_id, "approve")
 
 
@@ -46,7 +48,8 @@ def send_back_lesson(row_id: int) -> Response:
 def review(lesson_id: int, step: str) -> Response:
     """Take a review step, with the body's optional `comment`; the lesson as it is now."""
     data = optional_json_body()
-    lesson = review_step(db.session, lesson_id, step, actor=current_actor(), data=data)
+    lesson = review_step(db.session, lesson_id, step, actor=current_actor(), data=data,
+                         allow_self_approval=self_approval_allowed())
     db.session.commit()
     return jsonify(lesson.as_dict())
 
@@ -74,7 +77,8 @@ REVIEW = {
 STEPS = (
     ("submit", "submit_lesson", ("Send a draft or returned lesson for review (a returned one "
                                  "with a comment saying what changed)")),
-    ("approve", "approve_lesson", "Approve a submitted lesson (the PMO)"),
+    ("approve", "approve_lesson", "Approve a submitted lesson (the PMO; its own author only "
+                                  "with LESSONS_ALLOW_SELF_APPROVAL, and the step says so)"),
     ("return", "send_back_lesson",
      "Return a submitted lesson to its author with a comment (the PMO)"),
 )

@@ -52,8 +52,11 @@ HIT = {
         "severity": {"type": "string"},
         "status": {"enum": list(LESSON_STATUSES)},
         "occurred_on": {"type": ["string", "null"], "format": "date"},
-        "score": {"type": "number", "description": "Fused score, 0 to 1: normalised meaning and "
-                                                   "word scores, weighted; higher is better."},
+        "score": {"type": "number", "description": "Fused score: the meaning and word signals, "
+                                                   "weighted; higher is better, comparable "
+                                                   "within one answer only. "
+                                                   "A lesson whose title or a tag is the query "
+                                                   "comes first whatever its score."},
         "similarity": {"type": "number",
                        "description": "Cosine similarity of the closest passage."},
         "why": {

@@ -14,7 +14,7 @@ from lessons.fields import DECISIONS
 from lessons.history import Entry
 from lessons.models import Action, Briefing, KickoffDecision, Lesson, Project, Theme
 from lessons.queries import Page
-from search.briefing import Row
+from search.briefing import Row, shown_aspects
 from search.retrieve import Results
 from web.api.schema import ref
 
@@ -128,16 +128,17 @@ DECISION = {
 
 
 def briefing_json(project: Project, current: Briefing | None, rows: Sequence[Row],
-                  fresh: Sequence[tuple[Lesson, float, str]]) -> dict[str, Any]:
+                  fresh: Sequence[tuple[Lesson, float | None, str]]) -> dict[str, Any]:
     """A project's kickoff briefing (none yet: `current` is None), and lessons new since."""
     return {
         "project_id": project.id,
         "generated_at": current.generated_at.isoformat() if current else None,
-        "aspects": current.aspects if current else [],
+        "aspects": shown_aspects(current) if current else [],
         "items": [briefing_item_json(row) for row in rows],
         "new_since_kickoff": [
             {"id": lesson.id, "external_id": lesson.external_id, "title": lesson.title,
-             "similarity": round(similarity, 4), "aspect": label}
+             "similarity": None if similarity is None else round(similarity, 4),
+             "aspect": label}
             for lesson, similarity, label in fresh
         ],
     }
@@ -149,21 +150,30 @@ BRIEFING = {
     "properties": {
         "project_id": {"type": "integer"},
         "generated_at": {"type": ["string", "null"], "format": "date-time"},
-        "aspects": {"type": "array", "items": {"type": "object"}},
+        "aspects": {"type": "array", "items": {"type": "object"},
+                    "description": "The parts of the charter it was computed from, each a "
+                                   "label and a text; the text is blank for a caller who may not "
+                                   "read the charter (some of the project's lessons are for its "
+                                   "team only)."},
         "items": {"type": "array", "items": ref("BriefingItem")},
-        "new_since_kickoff": {"type": "array", "items": {"type": "object"}},
+        "new_since_kickoff": {"type": "array", "items": {"type": "object"},
+                              "description": "Lessons logged since, each with the part of the "
+                                             "charter it matches and how closely (similarity "
+                                             "is null for a caller who may not read the "
+                                             "charter)."},
     },
 }
 
 
 def briefing_item_json(row: Row) -> dict[str, Any]:
-    """One lesson of a briefing: why it was surfaced, and the team's decision on it."""
+    """One lesson of a briefing: why it was surfaced, the team's decision on it, and the
+    risk (the project's action) it raised."""
     return {
         "id": row.lesson.id,
         "external_id": row.lesson.external_id,
         "title": row.lesson.title,
         "rank": row.rank,
-        "score": round(row.score, 6),
+        "score": None if row.score is None else round(row.score, 6),
         "aspect": row.aspects[0] if row.aspects else None,
         "kept": row.kept,
         "aspects": row.aspects,
@@ -173,6 +183,7 @@ def briefing_item_json(row: Row) -> dict[str, Any]:
         "recommendation": row.lesson.recommendation,
         "projects_hit": row.projects_hit,
         "decision": row.decision.as_dict() if row.decision else None,
+        "risk_action": row.risk_action.as_dict() if row.risk_action else None,
     }
 
 
@@ -181,16 +192,28 @@ BRIEFING_ITEM = {
     "required": ["id", "external_id", "title", "rank", "score", "aspect", "decision"],
     "properties": {
         "id": {"type": "integer"}, "external_id": {"type": ["string", "null"]},
-        "title": {"type": "string"}, "rank": {"type": "integer"}, "score": {"type": "number"},
+        "title": {"type": "string"},
+        "rank": {"type": "integer", "description": "Among the lessons the caller may see."},
+        "score": {"type": ["number", "null"],
+                  "description": "Null for a caller who does not see every lesson (anyone but "
+                                 "the PMO and admins): it is computed over all of them."},
         "aspect": {"type": ["string", "null"],
                    "description": "The part of the description it matched best (null if kept)."},
         "kept": {"type": "boolean", "description": "No longer ranked for the description; kept "
                                                    "because the team decided on it."},
         "aspects": {"type": "array", "items": {"type": "string"}},
-        "aspect_text": {"type": "string"}, "terms": {"type": "array", "items": {"type": "string"}},
+        "aspect_text": {"type": "string", "description": "The charter text it matched best; "
+                                                       "blank for a caller who may not read the "
+                                                       "charter."},
+        "terms": {"type": "array", "items": {"type": "string"},
+                  "description": "The words it shares with that text; empty when it is blank."},
         "category": {"type": ["string", "null"]}, "recommendation": {"type": ["string", "null"]},
         "projects_hit": {"type": "integer"},
         "decision": {"anyOf": [ref("Decision"), {"type": "null"}]},
+        "risk_action": {"anyOf": [ref("Action"), {"type": "null"}],
+                        "description": "The risk the team raised on it: the project's action on "
+                                       "the lesson (title, owner, due_on, status), which a later "
+                                       "decision leaves as it is; null if none."},
     },
     "additionalProperties": False,
 }

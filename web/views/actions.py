@@ -4,19 +4,26 @@ reassigning and editing.
 Who may change an action is web.auth's rule (`changeable_action`), the same the API asks;
 each change is audited by the service that makes it (a reassignment with from and to).
 An owner is picked from the active accounts (the template global `owner_accounts`, a
-datalist beside each owner field); a name that is not an account is refused inline."""
+datalist beside each owner field); a name that is not an account is refused inline, unless
+typed as someone without an account (`outside_owner`)."""
 
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, request, url_for
+from sqlalchemy.exc import SQLAlchemyError
 
 from lessons import services
 from lessons.errors import ValidationError
 from lessons.fields import ACTION_FIELDS, ACTION_STATUSES
 from lessons.models import Action, User
 from lessons.queries import ACTION_FILTERS, ACTION_SORTS, parse_query
-from lessons.services.actions import owner_choices, reassign_action, set_action_status
+from lessons.services.actions import (
+    open_action_counts,
+    owner_choices,
+    reassign_action,
+    set_action_status,
+)
 from lessons.services.briefings import decision_counts, lesson_decisions
 from lessons.services.users import Account
 from web.auth import changeable_action, check_action_move, current_user, sign_in_first
@@ -75,6 +82,21 @@ def action_list(owner: Account | None) -> Response:
 def current_date() -> date:
     """Today, for templates that mark overdue actions outside the action views."""
     return date.today()
+
+
+@bp.app_template_global()
+def my_open_actions() -> tuple[int, int]:
+    """The navigation's count: the signed-in account's open actions, and how many are overdue
+    (none for a visitor)."""
+    user = current_user()
+    if user is None or not user.id:
+        return 0, 0
+    try:
+        return open_action_counts(db.session, user.id, date.today())
+    except SQLAlchemyError:  # every page shows the count, error pages during an outage too
+        db.session.rollback()
+        current_app.logger.exception("Counting the signed-in account's actions failed")
+        return 0, 0
 
 
 @bp.app_template_global()
@@ -172,6 +194,8 @@ def edit(action_id: int) -> Response:
         flash("Action saved.")
         return redirect_after_post(url_for("lessons.show", lesson_id=action.lesson_id))
     values = {f.name: field_value(getattr(action, f.name)) for f in ACTION_FIELDS}
+    if action.outside_owner:  # shown once, in its own field
+        values["owner"] = ""
     return render("actions/edit.html", action=action, values=values, errors={})
 
 

@@ -1,18 +1,27 @@
-"""Kickoff briefings: the page, the team's decisions, print, Markdown and CSV."""
+"""Kickoff briefings: the page, the team's decisions, print, Markdown, CSV and PDF."""
 
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, flash, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    render_template,
+    request,
+    url_for,
+)
 
 from lessons import services
 from lessons.errors import ValidationError
 from lessons.exports.cells import csv_text
 from lessons.exports.markdown import lesson_markdown, markdown_text
-from lessons.fields import DECISIONS
-from lessons.models import Briefing, Lesson, Project
+from lessons.fields import ACTION_STATUSES, DECISIONS
+from lessons.models import Action, Briefing, Lesson, Project
 from lessons.services.briefings import (
     BriefingChanges,
     briefing_changes,
@@ -27,6 +36,7 @@ from web.engine import engine, feeds, project_briefing, stored_briefing
 from web.htmx import is_htmx, local_url, redirect_after_post, render
 from web.identity import current_actor
 from web.links import absolute_url
+from web.pdf import pdf_download
 
 bp = Blueprint("briefings", __name__)
 BASE = "/projects/<int:project_id>/briefing"
@@ -47,7 +57,7 @@ class Shown:
     shown: list[Row]  # the rows of the chosen category, in rank order
     category: str | None
     categories: list[tuple[str, int]]  # (category, rows in it), most first
-    fresh: list[tuple[Lesson, float, str]]
+    fresh: list[tuple[Lesson, float | None, str]]  # None: the charter is not shown
 
     @property
     def counts(self) -> dict[str, int]:
@@ -82,13 +92,23 @@ def show(project_id: int) -> Response:
     return render("briefings/show.html", project=project, view=view, here="briefings.show")
 
 
+@bp.get(f"{BASE}.pdf")
+def as_pdf(project_id: int) -> Response:
+    """The briefing page printed as PDF (A4, or Letter with `?size=letter`)."""
+    project = services.get_project(db.session, project_id)
+    view = shown_briefing(project, request.args.get("category"))
+    html = render_template("briefings/show.html", project=project, view=view,
+                           here="briefings.show")
+    return pdf_download(html, f"briefing-{project.id}.pdf")
+
+
 @bp.post(f"{BASE}/decisions")
 def decide(project_id: int) -> Response:
     """Record the team's decision on one lesson; htmx swaps just that lesson's form, which
     shows the action a risk opened (and, once the decision moves away from risk, that the
     action stays until someone closes it)."""
     data = {name: request.form.get(name, "")
-            for name in ("lesson_id", "decision", "note", "owner")}
+            for name in ("lesson_id", "decision", "note", "owner", "title", "due_on")}
     back = local_url(request.form.get("next"))  # the page it was decided on, without htmx
     project = services.get_project(db.session, project_id)
     check_project_team(project_id, "decide on its briefing")
@@ -206,7 +226,7 @@ def as_markdown(project_id: int) -> Response:
 
 def briefing_notes(row: Row) -> list[str]:
     """What the briefing adds to a lesson in Markdown: why it is there, how often it was met,
-    and what the team decided."""
+    what the team decided, and the risk it raised."""
     md = markdown_text
     if row.kept:
         notes = ["Kept because the team decided on it; no longer ranked for the description"]
@@ -215,22 +235,41 @@ def briefing_notes(row: Row) -> list[str]:
             f" (shared words: {md(', '.join(row.words))})" if row.words else "")]
     notes.append(f"Seen on {plural(row.projects_hit, 'project')}")
     if row.decision is None:
-        return notes + ["Team decision: not decided yet"]
-    note = f" — {md(row.decision.note)}" if row.decision.note else ""
-    return notes + [f"Team decision: {DECISIONS[row.decision.decision]}{note}"]
+        notes.append("Team decision: not decided yet")
+    else:
+        note = f" — {md(row.decision.note)}" if row.decision.note else ""
+        notes.append(f"Team decision: {DECISIONS[row.decision.decision]}{note}")
+    if row.risk_action:
+        title, owner, due, status = risk_cells(row.risk_action)
+        notes.append(f"Risk: {md(title)} — owner {md(owner or 'none')}, "
+                     f"{f'due {due}' if due else 'no due date'}, {status.lower()}")
+    return notes
+
+
+def risk_cells(action: Action | None) -> list[str]:
+    """The risk a lesson raised, as the exports show it: title, owner, due date, status."""
+    if action is None:
+        return ["", "", "", ""]
+    return [action.title or action.description, action.owner_label or "",
+            action.due_on.isoformat() if action.due_on else "", ACTION_STATUSES[action.status]]
 
 
 @bp.get(f"{BASE}.csv")
 def as_csv(project_id: int) -> Response:
     """The briefing as CSV, cells neutralised against formula injection."""
     project, briefing = load(project_id)
-    header = ["rank", "lesson_id", "external_id", "title", "category", "severity", "matched",
-              "shared_terms", "projects_hit", "recommendation", "decision", "note", "kept"]
-    rows = [[row.rank, row.lesson.id, row.lesson.external_id, row.lesson.title,
+    header = ["rank", "lesson_id", "link", "external_id", "title", "project", "category",
+              "severity", "matched", "shared_terms", "projects_hit", "what_happened",
+              "recommendation", "decision", "note", "kept", "risk_title", "risk_owner",
+              "risk_due_on", "risk_status"]
+    rows = [[row.rank, row.lesson.id, absolute_url("lessons.show", lesson_id=row.lesson.id),
+             row.lesson.external_id, row.lesson.title,
+             row.lesson.project.name if row.lesson.project else "",
              row.lesson.category, row.lesson.severity, "; ".join(row.aspects), ", ".join(row.terms),
-             row.projects_hit, row.lesson.recommendation,
+             row.projects_hit, row.lesson.what_happened, row.lesson.recommendation,
              row.decision.decision if row.decision else "",
-             row.decision.note if row.decision else "", "yes" if row.kept else ""]
+             row.decision.note if row.decision else "", "yes" if row.kept else "",
+             *risk_cells(row.risk_action)]
             for row in briefing_rows(project, briefing)]
     disposition = f'attachment; filename="briefing-{project.id}.csv"'
     return Response(csv_text(header, rows), mimetype="text/csv",

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from lessons.errors import NotFound, ValidationError
 from lessons.models import Notification, Project, ProjectMember, Theme, User
 from lessons.services.common import find_row
-from lessons.services.notifications import inbox, mark_read, unread_count
+from lessons.services.notifications import DIGEST, held, inbox, mark_read, unread_count
 from lessons.services.subscriptions import (
     CADENCES,
     CHANNEL_CADENCES,
@@ -115,6 +115,18 @@ def open_notification(notification_id: int) -> Response:
     db.session.commit()
     return Response(status=303, headers={
         "Location": local_url(notification.link) or url_for(".index")})
+
+
+@bp.get("/notifications/<int:notification_id>/digest")
+def digest(notification_id: int) -> Response:
+    """What an in-app digest gathered, each linked to what it is about; only what the
+    account may still see."""
+    user = signed_in_reader()
+    notice = find_row(db.session, Notification, notification_id)
+    if notice is None or notice.user_id != user.id or notice.kind != DIGEST:
+        abort(404)
+    return render("notifications/digest.html", digest=notice,
+                  items=held(db.session, user, notice))
 
 
 @bp.post("/notifications/read")

@@ -1,21 +1,23 @@
-"""The PMO dashboard and the one-page executive report (HTML to print, Markdown, CSV)."""
+"""The PMO dashboard and the one-page executive report (HTML to print, PDF, Markdown, CSV)."""
 
 import calendar
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, render_template, request
 
 from insights.report import WEAK_MATCH, pmo_report
 from insights.trends import Scope, Windows, today
 from lessons.exports.cells import csv_text
 from lessons.exports.markdown import markdown_text
+from lessons.fields import DECISIONS
 from lessons.services.projects import business_units
 from lessons.wording import longest_wait, money, plural
 from web.charts import Bar, bars, columns, sparkline
 from web.database import db
 from web.htmx import render
 from web.links import absolute_url
+from web.pdf import pdf_download
 from web.views.forms import categories
 
 bp = Blueprint("pmo", __name__)
@@ -40,7 +42,8 @@ def page_context() -> dict[str, Any]:
 
 def charts(data: dict[str, Any], windows: Windows, currency: str) -> dict[str, Any]:
     """The dashboard's charts: each top theme's trend on one shared scale (small multiples),
-    what the top themes cost in money and in days, and lessons captured per month."""
+    what the top themes cost in money and in days, lessons captured per month, lessons and
+    actions per window, and what kickoff teams decided on their briefings' lessons."""
     spans = [f"{w['start']} to {w['end']}" for w in windows.as_list()]
     peak = max((max(t["counts"], default=0) for t in data["themes"]), default=0)
     trends, cards = {}, {}
@@ -55,10 +58,34 @@ def charts(data: dict[str, Any], windows: Windows, currency: str) -> dict[str, A
             for t in data["themes"]]
     months = [Bar(calendar.month_abbr[int(m["month"][5:])], m["lessons"], str(m["lessons"]),
                   tip=m["month"]) for m in data["capture"]["by_month"]]
+    labels = window_labels([w["end"] for w in data["windows"]])
+    per_window = {key: [Bar(label, w[key], str(w[key]), tip=f"{w['start']} to {w['end']}")
+                        for label, w in zip(labels, data["windows"], strict=True)]
+                  for key in ("lessons", "severe", "actions_opened", "actions_closed")}
+    decided = [Bar(DECISIONS[key], count, str(count))
+               for key, count in data["reuse"]["decisions"].items()]
     return {"trends": trends, "cards": cards,
             "cost": bars("theme-cost", f"Cost impact by theme ({currency})", cost),
             "days": bars("theme-days", "Schedule impact by theme (days lost)", days),
-            "months": columns("capture-months", "Lessons captured per month", months)}
+            "months": columns("capture-months", "Lessons captured per month", months),
+            "windows": columns("window-lessons", f"Lessons per {windows.days}-day window",
+                               per_window["lessons"], per_window["severe"],
+                               names=("lessons", "high or critical")),
+            "actions": columns("window-actions", f"Actions per {windows.days}-day window",
+                               per_window["actions_opened"], per_window["actions_closed"],
+                               names=("opened", "closed")),
+            "reuse": bars("kickoff-reuse", "Kickoff decisions on briefing lessons", decided)}
+
+
+def window_labels(ends: list[str]) -> list[str]:
+    """Each window as a column's label, by the month it ends in, with the year only where it
+    changes ("Mar ’25", "Jun", …): eight of them fit side by side on a phone."""
+    labels, year = [], ""
+    for end in ends:
+        month = calendar.month_abbr[int(end[5:7])]
+        labels.append(month if end[:4] == year else f"{month} ’{end[2:4]}")
+        year = end[:4]
+    return labels
 
 
 @bp.get("/pmo")
@@ -71,6 +98,12 @@ def dashboard() -> Response:
 def report() -> Response:
     """One page for executives: where we keep failing, what it costs, whether it improves."""
     return render("pmo/report.html", **page_context())
+
+
+@bp.get("/pmo/report.pdf")
+def report_pdf() -> Response:
+    """The report page printed as PDF on one sheet of A4 (or Letter with `?size=letter`)."""
+    return pdf_download(render_template("pmo/report.html", **page_context()), "pmo-report.pdf")
 
 
 @bp.get("/pmo/report.md")

@@ -55,7 +55,8 @@ def submit(lesson_id: int) -> Response:
 def approve(lesson_id: int) -> Response:
     """Approve a submitted lesson: from now on it feeds briefings and themes."""
     review_step(db.session, lesson_id, "approve", actor=current_actor(),
-                data={"comment": request.form.get("comment")})
+                data={"comment": request.form.get("comment")},
+                allow_self_approval=self_approval_allowed())
     return done(lesson_id, "Approved.")
 
 
@@ -82,9 +83,14 @@ def review_steps(lesson: Lesson) -> set[str]:
         return set()
     allowed = {"submit"} if can_change(lesson) else set()
     if is_reviewer():
-        allowed |= {"return"} if is_own(db.session, lesson, current_actor().name) \
-            else {"approve", "return"}
+        own = is_own(db.session, lesson, current_actor().name)
+        allowed |= {"return"} if own and not self_approval_allowed() else {"approve", "return"}
     return {step for step in allowed if lesson.status in STEPS[step][0]}
+
+
+def self_approval_allowed() -> bool:
+    """Whether a reviewer may approve their own lesson (a single-PMO organisation's setting)."""
+    return bool(current_app.config["ALLOW_SELF_APPROVAL"])
 
 
 def waiting_count() -> int:
