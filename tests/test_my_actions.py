@@ -342,7 +342,7 @@ def test_an_owner_without_an_account_is_chosen_as_such_and_marked(team):
     make_user(app, "contributor", "al@example.org", name="Al")
     make_user(app, "contributor", "al2@example.org", name="al")
     for fields, problem in (({"outside_owner": "Ben Okafor"}, "has an account"),
-                            ({"outside_owner": "AL"}, "al@example.org or al2@example.org"),
+                            ({"outside_owner": "AL"}, "al2@example.org or al@example.org"),
                             ({"owner": "ben@example.org", "outside_owner": "Kim"}, "not both"),
                             ({"outside_owner": "K" * 201}, "")):
         refused = add(pat, lesson, "Refused", status=422, **fields)
