@@ -22,6 +22,12 @@ def test_demo_data_loads_through_the_services(session):
     assert len({p.business_unit for p in projects}) >= 6
     assert set(Counter(lesson.kind for lesson in lessons)) == {"went_wrong", "went_well", "risk"}
     assert all(len(lesson.revisions) == 1 for lesson in lessons)
-    overdue = [a for a in session.scalars(select(Action)) if a.is_overdue(date.today())]
+    actions = session.scalars(select(Action)).all()
+    overdue = [a for a in actions if a.is_overdue(date.today())]
     assert len(overdue) >= 5
+    # A history for the PMO's actions opened against closed: opened when the lesson happened,
+    # closed when due, not all on the day of the load.
+    assert all(a.created_at.date() == a.lesson.occurred_on for a in actions)
+    assert all(a.closed_at.date() == a.due_on for a in actions if a.status == "done")
+    assert len({a.created_at.year for a in actions}) >= 2
     assert load_demo(session).projects == 0

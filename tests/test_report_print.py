@@ -76,8 +76,13 @@ LONGEST = """() => {
   }
   for (const link of document.querySelectorAll('table.themes td:first-child a'))
     link.textContent = 'supplier, contract, exit, clause, licence, lock-in, data, format';
-  for (const example of document.querySelectorAll('table.themes .example'))
+  for (const cell of document.querySelectorAll('table.themes td:first-child')) {
+    // every theme with an example (a name that does not quote its central title whole)
+    let example = cell.querySelector('.example');
+    if (!example) cell.appendChild(example = document.createElement('div'));
+    example.className = 'meta example';
     example.textContent = 'e.g. ' + 'a very long title of the most typical lesson '.repeat(12);
+  }
   document.querySelector('.report .lead').textContent =
     'business unit Customer services and support, category vendor & procurement, '.repeat(3);
 }"""

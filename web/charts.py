@@ -18,6 +18,7 @@ BAR_ROW, BAR_THICKNESS = 38, 10  # px per bar: a label line, then the bar under 
 LABEL_CHARS = 32  # a label and an amount side by side fit 366 px, a phone's content width
 COLUMNS_HEIGHT, COLUMN_TOP = 120, 18  # px: the tallest column, room for its number above
 LEGEND_ROW = 20  # px: the legend over columns of more than one series
+LEGEND_CHAR = 7  # px: a generous width of one character of a label, to space the legend
 
 
 @dataclass(frozen=True)
@@ -116,8 +117,12 @@ def columns(uid: str, title: str, rows: Sequence[Bar], *more: Sequence[Bar],
 
 
 def legend(names: Sequence[str]) -> str:
-    """A row of swatches naming the series, each in its share of the width."""
-    return "".join(
-        f'<rect class="bar series-{k}" x="{k * 100 / len(names):.3f}%" y="3" width="10" '
-        f'height="10"/><text class="label" x="{k * 100 / len(names):.3f}%" dx="14" y="12">'
-        f'{escape(name[:1].upper() + name[1:])}</text>' for k, name in enumerate(names))
+    """A row of swatches naming the series, one after the other from the left (spread over
+    the width, two names read as labels of the two halves)."""
+    parts, x = [], 0
+    for k, name in enumerate(names):
+        parts.append(f'<rect class="bar series-{k}" x="{x}" y="3" width="10" height="10"/>'
+                     f'<text class="label" x="{x + 14}" y="12">'
+                     f'{escape(name[:1].upper() + name[1:])}</text>')
+        x += 14 + LEGEND_CHAR * len(name) + 16
+    return "".join(parts)

@@ -6,12 +6,13 @@ and skips projects that are already there, so loading twice adds nothing.
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lessons.models import Project
+from lessons.models import Action, Project
 from lessons.services import create_action, create_lesson, create_project
 
 DEMO_FILE = Path(__file__).with_name("demo_data.json")
@@ -42,6 +43,16 @@ def load_demo(session: Session, path: Path = DEMO_FILE) -> DemoResult:
             )
             result.lessons += 1
             for action in actions:
-                create_action(session, {**action, "lesson_id": lesson.id})
+                backdate(create_action(session, {**action, "lesson_id": lesson.id}),
+                         lesson.occurred_on)
                 result.actions += 1
     return result
+
+
+def backdate(action: Action, opened_on: date | None) -> None:
+    """A demo action opened when its lesson happened and, if done, closed on its due date:
+    the PMO's actions opened against closed then read as a history, not one day's load."""
+    if opened_on is not None:
+        action.created_at = datetime.combine(opened_on, time(12), UTC)
+    if action.status == "done" and action.due_on is not None:
+        action.closed_at = datetime.combine(action.due_on, time(12), UTC)

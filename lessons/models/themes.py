@@ -43,6 +43,15 @@ class Theme(Base):
                  and central.visibility == "organisation" and central.status != "draft" else "")
         return theme_name(self.keywords, title) or f"Theme {self.id}"
 
+    @property
+    def example(self) -> str | None:
+        """Its central lesson's title, to show under its name unless the name quotes it whole
+        (None too when the viewer may not see that lesson: it is then not loaded)."""
+        central = self.central_lesson
+        if central is None or central.is_deleted or central.title in self.label:
+            return None
+        return central.title
+
 
 NAME_LENGTH = 60  # a name must fit a table cell and a notification's subject line
 TRAILING = {"a", "an", "and", "as", "at", "by", "for", "from", "in", "of", "on", "or", "the",
