@@ -66,6 +66,7 @@ def test_the_report_pdf_is_one_sheet_of_a4_or_letter(client):
         assert "Lessons learned: executive report" in text
         assert "EUR\u00a036,000" in page and "EUR 36,000" in text  # the permits' cost this window
         assert "Identified, not learned" in text and "Road closure permit" in text
+        assert "Skip to main content" not in text  # the screen's skip link, printed once
     assert client.get("/pmo/report.pdf", query_string={"size": "a3"}).status_code == 422
 
 
