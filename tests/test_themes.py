@@ -349,7 +349,7 @@ def test_a_theme_is_named_by_a_phrase_of_its_lessons_and_its_central_title(clien
              zip(topics.values(), TOPICS.values(), strict=True)
              for lesson_id, (title, body) in zip(ids, items, strict=True)}
     listing = themes(client)
-    for topic in ("lock-in", "permits"):  # "testing" has no phrase said twice: its top word
+    for topic in ("lock-in", "permits"):  # "testing" has no phrase said twice: its title alone
         item = next(item for item in listing["items"]
                     if item["id"] == theme_of(listing, topics[topic][0]))
         phrase, title = item["label"].split(" — ")
@@ -370,6 +370,9 @@ def test_a_long_automatic_name_is_cut_on_a_word_boundary_and_says_nothing_twice(
     assert theme_name(["data", "data export"], "Supplier refused the data export") == \
         "Supplier refused the data export"  # the title already holds the phrase
     assert theme_name(["esd", "ESD bags"], "") == "ESD bags"  # no title everyone may read
+    assert theme_name(["week", "data"], "Data contracts stopped breakages") == \
+        "Data contracts stopped breakages"  # no phrase said twice: a lone word says nothing
+    assert theme_name(["week", "data"], "") == "Week"
 
 
 def test_only_the_pmo_names_themes(app, runner, topics):

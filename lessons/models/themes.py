@@ -60,11 +60,13 @@ TRAILING = {"a", "an", "and", "as", "at", "by", "for", "from", "in", "of", "on",
 
 def theme_name(keywords: list[str], title: str) -> str:
     """A theme's automatic name, as "Data export — Supplier kept the design rights": its
-    naming phrase (the first in `keywords`: search.themes.naming_phrase; else its top word)
-    and its central lesson's title, cut on a word boundary to NAME_LENGTH; the title alone
-    when it already holds the phrase."""
-    phrase = next((term for term in keywords if " " in term), keywords[0] if keywords else "")
+    naming phrase (the first in `keywords`: search.themes.naming_phrase) and its central
+    lesson's title, cut on a word boundary to NAME_LENGTH; the title alone when it already
+    holds the phrase, or when no phrase was said twice (a lone word such as "Week" before
+    it named nothing); the top word only when there is no title either."""
     title = " ".join(title.split())
+    phrase = next((term for term in keywords if " " in term),
+                  "" if title or not keywords else keywords[0])
     if phrase and f" {phrase.lower()} " in f" {title.lower()} ":
         phrase = ""
     name = " — ".join(part for part in (phrase[:1].upper() + phrase[1:], title) if part)
