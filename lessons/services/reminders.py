@@ -20,6 +20,8 @@ from lessons.models import Action, Lesson, User
 from lessons.policy import visible
 from lessons.wording import one_line, plural
 
+DUE_THIS_WEEK = 7  # days: how far ahead a reminder, and the home page, looks
+
 # How a message links back: (endpoint, values) -> absolute URL; the web layer knows the URLs.
 Link = Callable[..., str]
 

@@ -7,7 +7,7 @@ import click
 from flask import Flask, current_app, url_for
 from flask.cli import AppGroup
 
-from lessons.services.reminders import due_reminders, reminder_message
+from lessons.services.reminders import DUE_THIS_WEEK, due_reminders, reminder_message
 from lessons.wording import plural
 from web.config import _check_links_and_money
 from web.database import db
@@ -19,7 +19,7 @@ def actions_group() -> None:
 
 
 @actions_group.command("remind")
-@click.option("--days", default=7, show_default=True, type=click.IntRange(0, 365),
+@click.option("--days", default=DUE_THIS_WEEK, show_default=True, type=click.IntRange(0, 365),
               help="Remind of open actions due within this many days, and every overdue one.")
 @click.option("--today", "on", default=None, type=click.DateTime(["%Y-%m-%d"]),
               help="The day to judge by (default: today).")

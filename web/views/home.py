@@ -7,14 +7,12 @@ from flask import Blueprint, Response
 
 from lessons import services
 from lessons.queries import ACTION_FILTERS, LESSON_FILTERS, parse_query
-from lessons.services.reminders import owner_reminder
+from lessons.services.reminders import DUE_THIS_WEEK, owner_reminder
 from web.auth import current_user, is_reviewer
 from web.database import db
 from web.htmx import render
 
 bp = Blueprint("home", __name__)
-
-DUE_SOON_DAYS = 7  # "due this week", as the reminders' default window
 
 
 @bp.get("/")
@@ -26,10 +24,10 @@ def index() -> Response:
     )
     user = current_user()
     account_id = user.id if user is not None else 0  # 0: a visitor reading anonymously
-    mine = owner_reminder(db.session, account_id, today, DUE_SOON_DAYS) if account_id else None
+    mine = owner_reminder(db.session, account_id, today, DUE_THIS_WEEK) if account_id else None
     # A contributor reads their own list; the PMO keeps the whole team's overdue ones.
     overdue = services.list_actions(
         db.session, parse_query(ACTION_FILTERS, {"overdue": "true", "per_page": 10}), today
     ) if is_reviewer() or not account_id else None
     return render("home.html", recent=recent, mine=mine, overdue=overdue, today=today,
-                  due_soon_days=DUE_SOON_DAYS)
+                  due_soon_days=DUE_THIS_WEEK)
