@@ -58,9 +58,7 @@ def pmo_report(session: Session, scope: Scope, windows: Windows) -> dict[str, An
         "periods": {name: period(lessons, actions, decisions, *span)
                     for name, span in (("current", current), ("previous", previous))},
         # The same figures for each trend window, oldest first: the dashboard's charts.
-        "windows": [period(lessons, actions, decisions, start,
-                           start + timedelta(days=windows.days - 1))
-                    for start in windows.starts],
+        "windows": [period(lessons, actions, decisions, *span) for span in windows.spans],
         "themes": [theme_summary(view) for view in views[:TOP]],
         "rising": [theme_summary(view) for view in rising[:3]],
         "falling": [theme_summary(view) for view in falling[:3]],

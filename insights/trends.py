@@ -178,10 +178,13 @@ class Windows:
             raise ValidationError(errors, "The trend windows are not valid.")
         return cls(today, int(days), int(count))
 
+    @property
+    def spans(self) -> list[tuple[date, date]]:
+        """Each window's first and last day, oldest first."""
+        return [(start, start + timedelta(days=self.days - 1)) for start in self.starts]
+
     def as_list(self) -> list[dict[str, str]]:
-        return [{"start": start.isoformat(),
-                 "end": (start + timedelta(days=self.days - 1)).isoformat()}
-                for start in self.starts]
+        return [{"start": start.isoformat(), "end": end.isoformat()} for start, end in self.spans]
 
 
 @dataclass(frozen=True)

@@ -119,7 +119,8 @@ def shown_project(session: Session, viewer: Viewer | None, project: Project) -> 
 
 
 def session_viewer(session: Session) -> Viewer | None:
-    """Whom `restrict` made `session` see for (None: it sees everything)."""
+    """Whom `restrict` made `session` see for (None: it sees everything; search then needs no
+    narrowing up front, nor shown numbers any hiding)."""
     viewer: Viewer | None = session.info.get("viewer")
     return viewer
 
@@ -129,8 +130,7 @@ def restrict(session: Session, viewer: Viewer | None) -> None:
     if viewer is None or viewer.role in SEES_EVERYTHING:
         return
     allowed = visible(viewer)
-    session.info["restricted"] = True  # search narrows its vector search up front too
-    session.info["viewer"] = viewer  # for what is shown per viewer but is no row (charters)
+    session.info["viewer"] = viewer  # `session_viewer`: what is shown per viewer but is no row
     lesson_ids = select(Lesson.id).where(allowed)
     options = [with_loader_criteria(Lesson, allowed, include_aliases=True)]
     options += [with_loader_criteria(child, child.lesson_id.in_(lesson_ids), include_aliases=True)

@@ -37,6 +37,7 @@ from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Session
 
 from lessons.models import Lesson, LessonTag
+from lessons.policy import session_viewer
 
 MAX_TERMS = 64
 POSTINGS_BUDGET = 50_000  # lessons holding each matched word, summed (bench/README.md)
@@ -107,7 +108,7 @@ def keyword_search(
     if session.get_bind().dialect.name == "postgresql":
         rows = session.execute(_postgresql(query).where(*conditions).limit(k))
         return [(row[0], float(row[1])) for row in rows]
-    if not session.info.get("restricted"):  # sees every lesson: FTS5's counts hide nothing
+    if session_viewer(session) is None:  # sees every lesson: FTS5's counts hide nothing
         return _fts5_ranked(session, words, conditions, k)
     return _allowed(session, bm25(matches(session, words)), conditions, k)
 
@@ -237,7 +238,7 @@ def _average_length(session: Session, totals: tuple[int, int]) -> float:
     average (one over the lessons holding the query's words lost 0.03 nDCG@10 on keyword
     searches, bench/README.md).
     """
-    if not session.info.get("restricted"):
+    if session_viewer(session) is None:
         rows, tokens = totals
         return tokens / rows if rows else 1.0
     count, tokens = 0, 0

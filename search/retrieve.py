@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from lessons.errors import ValidationError
 from lessons.fields import LESSON_TEXT_FIELDS
 from lessons.models import Lesson, LessonTag
+from lessons.policy import session_viewer
 from lessons.services.lessons import lesson_conditions
 from search.embedder import Embedder
 from search.engine import SearchEngine
@@ -182,7 +183,7 @@ def allowed_ids(session: Session, conditions: Sequence[Any]) -> AllowedIds | Non
     (lessons.policy): the vector search is narrowed up front, so excluded
     lessons take no candidate's place.
     """
-    if len(conditions) > 1 or session.info.get("restricted"):
+    if len(conditions) > 1 or session_viewer(session) is not None:
         return frozenset(session.scalars(select(Lesson.id).where(*conditions)))
     return None
 

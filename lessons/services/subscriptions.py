@@ -20,10 +20,9 @@ from lessons.services.common import insert_once
 
 KINDS = {"project": "Project", "theme": "Theme", "category": "Category", "search": "Search"}
 CHANNELS = {"in_app": "In the app", "email": "Email"}
+# Every channel offers every cadence: a digest in the app is one notice listing what waited.
 CADENCES = {"immediately": "Immediately", "daily": "Daily digest", "weekly": "Weekly digest",
             "off": "Off"}
-# Every channel offers every cadence: a digest in the app is one notice listing what waited.
-CHANNEL_CADENCES = {channel: tuple(CADENCES) for channel in CHANNELS}
 DEFAULT_CADENCE = {"in_app": "immediately", "email": "daily"}
 MAX_SEARCH = 200
 # A member who does not want their project's news: a subscription row that says "not".
@@ -121,8 +120,8 @@ def set_cadence(session: Session, user_id: int, channel: str, value: str) -> Non
     """Choose how `channel` tells the account, or `ValidationError`."""
     if channel not in CHANNELS:
         raise ValidationError({"channel": f"Choose one of: {', '.join(CHANNELS)}."})
-    if value not in CHANNEL_CADENCES[channel]:
-        allowed = ", ".join(CADENCES[c].lower() for c in CHANNEL_CADENCES[channel])
+    if value not in CADENCES:
+        allowed = ", ".join(label.lower() for label in CADENCES.values())
         raise ValidationError({channel: f"Choose one of: {allowed}."},
                               f"{CHANNELS[channel]}: choose one of: {allowed}.")
     row = session.get(Preference, (user_id, channel))

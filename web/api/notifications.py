@@ -16,7 +16,7 @@ from lessons.models import Notification, User
 from lessons.queries import PAGING, parse_query
 from lessons.services.notifications import inbox, mark_read, unread_count
 from lessons.services.subscriptions import (
-    CHANNEL_CADENCES,
+    CADENCES,
     CHANNELS,
     KINDS,
     cadences,
@@ -189,7 +189,7 @@ READ_INPUT = {"type": "object", "additionalProperties": False, "properties": {
            "description": "The notification to mark read; absent: every one."}}}
 READ_RESULT = {"type": "object", "required": ["marked", "unread"], "additionalProperties": False,
                "properties": {"marked": {"type": "integer"}, "unread": {"type": "integer"}}}
-CADENCE_PROPERTIES = {channel: {"enum": list(CHANNEL_CADENCES[channel]), "description": label}
+CADENCE_PROPERTIES = {channel: {"enum": list(CADENCES), "description": label}
                       for channel, label in CHANNELS.items()}
 SETTINGS = {"type": "object", "required": [*CHANNELS, "email_available"],
             "additionalProperties": False,

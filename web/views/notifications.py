@@ -25,7 +25,6 @@ from lessons.services.common import find_row
 from lessons.services.notifications import DIGEST, held, inbox, mark_read, unread_count
 from lessons.services.subscriptions import (
     CADENCES,
-    CHANNEL_CADENCES,
     CHANNELS,
     KINDS,
     MAX_SEARCH,
@@ -167,7 +166,7 @@ def settings() -> Response:
             db.session.rollback()
             errors = error.fields
     return render("notifications/settings.html", status=422 if errors else 200, chosen=chosen,
-                  errors=errors, channels=CHANNELS, options=CHANNEL_CADENCES, labels=CADENCES,
+                  errors=errors, channels=CHANNELS, cadences=CADENCES,
                   email_on=email_on(), followed=following(db.session, user))
 
 
