@@ -25,6 +25,7 @@ from waitress import wasyncore
 from werkzeug.routing import Rule
 from werkzeug.security import check_password_hash, generate_password_hash
 
+import web.database
 from lessons.actor import Actor
 from lessons.db import make_engine, upgrade
 from lessons.models import AuditEvent, Base, User
@@ -205,6 +206,28 @@ def compiled_url_builders() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Rule, "_compile_builder", compile_builder, raising=False)
         yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_engines() -> Iterator[None]:
+    """The apps of one test process share one engine per database URL.
+
+    SQLAlchemy caches each statement's compiled SQL per engine, and the suite builds an app,
+    so an engine, per test: compiling every statement again took a quarter of a typical
+    test's time. Each app still disposes of the engine's connections when its test ends.
+    """
+    engines: dict[str, Engine] = {}
+
+    def shared(url: str) -> Engine:
+        if url not in engines:
+            engines[url] = make_engine(url)
+        return engines[url]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(web.database, "make_engine", shared)
+        yield
+    for engine in engines.values():
+        engine.dispose()
 
 
 class CompiledTemplates(BytecodeCache):

@@ -149,25 +149,37 @@ def last_runs(session: Session) -> list[TaskRun]:
     return list(session.scalars(select(TaskRun).order_by(TaskRun.name)))
 
 
+# The key of the nudge in a session's `info` (`watch_commits`).
+NUDGE = "lessons.queue.nudge"
+
+
 def watch_commits(sessions: sessionmaker[Session], nudge: Callable[[], Any]) -> None:
-    """Call `nudge` after a commit whose transaction audited something push handles."""
+    """Call `nudge` after a commit whose transaction audited something push handles.
 
-    @event.listens_for(sessions, "after_flush")
-    def noticed(session: Session, _context: Any) -> None:
-        if any(isinstance(row, AuditEvent) and row.action in HANDLERS for row in session.new):
-            session.info["push"] = True
+    `nudge` travels in each session's `info`, not in the listeners: SQLAlchemy keeps a
+    sessionmaker's listeners for as long as its session class lives, and a listener that
+    held the app would keep both alive for ever (one app per test leaked that way)."""
+    sessions.configure(info={**sessions.kw.get("info", {}), NUDGE: nudge})
+    event.listen(sessions, "after_flush", _notice_push)
+    event.listen(sessions, "after_commit", _nudge_after_commit)
+    event.listen(sessions, "after_rollback", _forget_push)
 
-    @event.listens_for(sessions, "after_commit")
-    def committed(session: Session) -> None:
-        if session.info.pop("push", False):
-            try:
-                nudge()
-            except Exception:  # the queue is down: the change stands, the sweep catches up
-                log.exception("Could not enqueue a dispatch")
 
-    @event.listens_for(sessions, "after_rollback")
-    def rolled_back(session: Session) -> None:
-        session.info.pop("push", None)
+def _notice_push(session: Session, _context: Any) -> None:
+    if any(isinstance(row, AuditEvent) and row.action in HANDLERS for row in session.new):
+        session.info["push"] = True
+
+
+def _nudge_after_commit(session: Session) -> None:
+    if session.info.pop("push", False):
+        try:
+            session.info[NUDGE]()
+        except Exception:  # the queue is down: the change stands, the sweep catches up
+            log.exception("Could not enqueue a dispatch")
+
+
+def _forget_push(session: Session) -> None:
+    session.info.pop("push", None)
 
 
 def queue_of(app: Flask) -> Huey:
