@@ -5,7 +5,9 @@ a throwaway database created and dropped around the run); every table is
 emptied after each test, so tests never see each other's rows.
 """
 
+import contextlib
 import functools
+import hashlib
 import os
 import threading
 import uuid
@@ -131,25 +133,46 @@ def backend(migrated_database) -> Iterator[Backend]:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def remembered_vectors() -> Iterator[None]:
-    """Each text is encoded once per test process, on one thread.
+def remembered_vectors(tmp_path_factory, worker_id) -> Iterator[None]:
+    """Each text is encoded once per test run, on one thread.
 
     The suite encodes the same few texts thousands of times; the model gives a text the
-    same vector every time, so the vectors are kept, keyed by model and text. Patched on
-    the class, so a test that wraps `type(embedder).encode` still sees every text asked
-    for. Torch computes on the calling thread, as a server does
-    (`compute_on_request_threads`): on two cores shared by two test processes, torch's
-    default of a thread per core made one encode 7-10 times slower.
+    same vector every time, so the vectors are kept, keyed by model and text: in memory,
+    and in a folder the run's test processes share (each encoded about the same 3,600
+    texts, 50 s of work apiece). Patched on the class, so a test that wraps
+    `type(embedder).encode` still sees every text asked for. Torch computes on the calling
+    thread, as a server does (`compute_on_request_threads`): on two cores shared by two
+    test processes, torch's default of a thread per core made one encode 7-10 times slower.
     """
     original = SentenceTransformerEmbedder.encode
     vectors: dict[tuple[str, str], np.ndarray] = {}
+    # With xdist, the workers' temporary folders sit side by side in this run's own.
+    shared = tmp_path_factory.getbasetemp().parent / "vectors" if worker_id != "master" else None
+
+    def remembered(model_id: str, text_: str) -> bool:
+        if (model_id, text_) in vectors:
+            return True
+        if shared is not None:
+            with contextlib.suppress(FileNotFoundError):
+                vectors[model_id, text_] = np.load(shared / vector_file(model_id, text_))
+                return True
+        return False
+
+    def remember(model_id: str, text_: str, vector: np.ndarray) -> None:
+        vectors[model_id, text_] = vector
+        if shared is not None:
+            shared.mkdir(exist_ok=True)
+            path = shared / vector_file(model_id, text_)
+            partial = path.with_name(f"{path.name}.{worker_id}.npy")
+            np.save(partial, vector)
+            os.replace(partial, path)  # whole or absent, for the other process
 
     def encode(self, texts: Sequence[str], batch_size: int = BATCH) -> np.ndarray:
-        new = list(dict.fromkeys(t for t in texts if (self.model_id, t) not in vectors))
+        new = list(dict.fromkeys(t for t in texts if not remembered(self.model_id, t)))
         if new:
             compute_on_request_threads()
             for text_, vector in zip(new, original(self, new, batch_size), strict=True):
-                vectors[self.model_id, text_] = vector
+                remember(self.model_id, text_, vector)
         if not texts:
             return original(self, texts, batch_size)
         return np.stack([vectors[self.model_id, t] for t in texts])
@@ -157,6 +180,10 @@ def remembered_vectors() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(SentenceTransformerEmbedder, "encode", encode)
         yield
+
+
+def vector_file(model_id: str, text_: str) -> str:
+    return hashlib.sha256(f"{model_id}\0{text_}".encode()).hexdigest() + ".npy"
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -38,6 +38,7 @@ def test_onnx_runtime_gives_the_vectors_torch_gives(embedder):
 
 def test_a_query_goes_through_onnx_runtime_and_a_bulk_encode_through_torch(embedder,
                                                                           monkeypatch):
+    assert embedder.onnx() is not None  # exported (and checked) before counting starts
     calls = []
     original = OnnxEncoder.encode
 
