@@ -148,6 +148,8 @@ def remembered_vectors(tmp_path_factory, worker_id) -> Iterator[None]:
     vectors: dict[tuple[str, str], np.ndarray] = {}
     # With xdist, the workers' temporary folders sit side by side in this run's own.
     shared = tmp_path_factory.getbasetemp().parent / "vectors" if worker_id != "master" else None
+    if shared is not None:
+        shared.mkdir(exist_ok=True)
 
     def remembered(model_id: str, text_: str) -> bool:
         if (model_id, text_) in vectors:
@@ -161,7 +163,6 @@ def remembered_vectors(tmp_path_factory, worker_id) -> Iterator[None]:
     def remember(model_id: str, text_: str, vector: np.ndarray) -> None:
         vectors[model_id, text_] = vector
         if shared is not None:
-            shared.mkdir(exist_ok=True)
             path = shared / vector_file(model_id, text_)
             partial = path.with_name(f"{path.name}.{worker_id}.npy")
             np.save(partial, vector)
