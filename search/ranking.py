@@ -19,6 +19,7 @@ title means that lesson, and a bonus added to a sum could still lose to
 lessons that merely repeat its words.
 """
 
+import functools
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -70,6 +71,10 @@ def weights_for(word_count: int) -> Weights:
     return next(weights for limit, weights in WEIGHTS if word_count <= limit)
 
 
+# Remembered: every candidate's title and tags are matched against the query's phrase
+# (`is_named`, twice per search), a search has hundreds of candidates, and the same tags and
+# titles come back search after search.
+@functools.lru_cache(maxsize=8192)
 def phrase_of(text: str) -> str:
     """The query as a phrase, normalised as titles and tags are: lowercase words, single spaces."""
     return " ".join(re.findall(r"\w+", text.lower()))

@@ -10,6 +10,7 @@ the end, so a deleted lesson never shows.
 """
 
 import functools
+import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -226,7 +227,8 @@ def gather(engine: SearchEngine, vector: np.ndarray, found: list[int], words: di
     for i in found:
         title, tags = headings.get(i, ("", []))
         scores = passages.get(i, [0.0])
-        pool[i] = Candidate(max(scores), float(np.mean(scores)), words.get(i, 0.0),
+        # A plain mean: NumPy's on a short list cost a millisecond a search (167 candidates).
+        pool[i] = Candidate(max(scores), math.fsum(scores) / len(scores), words.get(i, 0.0),
                             max((tag_scores.get(t, 0.0) for t in tags), default=0.0), title, tags)
     return pool
 
