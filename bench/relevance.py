@@ -421,7 +421,7 @@ def latency_command(rounds: int, role: str) -> None:
     from lessons.actor import SYSTEM
     from lessons.models import User
     from lessons.services.users import create_token, create_user
-    from search.embedder import compute_on_request_threads
+    from search.embedder import compute_on_request_threads, freeze_heap
     from web.database import db
     from web.engine import engine
 
@@ -438,6 +438,7 @@ def latency_command(rounds: int, role: str) -> None:
     headers = {"Authorization": f"Bearer {secret}"}
     queries = load_queries()
     client.get("/api/v1/search", query_string={"q": "warm up"}, headers=headers)
+    freeze_heap()  # as `lessons run` does once warmed up
     times: dict[tuple[str, str], list[float]] = defaultdict(list)
     for round_number in range(rounds):
         for query in queries:

@@ -5,6 +5,7 @@ request's few texts: search.onnx_encoder) happen here and there only, and
 each model loads once per process, however many apps or threads ask.
 """
 
+import gc
 import logging
 import os
 import threading
@@ -141,6 +142,18 @@ def compute_on_request_threads() -> None:
     import torch
 
     torch.set_num_threads(1)
+
+
+def freeze_heap() -> None:
+    """Take every object alive now out of the garbage collector's sight, once the model (and
+    the index) are loaded: they live as long as the process.
+
+    The model brings over half a million objects, and each full collection walked them all:
+    280-300 ms here, a stall for whichever request set it off (bench/README.md, "Relevance:
+    latency of /api/v1/search"). Objects made later are collected as before.
+    """
+    gc.collect()  # what is garbage now is freed, not frozen
+    gc.freeze()
 
 
 _loaded: dict[str, Embedder] = {}

@@ -12,7 +12,7 @@ from lessons import db as database
 from lessons.services.notifications import delivery_counts
 from lessons.services.status import counts
 from lessons.services.users import create_user, list_users
-from search.embedder import compute_on_request_threads
+from search.embedder import compute_on_request_threads, freeze_heap
 from search.vectors import backlog_size
 from web import real_app
 from web.cli.common import OPERATOR
@@ -47,6 +47,7 @@ def run_command(host: str, port: int, threads: int) -> None:
         finally:
             compute_on_request_threads()
         search_engine.embedder.encode(["warm up"])  # the query's runtime exported now too
+        freeze_heap()
 
     threading.Thread(target=warm_up, name="search-warm-up", daemon=True).start()
     click.echo(f"Serving Lessons on http://{host}:{port} (Ctrl+C to stop)")
