@@ -169,7 +169,8 @@ def remembered_vectors(tmp_path_factory, worker_id) -> Iterator[None]:
         vectors[model_id, text_] = vector
         if shared is not None:
             path = shared / vector_file(model_id, text_)
-            partial = path.with_name(f"{path.name}.{worker_id}.npy")
+            # A name of its own: two threads of one process may store the same text at once.
+            partial = path.with_name(f"{path.name}.{uuid.uuid4().hex}.npy")
             np.save(partial, vector)
             os.replace(partial, path)  # whole or absent, for the other process
 
