@@ -71,13 +71,16 @@ def weights_for(word_count: int) -> Weights:
     return next(weights for limit, weights in WEIGHTS if word_count <= limit)
 
 
-# Remembered: every candidate's title and tags are matched against the query's phrase
-# (`is_named`, twice per search), a search has hundreds of candidates, and the same tags and
-# titles come back search after search.
-@functools.lru_cache(maxsize=8192)
 def phrase_of(text: str) -> str:
     """The query as a phrase, normalised as titles and tags are: lowercase words, single spaces."""
     return " ".join(re.findall(r"\w+", text.lower()))
+
+
+# A title's or tag's phrase, remembered: every candidate's are matched against the query's
+# (`is_named`, twice per search), a search has hundreds of candidates, and the same titles
+# and tags come back search after search. Titles are at most 500 characters, so the cache
+# stays under a few MB; queries (up to 5,000) are not kept.
+heading_phrase = functools.lru_cache(maxsize=8192)(phrase_of)
 
 
 @dataclass
@@ -101,7 +104,7 @@ def signals(candidates: Mapping[int, Candidate], query_terms: Sequence[str],
     for lesson_id, candidate in candidates.items():
         title_share = (len(starting_words(query_terms, candidate.title)) / len(query_terms)
                        if query_terms else 0.0)
-        phrase = short and (f" {query_phrase} " in f" {phrase_of(candidate.title)} "
+        phrase = short and (f" {query_phrase} " in f" {heading_phrase(candidate.title)} "
                             or is_named(candidate, query_phrase))
         result[lesson_id] = (
             candidate.dense,
@@ -128,5 +131,7 @@ def rank(candidates: Mapping[int, Candidate], query_terms: Sequence[str], query_
 
 def is_named(candidate: Candidate, query_phrase: str) -> bool:
     """Whether the lesson's title is the query's phrase, or one of its tags is."""
-    return bool(query_phrase) and (phrase_of(candidate.title) == query_phrase
-                                   or query_phrase in {phrase_of(t) for t in candidate.tag_names})
+    if not query_phrase:
+        return False
+    return heading_phrase(candidate.title) == query_phrase or any(
+        heading_phrase(tag) == query_phrase for tag in candidate.tag_names)
