@@ -13,8 +13,6 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
-from scipy import sparse
-from scipy.sparse.csgraph import connected_components
 from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.orm import Session
 
@@ -379,6 +377,9 @@ def near_identical_groups(lessons: list[LessonFacts],
         linked = np.take_along_axis(similarity, closest, axis=1) >= NEAR_IDENTICAL
         rows.append(np.repeat(start + block, keep)[linked.ravel()])
         columns.append(closest[linked])
+    from scipy import sparse  # here, not at the top: scipy would slow every command's start
+    from scipy.sparse.csgraph import connected_components
+
     rows_, columns_ = np.concatenate(rows), np.concatenate(columns)
     graph = sparse.csr_matrix((np.ones(len(rows_)), (rows_, columns_)), shape=(count, count))
     _, component = connected_components(graph, directed=False)

@@ -14,12 +14,16 @@ and first-index tie-breaks make the same input give the same themes.
 import math
 import re
 from collections import Counter, defaultdict
+from typing import TYPE_CHECKING
 
 import faiss
 import numpy as np
-from scipy import sparse
-from scipy.optimize import linear_sum_assignment
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
+
+if TYPE_CHECKING:
+    from scipy import sparse
+
+# scipy and scikit-learn are imported where they are used: together they took 0.6 of the
+# 2.5 s every `lessons` command spent starting, most of which never clusters anything.
 
 MICRO_CLUSTERS = 200  # 100 to 800 measured equal in quality (bench/theme_quality.py)
 MICRO_PER_THEME = 4  # a theme set by hand still gets several micro-clusters to merge
@@ -28,7 +32,6 @@ K_MIN = 2
 K_MAX = 60  # more than this is no longer an overview on one page
 TOKEN_PATTERN = r"(?u)\b[a-zA-Z][a-zA-Z-]+\b"  # words, not part numbers or dates
 COMMON_SHARE = 0.25  # a word in over a quarter of all lessons names no theme ("design", "nasa")
-STOP_WORDS = set(ENGLISH_STOP_WORDS)
 
 
 def cluster(vectors: np.ndarray, k: int | None = None, seed: int = 0) -> np.ndarray:
@@ -99,8 +102,10 @@ def mean_vectors(vectors: np.ndarray, labels: np.ndarray, count: int) -> np.ndar
     return np.asarray(members @ vectors.astype(np.float64)) / np.maximum(sizes, 1)
 
 
-def membership(labels: np.ndarray, count: int) -> sparse.csr_matrix:
+def membership(labels: np.ndarray, count: int) -> "sparse.csr_matrix":
     """A count x len(labels) matrix with a 1 where item j has label i: sums per label."""
+    from scipy import sparse
+
     return sparse.csr_matrix((np.ones(len(labels)), (labels, np.arange(len(labels)))),
                              shape=(count, len(labels)))
 
@@ -188,6 +193,8 @@ def distinctive_terms(texts: list[str], labels: np.ndarray, top: int = 8) -> lis
     side by side in the text (no stop word between them, so "requested too
     late" gives no "requested late") met at least twice in the theme.
     """
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
+
     themes = int(labels.max()) + 1
     # Stop words are dropped after counting, not before, so that phrases stay real phrases.
     vectorizer = CountVectorizer(ngram_range=(1, 2), token_pattern=TOKEN_PATTERN, min_df=2,
@@ -197,7 +204,7 @@ def distinctive_terms(texts: list[str], labels: np.ndarray, top: int = 8) -> lis
     except ValueError:  # no word occurs twice: nothing recurs to name a theme by
         return [[] for _ in range(themes)]
     words = vectorizer.get_feature_names_out()
-    content = [j for j, term in enumerate(words) if not STOP_WORDS & set(term.split())]
+    content = [j for j, term in enumerate(words) if not ENGLISH_STOP_WORDS & set(term.split())]
     counts, words = counts[:, content], words[content]
     per_theme = np.asarray((membership(labels, themes) @ counts).todense(), dtype=np.float64)
     share = per_theme / np.maximum(per_theme.sum(axis=1, keepdims=True), 1.0)
@@ -257,6 +264,8 @@ def match_to_previous(old_centroids: dict[int, np.ndarray], new_centroids: np.nd
     Old ids left unmatched retire; `next_id` lies above every id ever given,
     so a retired id never comes back for another theme.
     """
+    from scipy.optimize import linear_sum_assignment
+
     old_ids = sorted(old_centroids)
     ids = [-1] * len(new_centroids)
     if old_ids and len(new_centroids):

@@ -10,6 +10,7 @@ Every account change is audited here, by the `actor` given, in the change's own
 transaction: the admin pages, the account page and the command line all pass one.
 """
 
+import functools
 import hashlib
 import re
 import secrets
@@ -40,8 +41,6 @@ EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 # An account's free text, checked like every other input: too long is refused, not cut.
 PROFILE_FIELDS = (Field("name", "Name", "string", max_length=200),
                   Field("business_unit", "Business unit", "string", max_length=200))
-# Checked against when the email is unknown, so a wrong email costs as long as a wrong password.
-UNKNOWN_USER_HASH = generate_password_hash(secrets.token_hex(16))
 
 
 @dataclass(frozen=True)
@@ -119,10 +118,17 @@ def get_user_by_email(session: Session, email: str) -> User:
     return user
 
 
+@functools.cache
+def unknown_user_hash() -> str:
+    """Checked against when the email is unknown, so a wrong email costs as long as a wrong
+    password. Made on first use: scrypt at import cost every `lessons` command 0.1 s."""
+    return generate_password_hash(secrets.token_hex(16))
+
+
 def authenticate(session: Session, email: str, password: str) -> User | None:
     """The enabled account with this email and password, or None."""
     user = session.scalar(select(User).where(User.email == normal_email(email or "")))
-    hashed = user.password_hash if user else UNKNOWN_USER_HASH
+    hashed = user.password_hash if user else unknown_user_hash()
     if not check_password_hash(hashed, password or "") or user is None or user.disabled_at:
         return None
     user.last_login_at = utcnow()
