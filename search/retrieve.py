@@ -25,6 +25,7 @@ from lessons.fields import LESSON_TEXT_FIELDS
 from lessons.models import Lesson, LessonTag
 from lessons.policy import session_viewer
 from lessons.services.lessons import lesson_conditions
+from search.acronyms import spelled_out
 from search.embedder import Embedder
 from search.engine import SearchEngine
 from search.index import AllowedIds
@@ -99,7 +100,8 @@ def search(
 ) -> Results:
     """The best `limit` live lessons for `text` under `filters`, fused and explained."""
     text = check_query(text)
-    return search_by_vector(engine, session, query_vector(engine.embedder, text), text, filters,
+    meant = spelled_out(session, text, live_conditions(filters, exclude))
+    return search_by_vector(engine, session, query_vector(engine.embedder, meant), text, filters,
                             limit, exclude)
 
 

@@ -1,0 +1,91 @@
+"""Acronyms in a query, spelled out the way the lessons themselves define them.
+
+The model cuts "SEU" or "LOTO" into word pieces it barely knows, so a search
+for an acronym finds little by meaning. Lessons usually define the acronyms
+they use, "a single event upset (SEU)": the commonest definition among the
+lessons that hold the acronym is added to the text that is embedded, so the
+search by meaning reads what the acronym stands for. Keyword search still
+looks for the acronym as typed. Only the lessons the viewer may see are read,
+under the search's filters. A pasted charter is left as it is: its acronyms
+are a few words among many that already say what it is about, and spelling
+them out there lowered kickoff nDCG@10 (bench/README.md). A definition is
+recognised as Schwartz and Hearst (2003) do: the acronym's letters, in order
+and from the right, in the words before the parenthesis, its first letter
+starting a word.
+"""
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import Session
+
+from lessons.fields import LESSON_TEXT_FIELDS
+from lessons.models import Lesson
+from search.keyword import keyword_search, terms
+
+# An acronym as typed: 2 to 6 capitals or digits, starting with a capital ("ITAR", "COTS").
+ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]{1,5}\b")
+MAX_ACRONYMS = 3  # per query
+MAX_WORDS = 15  # searchable words: longer is a charter (see above), as `search.ranking` says
+SOURCES = 20  # lessons holding the acronym that are read for its definition
+
+
+def spelled_out(session: Session, text: str, conditions: Sequence[ColumnElement[bool]]) -> str:
+    """`text` with each acronym's definition after it, "SEU (single event upset)", as found in
+    the lessons under `conditions`; `text` itself when it has none, none is defined, or it
+    is a charter."""
+    if len(terms(text)) > MAX_WORDS:
+        return text
+    definitions = {}
+    for acronym in list(dict.fromkeys(ACRONYM.findall(text)))[:MAX_ACRONYMS]:
+        definition = definition_of(session, acronym, conditions)
+        if definition:
+            definitions[acronym] = definition
+    if not definitions:
+        return text
+    return ACRONYM.sub(lambda m: f"{m[0]} ({definitions[m[0]]})" if m[0] in definitions
+                       else m[0], text)
+
+
+def definition_of(session: Session, acronym: str,
+                  conditions: Sequence[ColumnElement[bool]]) -> str | None:
+    """The commonest definition of `acronym` among the lessons that hold it, lowercase, its
+    hyphens and slashes as spaces ("Lock-Out/Tag-Out" and "lock out/tag out" are one)."""
+    holding = [lesson_id for lesson_id, _ in keyword_search(session, acronym, conditions,
+                                                            SOURCES)]
+    if not holding:
+        return None
+    defined = re.compile(r"\(\s*" + re.escape(acronym) + r"s?\s*\)")
+    found: Counter[str] = Counter()
+    columns = [getattr(Lesson, name) for name in ("title", *LESSON_TEXT_FIELDS)]
+    for row in session.execute(select(*columns).where(Lesson.id.in_(holding))):
+        for field in filter(None, row):
+            for match in defined.finditer(field):
+                before = re.split(r"[()]", field[max(0, match.start() - 200):match.start()])[-1]
+                long_form = long_form_of(acronym, before)
+                if long_form:
+                    found[re.sub(r"[\s/-]+", " ", long_form.lower())] += 1
+    return found.most_common(1)[0][0] if found else None
+
+
+def long_form_of(acronym: str, before: str) -> str | None:
+    """The words at the end of `before` that `acronym` abbreviates, or None (Schwartz and
+    Hearst's rule: each letter found from the right, the first at the start of a word)."""
+    words = before.split()[-min(len(acronym) + 5, len(acronym) * 2):]
+    candidate = " ".join(words)
+    at = len(candidate) - 1
+    letters = [c.lower() for c in acronym if c.isalnum()]
+    for position in range(len(letters) - 1, -1, -1):
+        letter = letters[position]
+        while at >= 0 and (candidate[at].lower() != letter or (
+                position == 0 and at > 0 and candidate[at - 1].isalnum())):
+            at -= 1
+        if at < 0:
+            return None
+        at -= 1
+    start = candidate.rfind(" ", 0, at + 1) + 1
+    long_form = candidate[start:]
+    # A definition is longer than what it defines: "(SEU)" after "SEU" is no definition.
+    return long_form if len(long_form.split()) > 1 or len(long_form) > len(acronym) + 2 else None
