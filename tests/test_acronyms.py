@@ -48,6 +48,10 @@ OTHERS = [
      "what_happened": "Accounts payable keyed them by hand for a month."},
     {"title": "The venue's projector failed on the launch day",
      "what_happened": "No spare was on site; the keynote ran without slides."},
+    {"title": "Vendor reliability figures were taken on trust",
+     "what_happened": "The failures in time (FIT) rates came from a datasheet, not from tests."},
+    {"title": "The bracket did not fit the panel",
+     "what_happened": "Holes were drilled to the old drawing, so nothing would fit at assembly."},
 ]
 
 
@@ -60,7 +64,11 @@ def test_an_acronym_finds_lessons_that_only_spell_it_out(api, app, session):
     assert definition_of(session, "SEU", conditions) == "single event upset"
     assert spelled_out(session, "SEU in memory", conditions) == (
         "SEU (single event upset) in memory")
-    assert spelled_out(session, "XYZ and seu", conditions) == "XYZ and seu"  # none defined
+    assert spelled_out(session, "XYZ failures", conditions) == "XYZ failures"  # not defined
+    # Typed in lowercase, in a short search, when the lessons write it in capitals.
+    assert spelled_out(session, "seu", conditions) == "seu (single event upset)"
+    assert spelled_out(session, "FIT rates", conditions) == "FIT (failures in time) rates"
+    assert spelled_out(session, "parts did not fit", conditions) == "parts did not fit"
     titles = [hit.lesson.title for hit in search(search_engine, session, "SEU", limit=2).hits]
     assert set(titles) == {RADIATION["title"], BIT_FLIPS["title"]}
 
