@@ -100,9 +100,15 @@ def search(
 ) -> Results:
     """The best `limit` live lessons for `text` under `filters`, fused and explained."""
     text = check_query(text)
-    meant = spelled_out(session, text, live_conditions(filters, exclude))
-    return search_by_vector(engine, session, query_vector(engine.embedder, meant), text, filters,
-                            limit, exclude)
+    vector = meaning_of(engine, session, text, live_conditions(filters, exclude))
+    return search_by_vector(engine, session, vector, text, filters, limit, exclude)
+
+
+def meaning_of(engine: SearchEngine, session: Session, text: str,
+               conditions: Sequence[Any]) -> np.ndarray:
+    """The vector a search for `text` looks for, its acronyms spelled out as the lessons
+    under `conditions` define them (`search.acronyms`)."""
+    return query_vector(engine.embedder, spelled_out(session, text, conditions))
 
 
 def query_vector(embedder: Embedder, text: str) -> np.ndarray:
