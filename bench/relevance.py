@@ -350,7 +350,8 @@ def print_table(table, systems) -> None:
 
 def query_pools(queries: list[dict]) -> list[tuple[dict, object]]:
     """Each query with the product's candidates (`Candidates.pool`), keyed as judged."""
-    from search.retrieve import candidates, check_query, live_conditions, meaning_of
+    from search.acronyms import spelled_out
+    from search.retrieve import candidates, check_query, live_conditions, query_vector
     from web.database import db
     from web.engine import engine
 
@@ -360,7 +361,9 @@ def query_pools(queries: list[dict]) -> list[tuple[dict, object]]:
         run = Systems(db.session, engine())
         for query in queries:
             text = check_query(query["text"])
-            vector = meaning_of(run.engine, db.session, text, live_conditions(None))
+            # As `search.retrieve.search` embeds it.
+            vector = query_vector(run.engine.embedder,
+                                  spelled_out(db.session, text, live_conditions(None)))
             found = candidates(run.engine, db.session, vector, text, live_conditions(None), None)
             out.append((query, {run.keys[i]: c for i, c in found.pool.items()}))
     return out

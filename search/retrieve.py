@@ -76,6 +76,7 @@ class Results:
     hits: list[Hit]
     candidates: int
     facets: dict[str, list[tuple[Any, int]]] = field(default_factory=dict)
+    meant: str = ""  # what a search looked for by meaning: its query, acronyms spelled out
 
 
 def check_query(text: Any) -> str:
@@ -100,15 +101,12 @@ def search(
 ) -> Results:
     """The best `limit` live lessons for `text` under `filters`, fused and explained."""
     text = check_query(text)
-    vector = meaning_of(engine, session, text, live_conditions(filters, exclude))
-    return search_by_vector(engine, session, vector, text, filters, limit, exclude)
-
-
-def meaning_of(engine: SearchEngine, session: Session, text: str,
-               conditions: Sequence[Any]) -> np.ndarray:
-    """The vector a search for `text` looks for, its acronyms spelled out as the lessons
-    under `conditions` define them (`search.acronyms`)."""
-    return query_vector(engine.embedder, spelled_out(session, text, conditions))
+    # Searched by meaning with its acronyms spelled out as the lessons define them.
+    meant = spelled_out(session, text, live_conditions(filters, exclude))
+    results = search_by_vector(engine, session, query_vector(engine.embedder, meant), text,
+                               filters, limit, exclude)
+    results.meant = meant
+    return results
 
 
 def query_vector(embedder: Embedder, text: str) -> np.ndarray:

@@ -71,6 +71,11 @@ def test_an_acronym_finds_lessons_that_only_spell_it_out(api, app, session):
     assert spelled_out(session, "parts did not fit", conditions) == "parts did not fit"
     titles = [hit.lesson.title for hit in search(search_engine, session, "SEU", limit=2).hits]
     assert set(titles) == {RADIATION["title"], BIT_FLIPS["title"]}
+    # The search page says what it looked for.
+    page = api.client.get("/search", query_string={"q": "seu"}).get_data(as_text=True)
+    assert "Searched by meaning for “seu (single event upset)”" in page
+    page = api.client.get("/search", query_string={"q": "memory errors"}).get_data(as_text=True)
+    assert "Searched by meaning for" not in page
 
 
 @dataclass
