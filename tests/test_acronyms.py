@@ -76,6 +76,8 @@ def test_an_acronym_finds_lessons_that_only_spell_it_out(api, app, session):
     assert "Searched by meaning for “seu (single event upset)”" in page
     page = api.client.get("/search", query_string={"q": "memory errors"}).get_data(as_text=True)
     assert "Searched by meaning for" not in page
+    answer = api.client.get("/api/v1/search", query_string={"q": "SEU"}).get_json()
+    assert answer["searched_for"] == "SEU (single event upset)"
 
 
 @dataclass

@@ -92,10 +92,12 @@ HITS = listing_schema(ref("SearchHit"))
 
 
 def search_json(results: Results) -> dict[str, Any]:
-    """A search's hits, how many candidates were ranked, and the counts of each facet."""
+    """A search's hits, how many candidates were ranked, what it looked for by meaning, and
+    the counts of each facet."""
     return {
         **hits_json(results),
         "candidates": results.candidates,
+        "searched_for": results.meant,
         "facets": {name: [{"value": value, "count": count} for value, count in counts]
                    for name, counts in results.facets.items()},
     }
@@ -103,6 +105,9 @@ def search_json(results: Results) -> dict[str, Any]:
 
 SEARCH_RESULTS = {**HITS, "properties": {
     **HITS["properties"], "candidates": {"type": "integer"}, "facets": {"type": "object"},
+    "searched_for": {"type": "string", "description": "The query as searched for by meaning: "
+                     "its acronyms spelled out as the lessons define them, \"LOTO (lock out "
+                     "tag out)\", or as typed."},
 }}
 
 
