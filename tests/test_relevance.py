@@ -1,10 +1,10 @@
 """The README's relevance promises, on the demo data, and the ranking's signals on their own.
 
 The promises are the examples a new user tries first: a short keyword search,
-a paraphrase that shares no word with its lessons, and a kickoff charter
-whose most needed lesson must lead the briefing. Each must put its target
-lessons in the top 3. The demo is loaded once per database, so the three
-share one test.
+a paraphrase that shares no word with its lessons, an acronym typed in
+lowercase, and a kickoff charter whose most needed lesson must lead the
+briefing. Each must put its target lessons in the top 3. The demo is loaded
+once per database, so the four share one test.
 """
 
 from sqlalchemy import select
@@ -48,6 +48,11 @@ def test_the_readme_examples_put_their_lessons_in_the_top_3(app, session):
     assert titles("vendor lock-in")[0] == "Every workflow is trapped inside FlowMatic"
     top = titles("the supplier held our data hostage")  # landed: its lessons 7th and 12th
     assert set(top) & LOCK_IN, top
+    # An acronym typed in lowercase is searched for what a demo lesson spells it out as.
+    found = search(search_engine, session, "uat", limit=3)
+    assert found.meant == "uat (user acceptance testing)"
+    assert "UAT shrank from six weeks to eight working days" in [
+        hit.lesson.title for hit in found.hits]
 
     project = Project(name="Cloud ERP for three companies", description=ERP_KICKOFF,
                       status="proposed")
