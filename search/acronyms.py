@@ -8,8 +8,8 @@ search by meaning reads what the acronym stands for. Keyword search still
 looks for the acronym as typed. In a search of up to three words, an acronym
 typed in lowercase ("loto") counts too, when the lessons write that word in
 capitals more often than not: "fit" is defined somewhere as "failures in time
-(FIT)", but written as a plain word far more often. Only the lessons the viewer may see are read,
-under the search's filters. A pasted charter is left as it is: its acronyms
+(FIT)", but written as a plain word far more often. Only the lessons the
+viewer may see are read, under the search's filters. A pasted charter is left as it is: its acronyms
 are a few words among many that already say what it is about, and spelling
 them out there lowered kickoff nDCG@10 (bench/README.md). A definition is
 recognised as Schwartz and Hearst (2003) do: the acronym's letters, in order
@@ -36,6 +36,7 @@ SHORT = 3  # searchable words
 MAX_ACRONYMS = 3  # per query
 MAX_WORDS = 15  # searchable words: longer is a charter (see above), as `search.ranking` says
 SOURCES = 20  # lessons holding the acronym that are read for its definition
+TEXTS = [getattr(Lesson, name) for name in ("title", *LESSON_TEXT_FIELDS)]
 
 
 def spelled_out(session: Session, text: str, conditions: Sequence[ColumnElement[bool]]) -> str:
@@ -47,16 +48,16 @@ def spelled_out(session: Session, text: str, conditions: Sequence[ColumnElement[
         return text
     pattern = WORD if len(words) <= SHORT else ACRONYM
     typed = [w for w in pattern.findall(text) if w.lower() in words]  # no stopwords
-    definitions = {}
+    meanings = {}
     for acronym in list(dict.fromkeys(typed))[:MAX_ACRONYMS]:
-        definition = definition_of(session, acronym.upper(), conditions,
-                                   typed_in_capitals=acronym.isupper())
-        if definition:
-            definitions[acronym] = definition
-    if not definitions:
+        meaning = definition_of(session, acronym.upper(), conditions,
+                                typed_in_capitals=acronym.isupper())
+        if meaning:
+            meanings[acronym] = meaning
+    if not meanings:
         return text
-    return pattern.sub(lambda m: f"{m[0]} ({definitions[m[0]]})" if m[0] in definitions
-                       else m[0], text)
+    return pattern.sub(lambda m: f"{m[0]} ({meanings[m[0]]})" if m[0] in meanings else m[0],
+                       text)
 
 
 def definition_of(session: Session, acronym: str, conditions: Sequence[ColumnElement[bool]],
@@ -66,10 +67,9 @@ def definition_of(session: Session, acronym: str, conditions: Sequence[ColumnEle
     in lowercase, it must also be written in capitals more often than not there."""
     holding = [lesson_id for lesson_id, _ in keyword_search(session, acronym, conditions,
                                                             SOURCES)]
-    columns = [getattr(Lesson, name) for name in ("title", *LESSON_TEXT_FIELDS)]
     # Only the lessons that write "(ACRONYM)" are read whole: most words have none.
-    defining = session.execute(select(*columns).where(Lesson.id.in_(holding), or_(*(
-        column.icontains(f"({acronym}{plural})") for column in columns for plural in ("", "s")))))
+    defining = session.execute(select(*TEXTS).where(Lesson.id.in_(holding), or_(*(
+        column.icontains(f"({acronym}{plural})") for column in TEXTS for plural in ("", "s")))))
     found = definitions(acronym, [field for row in defining for field in row if field])
     if not found or not (typed_in_capitals or written_in_capitals(session, acronym, holding)):
         return None
@@ -93,9 +93,8 @@ def written_in_capitals(session: Session, acronym: str, lesson_ids: Sequence[int
     """Whether these lessons write `acronym` in capitals more often than in any other case."""
     capitals = re.compile(r"\b" + re.escape(acronym) + r"s?\b")
     anyhow = re.compile(r"\b" + re.escape(acronym) + r"s?\b", re.IGNORECASE)
-    columns = [getattr(Lesson, name) for name in ("title", *LESSON_TEXT_FIELDS)]
     balance = 0
-    for row in session.execute(select(*columns).where(Lesson.id.in_(lesson_ids))):
+    for row in session.execute(select(*TEXTS).where(Lesson.id.in_(lesson_ids))):
         for text in filter(None, row):
             balance += 2 * len(capitals.findall(text)) - len(anyhow.findall(text))
     return balance > 0
