@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from lessons.fields import LESSON_TEXT_FIELDS
 from lessons.models import Lesson
-from search.keyword import keyword_search, terms
+from search.keyword import lessons_holding, terms
 
 # An acronym as typed: 2 to 6 capitals or digits, starting with a capital ("ITAR", "COTS"); in a
 # short search, any word of that length ("loto").
@@ -35,7 +35,7 @@ WORD = re.compile(r"\b[A-Za-z][A-Za-z0-9]{1,5}\b")
 SHORT = 3  # searchable words
 MAX_ACRONYMS = 3  # per query
 MAX_WORDS = 15  # searchable words: longer is a charter (see above), as `search.ranking` says
-SOURCES = 20  # lessons holding the acronym that are read for its definition
+SOURCES = 20  # lessons holding the acronym that are read for its definition, any 20
 TEXTS = [getattr(Lesson, name) for name in ("title", *LESSON_TEXT_FIELDS)]
 
 
@@ -65,8 +65,7 @@ def definition_of(session: Session, acronym: str, conditions: Sequence[ColumnEle
     """The commonest definition of `acronym` among the lessons that hold it, lowercase, its
     hyphens and slashes as spaces ("Lock-Out/Tag-Out" and "lock out/tag out" are one). Typed
     in lowercase, it must also be written in capitals more often than not there."""
-    holding = [lesson_id for lesson_id, _ in keyword_search(session, acronym, conditions,
-                                                            SOURCES)]
+    holding = lessons_holding(session, acronym, conditions, SOURCES)
     # Only the lessons that write "(ACRONYM)" are read whole: most words have none.
     defining = session.execute(select(*TEXTS).where(Lesson.id.in_(holding), or_(*(
         column.icontains(f"({acronym}{plural})") for column in TEXTS for plural in ("", "s")))))

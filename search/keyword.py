@@ -113,6 +113,20 @@ def keyword_search(
     return _allowed(session, bm25(matches(session, words)), conditions, k)
 
 
+def lessons_holding(session: Session, word: str, conditions: Sequence[ColumnElement[bool]],
+                    k: int) -> list[int]:
+    """Up to `k` lessons under `conditions` that hold `word`, in no particular order: the
+    index stops at the `k`th, where a ranking would score every lesson holding it."""
+    if session.get_bind().dialect.name == "postgresql":
+        holds = literal_column("lessons.search_vector").op("@@")(
+            func.plainto_tsquery("english", word))
+        found = select(Lesson.id).where(holds, *conditions)
+    else:
+        found = select(Lesson.id).join(FTS, FTS.c.rowid == Lesson.id).where(
+            _match([word]), *conditions)
+    return list(session.scalars(found.limit(k)))
+
+
 def lessons_tagged(session: Session, tags: Sequence[str],
                    conditions: Sequence[ColumnElement[bool]], k: int) -> list[int]:
     """Up to `k` lessons under `conditions` with any of these tags."""
