@@ -98,6 +98,7 @@ from search.faiss_index import EXACT_LIMIT, FaissIndex, ivf_index  # noqa: E402
 from search.keyword import keyword_search  # noqa: E402
 from search.passages import MAX_PASSAGES, PASSAGE_CHARS, SENTENCE_END, lesson_passages  # noqa: E402
 from search.retrieve import CANDIDATES, live_conditions, search, search_by_vector  # noqa: E402
+from search.snapshot import save_snapshot  # noqa: E402
 
 # --------------------------------------------------------------------------- helpers
 
@@ -513,7 +514,7 @@ def time_rebuild(engine: SearchEngine) -> dict[str, float]:
     index = FaissIndex.build(engine.embedder.dim, ids, matrix)
     parts["build index"] = time.perf_counter() - start
     start = time.perf_counter()
-    index.save(engine.folder, engine.model, engine.last_seq)
+    save_snapshot(index, engine.folder, engine.model, engine.last_seq, engine.database)
     parts["write snapshot"] = time.perf_counter() - start
     return parts
 
