@@ -9,12 +9,12 @@ looks for the acronym as typed. In a search of up to three words, an acronym
 typed in lowercase ("loto") counts too, when the lessons write that word in
 capitals more often than not: "fit" is defined somewhere as "failures in time
 (FIT)", but written as a plain word far more often. Only the lessons the
-viewer may see are read, under the search's filters. A pasted charter is left as it is: its acronyms
-are a few words among many that already say what it is about, and spelling
-them out there lowered kickoff nDCG@10 (bench/README.md). A definition is
-recognised as Schwartz and Hearst (2003) do: the acronym's letters, in order
-and from the right, in the words before the parenthesis, its first letter
-starting a word.
+viewer may see are read, under the search's filters. A pasted charter is left
+as it is: its acronyms are a few words among many that already say what it
+is about, and spelling them out there lowered kickoff nDCG@10
+(bench/README.md). A definition is recognised as Schwartz and Hearst (2003)
+do: the acronym's letters, in order and from the right, in the words before
+the parenthesis, its first letter starting a word.
 """
 
 import re
