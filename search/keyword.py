@@ -57,6 +57,8 @@ OVERFETCH = 2  # ranked in FTS5 alone per result wanted, before the filters appl
 FTS = table("lessons_fts", column("rowid"))
 DOCSIZE = table("lessons_fts_docsize", column("id"), column("sz"))
 FTS_DATA = table("lessons_fts_data", column("id"), column("block"))
+# PostgreSQL's tsvector column of migration 0002.
+SEARCH_VECTOR: ColumnElement[Any] = literal_column("lessons.search_vector")
 STOPWORDS = frozenset("""
 a about above after again against all am an and any are as at be because been before being
 below between both but by can could did do does doing down during each few for from further
@@ -118,9 +120,7 @@ def lessons_holding(session: Session, word: str, conditions: Sequence[ColumnElem
     """Up to `k` lessons under `conditions` that hold `word`, in no particular order: the
     index stops at the `k`th, where a ranking would score every lesson holding it."""
     if session.get_bind().dialect.name == "postgresql":
-        holds = literal_column("lessons.search_vector").op("@@")(
-            func.plainto_tsquery("english", word))
-        found = select(Lesson.id).where(holds, *conditions)
+        found = select(Lesson.id).where(SEARCH_VECTOR.op("@@")(_words(word)), *conditions)
     else:
         found = select(Lesson.id).join(FTS, FTS.c.rowid == Lesson.id).where(
             _match([word]), *conditions)
@@ -342,15 +342,18 @@ def _bm25() -> ColumnElement[float]:
     return literal_column(f"-bm25(lessons_fts, {WEIGHTS_SQL})").label("score")
 
 
+def _words(query: str) -> ColumnElement[Any]:
+    # PostgreSQL parses the query as it parsed the documents ("K-7741" included), as an AND.
+    return func.plainto_tsquery("english", query)
+
+
 def _postgresql(query: str) -> Select[int, float]:
-    # PostgreSQL parses the query as it parsed the documents ("K-7741" included);
-    # its AND of the words becomes an OR, so a long query still finds partial matches.
-    words = func.plainto_tsquery("english", query)
+    # Its AND of the words becomes an OR, so a long query still finds partial matches.
+    words = _words(query)
     tsquery = cast(func.replace(cast(words, Text), "&", "|"), TSQUERY)
-    vector: ColumnElement[Any] = literal_column("lessons.search_vector")
-    score = func.ts_rank_cd(vector, tsquery)
+    score = func.ts_rank_cd(SEARCH_VECTOR, tsquery)
     return (
         select(Lesson.id, score.label("score"))
-        .where(vector.op("@@")(tsquery))
+        .where(SEARCH_VECTOR.op("@@")(tsquery))
         .order_by(score.desc(), Lesson.id)
     )
