@@ -175,12 +175,13 @@ class Candidates:
     fused: dict[int, float]
     meaning: set[int]
     words: set[int]
+    tags: set[int]
     closest: float = 0.0  # cosine of the closest passage: how well the collection answers
     pool: dict[int, Candidate] = field(default_factory=dict)  # what the ranking saw
 
     def matched_by(self, lesson_id: int) -> list[str]:
-        return [name for name, ids in (("meaning", self.meaning), ("words", self.words))
-                if lesson_id in ids]
+        return [name for name, ids in (("meaning", self.meaning), ("words", self.words),
+                                       ("tags", self.tags)) if lesson_id in ids]
 
 
 def allowed_ids(session: Session, conditions: Sequence[Any]) -> AllowedIds | None:
@@ -215,8 +216,8 @@ def candidates(
     found = list({**dict.fromkeys(tagged), **dense, **words})
     headings = lesson_headings(session, found)
     pool = gather(engine, vector, found, words, tag_scores, headings)
-    return Candidates(rank(pool, terms(text), phrase_of(text)), set(dense),
-                      set(words) | set(tagged), max(dense.values(), default=0.0), pool)
+    return Candidates(rank(pool, terms(text), phrase_of(text)), set(dense), set(words),
+                      set(tagged), max(dense.values(), default=0.0), pool)
 
 
 def gather(engine: SearchEngine, vector: np.ndarray, found: list[int], words: dict[int, float],

@@ -215,3 +215,9 @@ def test_a_pmo_reads_the_reasons_maps_urgent_to_high_and_imports(
     assert len(found) == 7
     assert {item["title"]: item["severity"] for item in found}["Login outage"] == "high"
     assert errors == []
+
+
+def test_a_file_of_one_lesson_offers_to_import_one_lesson(client):
+    run_url = upload(client, "one.csv", b"Title,What happened\nCrane late,It came late.\n")
+    page = client.get(run_url).get_data(as_text=True)
+    assert ">Import 1 lesson</button>" in page

@@ -220,6 +220,21 @@ def test_the_search_page_says_why_in_words(client, corpus):
     assert re.search(r"Why: close in meaning \(\d+%\)", body)
 
 
+def test_a_lesson_found_by_its_tag_says_so(client, corpus):
+    """Found by a tag, not by any word of its text: the reason names the tag, not an empty
+    list of shared words."""
+    tagged = add(client, title="Every workflow is trapped inside FlowMatic",
+                 what_happened="Moving away would mean rebuilding forty approval flows.",
+                 tags=["vendor lock-in"])
+    hit = next(item for item in found(client, "vendor lock-in") if item["id"] == tagged["id"])
+    assert "tags" in hit["why"]["matched_by"] and hit["why"]["terms"] == []
+    body = client.get("/search?q=vendor+lock-in").get_data(as_text=True)
+    article = body[body.index("Every workflow is trapped inside FlowMatic"):]
+    why = re.search(r'<p class="why">(.*?)</p>', article, re.S).group(1)
+    assert "tagged with a topic close to the search." in why
+    assert "shares the words ." not in body
+
+
 def test_unchanged_text_is_never_encoded_again(app, client, corpus, monkeypatch):
     from web.engine import engine
 

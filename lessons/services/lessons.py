@@ -50,14 +50,16 @@ def create_lesson(
     owner_id: int | None = None,
     status: str = "submitted",
     historical: bool = False,
+    form_key: str | None = None,
 ) -> Lesson:
     """Capture a lesson from untrusted `data`; its first revision records who, `owner_id`
     the account that may edit it besides the PMO, and `status` where its review starts.
     A `historical` record (an import's row, the demo's) arrives approved without a review
-    step of its own: its import is audited once, and nobody is told of it as news."""
+    step of its own: its import is audited once, and nobody is told of it as news.
+    `form_key` is the capture form's one-time key (`lesson_from_form`)."""
     actor = as_actor(actor)
     values = clean(LESSON_FIELDS, data, choices=category_choices(categories))
-    lesson = Lesson(owner_id=owner_id)
+    lesson = Lesson(owner_id=owner_id, form_key=form_key)
     owner = session.get(User, owner_id) if owner_id is not None else None
     _check_author(lesson, values, owner, owner is not None and owner.role in SEES_EVERYTHING)
     _apply(session, lesson, values)
@@ -67,6 +69,11 @@ def create_lesson(
     _add_revision(session, lesson, actor.name)
     record_change(session, "lesson", lesson.id, "create")
     return lesson
+
+
+def lesson_from_form(session: Session, form_key: str) -> Lesson | None:
+    """The lesson a capture form with this one-time key already saved, if any."""
+    return session.scalar(select(Lesson).where(Lesson.form_key == form_key))
 
 
 def update_lesson(

@@ -65,7 +65,8 @@ HIT = {
             "properties": {
                 "passage": {"type": "string", "description": "The closest passage."},
                 "terms": {"type": "array", "items": {"type": "string"}},
-                "matched_by": {"type": "array", "items": {"enum": ["meaning", "words"]}},
+                "matched_by": {"type": "array",
+                               "items": {"enum": ["meaning", "words", "tags"]}},
             },
         },
     },

@@ -1,14 +1,18 @@
 """Lesson pages: the list with filters, capture, view, edit, history, delete and restore."""
 
+import re
+import secrets
 from datetime import date
 from typing import Any
 
 from flask import Blueprint, Response, current_app, flash, request, session, url_for
+from sqlalchemy.exc import IntegrityError
 
 from lessons import services
 from lessons.errors import ValidationError
 from lessons.fields import LESSON_FIELDS
 from lessons.history import lesson_history
+from lessons.models import Lesson
 from lessons.queries import LESSON_FILTERS, LESSON_SORTS, parse_query
 from lessons.services.briefings import decision_counts, lesson_decisions
 from lessons.services.lessons import category_choices
@@ -62,15 +66,23 @@ def new() -> Response:
     if request.method == "POST":
         values = form_values(LESSON_FIELDS)
         draft = request.form.get("status") == "draft"
+        key = form_key()
+        if key and (saved := services.lesson_from_form(db.session, key)):
+            return already_saved(saved)
         try:
             lesson = services.create_lesson(
                 db.session, values, actor=current_actor(values.get("author")),
                 categories=categories(), owner_id=current_user_id(),
-                status="draft" if draft else "submitted",
+                status="draft" if draft else "submitted", form_key=key,
             )
             db.session.commit()
         except ValidationError as error:
-            return form_page("lessons/new.html", values, error.fields)
+            return form_page("lessons/new.html", {**values, "form_key": key}, error.fields)
+        except IntegrityError:  # the same form sent twice at once: the other request saved it
+            db.session.rollback()
+            if key and (saved := services.lesson_from_form(db.session, key)):
+                return already_saved(saved)
+            raise
         remember_actor(values.get("author"))
         flash(f"Lesson “{lesson.title}” saved as a draft: only you and the PMO see it until you "
               "submit it." if draft else f"Lesson “{lesson.title}” saved and sent for review.")
@@ -80,8 +92,23 @@ def new() -> Response:
         "project_id": request.args.get("project_id", ""),
         "author": form_author(),
         "occurred_on": date.today().isoformat(),
+        "form_key": secrets.token_hex(16),
     }
     return form_page("lessons/new.html", values, {}, status=200)
+
+
+def form_key() -> str | None:
+    """The capture form's one-time key, as `new` wrote it into the form; None if it is not
+    one (a form from before keys, or tampered with)."""
+    key = request.form.get("form_key", "")
+    return key if re.fullmatch(r"[0-9a-f]{32}", key) else None
+
+
+def already_saved(lesson: Lesson) -> Response:
+    """The answer to a capture form sent again (a double-click, Save after Back): the lesson
+    it saved the first time, not a second copy."""
+    flash(f"Lesson “{lesson.title}” was already saved from this form; nothing was added.")
+    return redirect_after_post(url_for(".show", lesson_id=lesson.id))
 
 
 @bp.get("/<int:lesson_id>")
