@@ -107,6 +107,14 @@ def test_log_a_lesson_then_filter_the_list(page, page_errors, base_url, client):
     expect(results.locator(".count")).to_have_text("1 lesson")
     assert_same_document(page)
     page.screenshot(path=SCREENSHOTS["list"], full_page=True)
+    # Back to an address htmx pushed brings the whole page again, not its results alone.
+    page.locator("form.filters select[name=severity]").select_option("low")
+    expect(results.get_by_role("link", name="Stand-ups ran long")).to_be_visible()
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"[?&]severity=high(&|$)"))
+    expect(page.locator("h1")).to_have_text("Lessons")
+    expect(page.locator("header.top")).to_be_visible()
+    expect(page.locator("#results").get_by_role("link", name=title)).to_be_visible()
 
     # 4. No CSP violation, failed script or other error anywhere in the flow. Chromium
     # logs every 4xx answer as a console error, so the one 422 that carried the inline
@@ -157,13 +165,13 @@ def test_import_a_file_after_its_preview_with_a_polled_progress_bar(page, page_e
     page.set_input_files("#import-file", str(path))
     page.get_by_role("button", name="Upload and preview").click()
     expect(page.locator("h1")).to_have_text("Import register.csv")
-    expect(page.get_by_role("button", name="Import 1500 lessons")).to_be_visible()
+    expect(page.get_by_role("button", name="Import 1,500 lessons")).to_be_visible()
     expect(page.locator("table.list").last).to_contain_text(
         "Severity (column “Severity”: “extreme”): must be one of")  # the form's words
     # The mapping step: stop reading the severity column, and the odd row is taken too.
     page.select_option("#map-severity", "")
     page.get_by_role("button", name="Apply the columns").click()
-    page.get_by_role("button", name="Import 1501 lessons").click()
+    page.get_by_role("button", name="Import 1,501 lessons").click()
     expect(page.locator("#import-run progress")).to_be_visible()  # polled every second
     # When the import is done, the page reloads itself with the report.
     expect(page.locator("dl.counts")).to_contain_text("Lessons created", timeout=120_000)

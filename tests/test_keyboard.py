@@ -140,3 +140,15 @@ def test_a_keyboard_alone_skips_to_the_content_captures_a_lesson_and_adds_an_act
     assert page.evaluate("document.activeElement.closest('#actions') !== null")
     # Chromium logs every 4xx answer; the two refused saves are meant to be 422s.
     assert [e for e in errors if "status of 422" not in e] == []
+
+
+def test_a_project_form_sent_empty_from_its_foot_brings_the_name_into_view(browser, app,
+                                                                           viewport):
+    """The button is a long form away from the name: the error must not stay off screen."""
+    with signed_in_page(browser, app, viewport, "/projects/new", "New project") as page:
+        expect(page.locator("#name")).to_be_focused()
+        page.get_by_role("button", name="Create project").scroll_into_view_if_needed()
+        page.get_by_role("button", name="Create project").click()
+        expect(page.locator("#name")).to_have_attribute("aria-invalid", "true")
+        expect(page.locator("#name")).to_be_focused()
+        expect(page.locator("#name-error")).to_be_in_viewport()

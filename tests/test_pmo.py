@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import date, timedelta
 from decimal import Decimal
 
+import pytest
 from conftest import Api, make_user
 from jsonschema import Draft202012Validator
 
@@ -152,6 +153,24 @@ def test_the_dashboard_and_the_report_render_and_export(client, runner):
     assert any(row[:2] == ["repeat", "'=SUM(1+1) permit late"] for row in rows)
     assert not any(cell.startswith("=") for row in rows for cell in row)
     assert client.get("/pmo", query_string={"from": "yesterday"}).status_code == 422
+
+
+@pytest.mark.parametrize("path", ["/pmo", "/pmo/report"])
+def test_a_backwards_date_range_is_said_beside_the_filters_as_typed(client, path):
+    """Not a dead end: the page still shows, its filters hold what was typed, and the one
+    that cannot be used is named and left out."""
+    response = client.get(path, query_string={"from": "2026-06-01", "to": "2026-01-01",
+                                               "window_days": "30"})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert '<form method="get" class="filters' in page
+    assert 'name="from" value="2026-06-01"' in page and 'name="to" value="2026-01-01"' in page
+    assert "To: On or after the start date. Shown without it." in page
+    assert 'name="window_days" min="7" max="366" value="30"' in page  # the rest still applies
+    # Categories read as they do everywhere else, and filter by the value stored.
+    assert '<option value="vendor &amp; procurement" >Vendor &amp; procurement</option>' in page
+    pdf = client.get("/pmo/report.pdf", query_string={"from": "2026-06-01", "to": "2026-01-01"})
+    assert pdf.status_code == 422
 
 
 def test_csv_cells_neutralise_formulas_but_keep_numbers():

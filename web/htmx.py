@@ -7,15 +7,23 @@ from flask import Response, redirect, render_template, request
 
 
 def is_htmx() -> bool:
-    """An htmx request that wants a fragment (boosted links want whole pages)."""
-    return request.headers.get("HX-Request") == "true" and not request.headers.get("HX-Boosted")
+    """An htmx request that wants a fragment. Boosted links want whole pages, and so does
+    Back or Forward to an address htmx pushed: it asks for the page to put in place of the
+    whole body (HX-History-Restore-Request), which a fragment would leave bare."""
+    headers = request.headers
+    return (headers.get("HX-Request") == "true" and not headers.get("HX-Boosted")
+            and not headers.get("HX-History-Restore-Request"))
 
 
 def render(template: str, fragment: str | None = None, /, status: int = 200,
            **context: Any) -> Response:
-    """The whole page `template`, or only `fragment` when htmx asks for it."""
+    """The whole page `template`, or only `fragment` when htmx asks for it. Both answer the
+    same address, so the browser's cache keeps them apart by the header (Vary)."""
     chosen = fragment if fragment and is_htmx() else template
-    return Response(render_template(chosen, **context), status=status)
+    response = Response(render_template(chosen, **context), status=status)
+    if fragment:
+        response.vary.add("HX-Request")
+    return response
 
 
 def redirect_after_post(url: str) -> Response:

@@ -245,9 +245,10 @@ def _set_owner(session: Session, action: Action, owner: str | None, accounts_onl
             "The owner without an account has one.")
     if owner and user is None and accounts_only and not outside:
         raise ValidationError(
+            # No word of other fields: the kickoff briefing's risk form has no field for
+            # someone without an account, the lesson page's action form has.
             {"owner": f"No active account has the email “{owner}”: the owner must be someone "
-                      "who signs in. Choose a person from the list, or give the name as "
-                      "someone without an account."},
+                      "who signs in. Choose a person from the list."},
             "The owner is not an account.")
     if user is not None and accounts_only:
         _check_sees_lesson(session, user, action.lesson_id)

@@ -5,9 +5,11 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, Response, current_app, render_template, request
+from werkzeug.datastructures import MultiDict
 
 from insights.report import WEAK_MATCH, pmo_report
 from insights.trends import Scope, Windows, today
+from lessons.errors import ValidationError
 from lessons.exports.cells import csv_text
 from lessons.exports.markdown import markdown_text
 from lessons.fields import DECISIONS
@@ -30,11 +32,24 @@ def report_data(windows: Windows | None = None) -> dict[str, Any]:
 
 
 def page_context() -> dict[str, Any]:
-    """What the dashboard and the report pages show, and the links that keep their scope."""
-    windows = Windows.parse(request.args, today())
-    data = report_data(windows)
+    """What the dashboard and the report pages show, and the links that keep their scope.
+
+    A date or window the page cannot use (a start after the end, say) is said beside the
+    filters, which keep what was typed, and the page shows as if it had been left empty:
+    the scope form stays on screen to be corrected.
+    """
+    args, errors = request.args, {}
+    for parse in (Scope.parse, lambda given: Windows.parse(given, today())):
+        try:
+            parse(args)
+        except ValidationError as error:
+            errors.update(error.fields)
+            args = MultiDict([(k, v) for k, v in args.items(multi=True) if k not in errors])
+    windows = Windows.parse(args, today())
+    data = pmo_report(db.session, Scope.parse(args), windows)
     return {"data": data, "business_units": business_units(db.session),
-            "categories": categories(), "args": request.args, "weak_match": WEAK_MATCH,
+            "categories": categories(), "args": request.args, "errors": errors,
+            "weak_match": WEAK_MATCH,
             "link_args": {**data["scope"], "window_days": data["window_days"]},
             "charts": charts(data, windows, current_app.config["CURRENCY"]),
             "longest_wait": longest_wait}
@@ -91,19 +106,24 @@ def window_labels(ends: list[str]) -> list[str]:
 @bp.get("/pmo")
 def dashboard() -> Response:
     """Themes, repeats, actions, capture, kickoff reuse and learning gaps, filterable."""
-    return render("pmo/dashboard.html", **page_context())
+    context = page_context()
+    return render("pmo/dashboard.html", status=422 if context["errors"] else 200, **context)
 
 
 @bp.get("/pmo/report")
 def report() -> Response:
     """One page for executives: where we keep failing, what it costs, whether it improves."""
-    return render("pmo/report.html", **page_context())
+    context = page_context()
+    return render("pmo/report.html", status=422 if context["errors"] else 200, **context)
 
 
 @bp.get("/pmo/report.pdf")
 def report_pdf() -> Response:
     """The report page printed as PDF on one sheet of A4 (or Letter with `?size=letter`)."""
-    return pdf_download(render_template("pmo/report.html", **page_context()), "pmo-report.pdf")
+    context = page_context()
+    if context["errors"]:  # a paper copy leaves out no filter silently: say what is wrong
+        raise ValidationError(context["errors"], "The scope or the windows are not valid.")
+    return pdf_download(render_template("pmo/report.html", **context), "pmo-report.pdf")
 
 
 @bp.get("/pmo/report.md")
