@@ -68,6 +68,16 @@ def test_htmx_capture_navigates_with_a_header(client):
     assert re.fullmatch(r"/lessons/\d+", response.headers["HX-Redirect"])
 
 
+def test_an_address_htmx_pushed_answers_back_and_forward_with_the_whole_page(client):
+    """Back to a filtered list asks for the page to replace the whole body with; a fragment
+    would leave the list without its header. Caches keep the two answers apart."""
+    fragment = client.get("/lessons/?severity=high", headers=HX)
+    restored = client.get("/lessons/?severity=high",
+                          headers={**HX, "HX-History-Restore-Request": "true"})
+    assert "<html" not in text(fragment) and "<html" in text(restored)
+    assert "HX-Request" in fragment.headers["Vary"] and "HX-Request" in restored.headers["Vary"]
+
+
 def test_the_project_page_opens_the_form_with_its_project(client, project_id):
     page = text(client.get(f"/projects/{project_id}"))
     assert f"/lessons/new?project_id={project_id}" in page

@@ -221,7 +221,7 @@ def test_the_search_page_says_why_in_words(client, corpus):
 
 
 def test_a_lesson_found_by_its_tag_says_so(client, corpus):
-    """Found by a tag, not by any word of its text: the reason names the tag, not an empty
+    """Found by a tag, not by any word of its text: the reason says so, instead of an empty
     list of shared words."""
     tagged = add(client, title="Every workflow is trapped inside FlowMatic",
                  what_happened="Moving away would mean rebuilding forty approval flows.",

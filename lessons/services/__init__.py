@@ -41,9 +41,8 @@ from lessons.services.projects import (
 __all__ = [
     "create_action", "delete_action", "get_action", "list_actions", "restore_action",
     "update_action", "create_lesson", "delete_lesson", "get_lesson", "lesson_from_form",
-    "lesson_revisions",
-    "list_lessons", "restore_lesson", "update_lesson", "create_project", "delete_project",
-    "get_project", "list_projects", "project_choices", "restore_project", "update_project",
-    "check_occurrence", "get_occurrence", "record_occurrence", "remove_occurrence", "decide",
-    "store_briefing",
+    "lesson_revisions", "list_lessons", "restore_lesson", "update_lesson", "create_project",
+    "delete_project", "get_project", "list_projects", "project_choices", "restore_project",
+    "update_project", "check_occurrence", "get_occurrence", "record_occurrence",
+    "remove_occurrence", "decide", "store_briefing",
 ]

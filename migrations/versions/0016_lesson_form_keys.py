@@ -1,6 +1,6 @@
 """A lesson saved by the capture form keeps the form's one-time key, unique, so the same form
-sent twice (a double-click, Save again after Back) finds the lesson it saved instead of
-making a second. Lessons from before have none. A downgrade loses the keys.
+sent twice (a double-click on Save) finds the lesson it saved instead of making a second.
+Lessons from before have none. A downgrade loses the keys.
 
 Revision ID: 0016
 Revises: 0015
