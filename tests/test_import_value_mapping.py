@@ -221,3 +221,14 @@ def test_a_file_of_one_lesson_offers_to_import_one_lesson(client):
     run_url = upload(client, "one.csv", b"Title,What happened\nCrane late,It came late.\n")
     page = client.get(run_url).get_data(as_text=True)
     assert ">Import 1 lesson</button>" in page
+
+
+def test_an_impossible_date_in_the_chosen_format_is_said_in_that_format(client):
+    run_url = upload(client, "days.csv", b"Title,What happened,Date\n"
+                     b"Crane late,It came late.,05/03/2025\nPermit late,It came late.,31/02/2025\n")
+    changed = client.post(f"{run_url}/mapping", data={"date_format": "%d/%m/%Y"})
+    page = client.get(changed.headers.get("Location", run_url)).get_data(as_text=True)
+    assert 'value="%d/%m/%Y"' in page
+    assert ("Date it happened (column “Date”: “31/02/2025”): is no date in the format "
+            "chosen, %d/%m/%Y.") in page
+    assert "“31/02/2025”): must be a date as YYYY-MM-DD" not in page

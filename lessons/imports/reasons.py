@@ -57,6 +57,8 @@ def reason(name: str, message: str, value: str, mapping: ColumnMap,
         found.control = "values" if value else None
     elif LESSON_TYPES.get(name) == "date" and "YYYY-MM-DD" in message:
         found.control = "date_format"
+        if mapping.date_format:  # read by the format chosen, yet no date (31/02, say)
+            found.message = f"is no date in the format chosen, {mapping.date_format}"
     return found
 
 
