@@ -1,17 +1,20 @@
-"""A capture form sent twice, by a double-click on Save, saves one lesson.
+"""A capture form sent twice, by a double-click on Save or by Save again after Back, saves one
+lesson.
 
-People double-click buttons. The first click's answer tells htmx to go to the
-new lesson, and the second click lands before the browser has left the form:
+People double-click buttons: the first click's answer tells htmx to go to the new
+lesson, and the second lands before the browser has left the form. And Back
+brings the saved form back as it was, everything typed still in it. Either way
 the same form reaches the server twice and must leave one lesson, not two
-near-copies for the PMO to merge. The form carries a one-time key; a second
-send lands on the lesson the first one saved. The browser test drives a real
-Chromium against the app served by waitress.
+near-copies for the PMO to merge. The form carries a one-time key; a second send
+lands on the lesson the first one saved. The browser tests drive a real
+Chromium, with the back/forward cache people's browsers have, against the app
+served by waitress.
 """
 
 import re
 
 import pytest
-from conftest import console_errors, make_user, served, sign_in
+from conftest import CHROMIUM, CHROMIUM_ARGS, console_errors, make_user, served, sign_in
 from playwright.sync_api import expect
 
 from web.views import lessons as lesson_views
@@ -23,12 +26,23 @@ def lesson_titles(client) -> list[str]:
     return [lesson["title"] for lesson in client.get("/api/v1/lessons").get_json()["items"]]
 
 
+@pytest.fixture(scope="module")
+def browser_as_people_run_it(browser):
+    """Chromium with its back/forward cache, which Playwright turns off: Back then shows the
+    page as it was left, not the page fetched again."""
+    launched = browser.browser_type.launch(
+        executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
+        ignore_default_args=["--disable-back-forward-cache"])
+    yield launched
+    launched.close()
+
+
 @pytest.fixture
-def page(browser, app, viewport):
+def page(browser_as_people_run_it, app, viewport):
     """The capture form in Chromium at `viewport`, signed in as a PMO."""
     make_user(app, "pmo", "pat@example.org")
     with served(app) as url:
-        context = browser.new_context(base_url=url, viewport=viewport)
+        context = browser_as_people_run_it.new_context(base_url=url, viewport=viewport)
         page = context.new_page()
         page.goto("/lessons/new")
         sign_in(page, "pat@example.org", "Log a lesson")
@@ -47,6 +61,21 @@ def test_a_double_click_on_save_saves_one_lesson(page, client):
     page.wait_for_load_state("networkidle")
     assert lesson_titles(client) == [TITLE]
     assert not errors
+
+
+@pytest.mark.browser
+def test_save_again_after_back_lands_on_the_saved_lesson(page, client):
+    page.locator("#title").fill(TITLE)
+    page.locator("#what_happened").fill("The crane came before the steel.")
+    page.get_by_role("button", name="Save as draft").click()
+    expect(page).to_have_url(re.compile(r"/lessons/\d+$"))
+    saved = page.url
+    page.go_back(wait_until="commit")  # from the cache: no load event
+    expect(page.locator("#title")).to_have_value(TITLE)
+    page.get_by_role("button", name="Save as draft").click()
+    expect(page).to_have_url(saved)
+    expect(page.locator(".flash").last).to_contain_text("already saved from this form")
+    assert lesson_titles(client) == [TITLE]
 
 
 FORM = {"title": TITLE, "what_happened": "The crane came before the steel.", "kind": "went_wrong",
