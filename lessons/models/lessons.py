@@ -38,7 +38,7 @@ class Lesson(Timestamps, Base):
     # recognised when it is imported again.
     source_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     # The one-time key of the capture form that saved it: the same form sent twice (a
-    # double-click on Save) finds this lesson instead of making a second.
+    # double-click, or Save again on the form Back restored) finds this lesson instead.
     form_key: Mapped[str | None] = mapped_column(String(32), index=True, unique=True)
     # The account that logged it: a contributor may edit their own lessons. No foreign
     # key: SQLite adds one only by rebuilding the table; accounts are disabled, never deleted.

@@ -1,5 +1,6 @@
 """A lesson saved by the capture form keeps the form's one-time key, unique, so the same form
-sent twice (a double-click on Save) finds the lesson it saved instead of making a second.
+sent twice (a double-click, or Save again on the form Back restored) finds the lesson it
+saved instead of making a second.
 Lessons from before have none. A downgrade loses the keys.
 
 Revision ID: 0016

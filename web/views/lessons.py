@@ -105,8 +105,8 @@ def form_key() -> str | None:
 
 
 def already_saved(lesson: Lesson) -> Response:
-    """The answer to a capture form sent again (a double-click on Save): the lesson it
-    saved the first time, not a second copy."""
+    """The answer to a capture form sent again (a double-click, or Save again on the form
+    Back restored): the lesson it saved the first time, not a second copy."""
     flash(f"Lesson “{lesson.title}” was already saved from this form; nothing was added.")
     return redirect_after_post(url_for(".show", lesson_id=lesson.id))
 
