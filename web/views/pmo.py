@@ -25,10 +25,9 @@ from web.views.forms import categories
 bp = Blueprint("pmo", __name__)
 
 
-def report_data(windows: Windows | None = None) -> dict[str, Any]:
-    """The report for the scope and windows in the URL."""
-    return pmo_report(db.session, Scope.parse(request.args),
-                      windows or Windows.parse(request.args, today()))
+def report_data() -> dict[str, Any]:
+    """The report for the scope and windows in the URL (a download: bad ones are refused)."""
+    return pmo_report(db.session, Scope.parse(request.args), Windows.parse(request.args, today()))
 
 
 def page_context() -> dict[str, Any]:
